@@ -1,0 +1,93 @@
+"""The record of what happened to one URL: one per input line, the unit every view and export reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.core.errors import Failure
+
+
+class Outcome(StrEnum):
+    """The CSV's ``outcome`` column."""
+
+    PENDING = "pending"  # not finished yet; never exported as such by a finished run
+    OK = "ok"
+    HTTP_ERROR = "http_error"  # a response with status >= 400
+    FAILED = "failed"  # no usable response
+    INVALID = "invalid"  # the line is not a fetchable URL
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One response in a redirect chain."""
+
+    status: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Milliseconds spent in each phase of the last attempt; None where it did not happen
+    (a reused connection does no DNS, connect or TLS)."""
+
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    ttfb_ms: float | None = None
+
+
+@dataclass(slots=True)
+class Details:
+    """Heavy per-row data for the detail pane, kept only while memory allows."""
+
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
+    preview: bytes = b""
+
+
+@dataclass(slots=True)
+class Result:
+    """What happened to one input line.
+
+    ``index`` is the row's position among the non-blank, non-comment lines, which is also its
+    CSV row; ``line`` is its 1-based line number in the text the user gave.
+    """
+
+    index: int
+    line: int
+    url: str
+    outcome: Outcome = Outcome.PENDING
+    status: int | None = None
+    reason: str = ""
+    final_url: str = ""
+    redirects: int = 0
+    content_type: str = ""
+    bytes: int | None = None
+    elapsed_ms: float | None = None
+    failure: Failure | None = None
+    attempts: int = 0
+    chain: tuple[Hop, ...] = ()
+    title: str = ""
+    sha256: str = ""
+    server: str = ""
+    timings: Timings = field(default_factory=Timings)
+    note: str = ""  # things worth saying that are not failures (charset replaced, Retry-After waited)
+    details: Details | None = None
+
+    @property
+    def error_kind(self) -> str:
+        return self.failure.kind.value if self.failure else ""
+
+    @property
+    def error(self) -> str:
+        return self.failure.message if self.failure else ""
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not Outcome.PENDING
+
+    def redirect_chain_text(self) -> str:
+        """``301 http://a/ -> 302 https://a/x -> 200 https://a/y``"""
+        return " -> ".join(f"{hop.status} {hop.url}" for hop in self.chain)

@@ -1,0 +1,65 @@
+"""Fixtures every test shares: the Qt application with its asyncio loop, and a guard that fails a
+test on any error logged by asyncio, qasync or aiohttp (the errors Fetchdeck exists to surface)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep user config and logs of test runs out of the real home directory.
+os.environ.setdefault("FETCHDECK_STATE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                          f"fetchdeck-tests-{os.getpid()}"))
+
+import pytest
+
+WATCHED_LOGGERS = ("asyncio", "qasync", "aiohttp")
+
+
+@pytest.fixture(autouse=True)
+def no_loop_errors(caplog: pytest.LogCaptureFixture):
+    """Fail the test if asyncio/qasync/aiohttp logged an error (e.g. 'Task exception was never
+    retrieved', 'Unclosed client session') while it ran."""
+    caplog.set_level(logging.WARNING)
+    yield
+    gc.collect()  # unretrieved task exceptions and unclosed sessions are reported on collection
+    bad = [
+        r for r in caplog.get_records("call") + caplog.get_records("teardown")
+        if r.levelno >= logging.ERROR and r.name.split(".")[0] in WATCHED_LOGGERS
+    ]
+    if bad:
+        pytest.fail("event loop errors were logged:\n" + "\n".join(
+            f"{r.name}: {r.getMessage()}" for r in bad))
+
+
+@pytest.fixture(scope="session")
+def loop(qapp):
+    """One asyncio loop for the whole session, running inside Qt (qasync), as in the app.
+
+    Tests stay synchronous and drive it with ``qtbot.waitUntil``; it is never stopped, because
+    stopping it calls ``QApplication.exit()`` and every later ``qtbot.wait*`` would return at once.
+    """
+    from app.gui.loop import make_loop
+
+    event_loop = make_loop(qapp, already_running=True)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+
+
+def run_coro(qtbot, coro, timeout: float = 30.0):
+    """Run a coroutine on the Qt loop from a synchronous test and return its result."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=int(timeout * 1000))
+    return task.result()
+
+
+@pytest.fixture
+def run_async(qtbot, loop):
+    def runner(coro, timeout: float = 30.0):
+        return run_coro(qtbot, coro, timeout)
+    return runner
+
+
