@@ -1,8 +1,8 @@
 """The failure taxonomy: every way a URL can fail, and which exception means which.
 
-Each failure has a stable lowercase ``kind`` token (the CSV's ``error_kind``), a title, a plain-words
-explanation and a hint. :func:`classify` maps an exception raised while fetching to a kind and a
-message. The mapping, most specific first:
+Each failure has a stable lowercase ``kind`` token (the CSV's ``error_kind``), a title, a
+plain-words explanation and a hint. :func:`classify` maps an exception raised while fetching to
+a kind and a message. The mapping, most specific first:
 
 =============================================  ============================  ======================
 exception (or a cause in its chain)            condition                     kind
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import ssl
 import traceback
@@ -326,7 +327,9 @@ def _message(kind: Kind, exc: BaseException) -> str:
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
-        reason = os_error.strerror or str(os_error) or type(os_error).__name__
+        # asyncio puts "Connect call failed (...)" in strerror; the errno's own words are clearer.
+        reason = ((os.strerror(os_error.errno) if os_error.errno else "") or os_error.strerror
+                  or str(os_error) or type(os_error).__name__)
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             reason = getattr(exc.certificate_error, "verify_message", None) or reason
         return f"{exc.host}:{exc.port}: {reason}"

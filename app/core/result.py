@@ -1,4 +1,4 @@
-"""The record of what happened to one URL: one per input line, the unit every view and export reads."""
+"""The record of what happened to one URL: one per input line, read by every view and export."""
 
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ class Result:
     sha256: str = ""
     server: str = ""
     timings: Timings = field(default_factory=Timings)
-    note: str = ""  # things worth saying that are not failures (charset replaced, Retry-After waited)
+    # Things worth saying that are not failures: charset replaced, Retry-After waited...
+    note: str = ""
     details: Details | None = None
 
     @property

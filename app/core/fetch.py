@@ -1,0 +1,387 @@
+"""One URL, fetched: attempts with retries, redirects, a capped body read, timings.
+
+:func:`fetch` fills the :class:`Result` it is given as it goes, so that whatever it learned
+(status, redirect chain, attempts) survives an exception; the run's done-callback finishes the
+record from the task's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import email.utils
+import hashlib
+import html
+import random
+import re
+import ssl
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from app.core.errors import KIND_INFO, RETRYABLE, RETRYABLE_STATUS, FetchError, Kind, classify
+from app.core.result import Details, Hop, Result, Timings
+from app.core.settings import Settings, SettingsError
+
+CHUNK = 64 * 1024
+PREVIEW_BYTES = 16 * 1024
+TITLE_SCAN_BYTES = 256 * 1024
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 30.0
+
+_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(slots=True)
+class HostState:
+    """What a run knows about one host: requests in flight, and when the next may start."""
+
+    active: int = 0
+    next_start: float = 0.0  # monotonic time; rate limit
+    paused_until: float = 0.0  # monotonic time; Retry-After
+
+
+@dataclass(slots=True)
+class Fetcher:
+    """The per-run context every URL's task shares."""
+
+    settings: Settings
+    session: aiohttp.ClientSession
+    hosts: dict[str, HostState] = field(default_factory=dict)
+
+    def host(self, name: str) -> HostState:
+        state = self.hosts.get(name)
+        if state is None:
+            state = self.hosts[name] = HostState()
+        return state
+
+
+def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
+    if not settings.verify_tls:
+        return False
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise SettingsError(f"cannot use CA file {settings.ca_file}: {exc}") from exc
+    return context
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    """Timings per phase; the trace context is the attempt's ``_Clock``."""
+    config = aiohttp.TraceConfig()
+
+    async def dns_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+        ctx.trace_request_ctx.dns_start = time.perf_counter()
+
+    async def dns_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+        clock = ctx.trace_request_ctx
+        clock.dns_ms = (time.perf_counter() - clock.dns_start) * 1000
+
+    async def conn_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+        ctx.trace_request_ctx.conn_start = time.perf_counter()
+
+    async def conn_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
+        clock = ctx.trace_request_ctx
+        clock.connect_ms = (time.perf_counter() - clock.conn_start) * 1000
+        if clock.dns_ms is not None:
+            # aiohttp's connection span includes the DNS lookup; report the TCP/TLS part alone.
+            clock.connect_ms = max(0.0, clock.connect_ms - clock.dns_ms)
+
+    config.on_dns_resolvehost_start.append(dns_start)
+    config.on_dns_resolvehost_end.append(dns_end)
+    config.on_connection_create_start.append(conn_start)
+    config.on_connection_create_end.append(conn_end)
+    return config
+
+
+@dataclass(slots=True)
+class _Clock:
+    start: float = 0.0
+    dns_start: float = 0.0
+    conn_start: float = 0.0
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+
+
+def open_session(settings: Settings) -> aiohttp.ClientSession:
+    """The session for one run. Call inside a coroutine; close it before the loop stops."""
+    ssl_arg = make_ssl(settings)
+    connector = aiohttp.TCPConnector(
+        # The run bounds requests in flight itself; a second queue here would only hide waits
+        # inside the request's timeout.
+        limit=0,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        ssl=ssl_arg,
+    )
+    jar: aiohttp.abc.AbstractCookieJar = (
+        aiohttp.CookieJar(unsafe=True) if settings.cookies else aiohttp.DummyCookieJar()
+    )
+    headers = CIMultiDict(settings.headers)
+    headers.setdefault("User-Agent", settings.user_agent)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=jar,
+        headers=headers,
+        proxy=settings.proxy,
+        trust_env=settings.proxy is None,
+        trace_configs=[_trace_config()],
+        # aiohttp adds its own User-Agent unless told not to; ours is in the headers above.
+        skip_auto_headers=(),
+        auto_decompress=True,
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+
+
+async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
+    """Fetch ``url`` into ``result``, retrying what is worth retrying.
+
+    Returns normally when a response was read (any status); raises when there is none. Before
+    raising, ``result`` holds what was learned; the exception's ``__cause__`` chain is intact.
+    """
+    settings = fetcher.settings
+    host = fetcher.host(url.host or "")
+    attempt = 0
+    notes: list[str] = []
+    while True:
+        attempt += 1
+        result.attempts = attempt
+        await _wait_turn(host, settings)
+        try:
+            status = await _fetch_once(fetcher, url, result, notes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            kind, _ = classify(exc)
+            if kind not in RETRYABLE or attempt > settings.retries:
+                result.note = "; ".join(notes)
+                raise
+            delay = _backoff(attempt)
+            notes.append(f"attempt {attempt} failed ({kind.value}); retried after {delay:.1f} s")
+        else:
+            if status not in RETRYABLE_STATUS or attempt > settings.retries:
+                result.note = "; ".join(n for n in (*notes, result.note) if n)
+                return
+            pause = _retry_after(result, settings)
+            if pause is not None:
+                host.paused_until = max(host.paused_until, time.monotonic() + pause)
+                notes.append(f"attempt {attempt}: {status}, waited {pause:.1f} s for Retry-After")
+                delay = 0.0  # the host pause above is the wait
+            else:
+                delay = _backoff(attempt)
+                notes.append(f"attempt {attempt}: {status}, retried after {delay:.1f} s")
+        await asyncio.sleep(delay)
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: about 0.5, 1, 2, 4... seconds, capped."""
+    base: float = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (attempt - 1))
+    return base * random.uniform(0.75, 1.25)
+
+
+def _retry_after(result: Result, settings: Settings) -> float | None:
+    if result.details is None:
+        return None
+    value = next((v for k, v in result.details.response_headers if k.lower() == "retry-after"),
+                 None)
+    if value is None:
+        return None
+    return parse_retry_after(value, settings.retry_after_cap)
+
+
+def parse_retry_after(value: str, cap: float) -> float | None:
+    """Seconds to wait for a ``Retry-After`` value (delta-seconds or HTTP date), capped."""
+    value = value.strip()
+    seconds: float
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = float(when.timestamp()) - time.time()
+    return max(0.0, min(seconds, cap))
+
+
+async def _wait_turn(host: HostState, settings: Settings) -> None:
+    """Hold the request until the host's Retry-After pause and rate limit allow it."""
+    while True:
+        now = time.monotonic()
+        start = max(now, host.paused_until)
+        if settings.rate > 0:
+            start = max(start, host.next_start)
+        if start <= now:
+            if settings.rate > 0:
+                host.next_start = now + 1.0 / settings.rate
+            return
+        if settings.rate > 0 and host.paused_until <= now:
+            # Reserve the slot now so that waiters queue up one interval apart.
+            host.next_start = start + 1.0 / settings.rate
+            await asyncio.sleep(start - now)
+            return
+        await asyncio.sleep(start - now)
+
+
+async def _fetch_once(fetcher: Fetcher, url: URL, result: Result, notes: list[str]) -> int:
+    settings = fetcher.settings
+    method = settings.method
+    if method == "head-then-get":
+        try:
+            status = await _request(fetcher, "HEAD", url, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            kind, message = classify(exc)
+            if kind is Kind.INTERNAL:
+                raise
+            notes.append(f"HEAD failed ({kind.value}); fetched with GET")
+        else:
+            if status not in (405, 501):
+                return status
+            notes.append(f"HEAD answered {status}; fetched with GET")
+        return await _request(fetcher, "GET", url, result)
+    return await _request(fetcher, method.upper(), url, result)
+
+
+async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> int:
+    settings = fetcher.settings
+    clock = _Clock(start=time.perf_counter())
+    auth = None
+    if settings.auth and url.user is None:
+        user, _, password = settings.auth.partition(":")
+        auth = aiohttp.BasicAuth(user, password)
+    timeout = aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout)
+    ttfb: float | None = None
+    try:
+        async with fetcher.session.request(
+            method,
+            url,
+            allow_redirects=settings.follow_redirects,
+            max_redirects=settings.max_redirects,
+            timeout=timeout,
+            auth=auth,
+            trace_request_ctx=clock,
+        ) as resp:
+            ttfb = (time.perf_counter() - clock.start) * 1000
+            _record_response(result, resp)
+            result.details = Details(
+                request_headers=tuple(resp.request_info.headers.items()),
+                response_headers=tuple(resp.headers.items()),
+            )
+            if method != "HEAD":
+                await _read_body(resp, result, settings.max_body)
+            else:
+                length = resp.headers.get("Content-Length", "")
+                result.bytes = int(length) if length.isdigit() else None
+            return resp.status
+    except aiohttp.TooManyRedirects as exc:
+        result.chain = tuple(Hop(h.status, str(h.url)) for h in exc.history)
+        result.redirects = len(exc.history)
+        raise
+    except TimeoutError as exc:
+        # aiohttp's total timeout is the builtin TimeoutError; say which phase it cut.
+        if ttfb is not None:
+            raise FetchError(
+                Kind.READ_TIMEOUT,
+                f"{KIND_INFO[Kind.READ_TIMEOUT].title}: the response started but the body did not "
+                f"finish within {settings.timeout:g} s ({result.bytes or 0:,} bytes read)",
+            ) from exc
+        if not isinstance(exc, aiohttp.ClientError):
+            raise FetchError(
+                Kind.TIMEOUT,
+                f"{KIND_INFO[Kind.TIMEOUT].title}: no response within {settings.timeout:g} s",
+            ) from exc
+        raise
+    finally:
+        result.elapsed_ms = (time.perf_counter() - clock.start) * 1000
+        result.timings = Timings(clock.dns_ms, clock.connect_ms, None, ttfb)
+
+
+def _record_response(result: Result, resp: aiohttp.ClientResponse) -> None:
+    result.status = resp.status
+    result.reason = resp.reason or ""
+    result.final_url = str(resp.url)
+    result.content_type = resp.headers.get("Content-Type", "")
+    result.server = resp.headers.get("Server", "")
+    result.redirects = len(resp.history)
+    result.chain = (*(Hop(h.status, str(h.url)) for h in resp.history),
+                    Hop(resp.status, str(resp.url)))
+
+
+async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> None:
+    """Read the body in chunks, hashing as it goes, stopping at ``cap`` decompressed bytes."""
+    digest = hashlib.sha256()
+    head = bytearray()
+    size = 0
+    result.bytes = 0
+    async for chunk in resp.content.iter_chunked(CHUNK):
+        if size + len(chunk) > cap:
+            keep = cap - size
+            digest.update(chunk[:keep])
+            size = cap
+            result.bytes = size
+            result.sha256 = ""
+            raise FetchError(
+                Kind.BODY_TOO_LARGE,
+                f"{KIND_INFO[Kind.BODY_TOO_LARGE].title}: stopped after {cap:,} bytes "
+                f"(cap {_human(cap)}); the body is larger",
+            )
+        digest.update(chunk)
+        size += len(chunk)
+        result.bytes = size
+        if len(head) < TITLE_SCAN_BYTES:
+            head += chunk[: TITLE_SCAN_BYTES - len(head)]
+    result.sha256 = digest.hexdigest()
+    if result.details is not None:
+        result.details.preview = bytes(head[:PREVIEW_BYTES])
+    if "html" in result.content_type.lower() or head[:512].lstrip().lower().startswith(
+        (b"<!doctype html", b"<html")
+    ):
+        title, note = extract_title(bytes(head), resp.charset)
+        result.title = title
+        if note:
+            result.note = note
+
+
+def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:
+    """The page's ``<title>`` as plain text, and a note when the charset had to be guessed."""
+    match = _TITLE_RE.search(head)
+    if not match:
+        return "", ""
+    raw = match.group(1)
+    text, note = decode_text(raw, charset)
+    title = " ".join(html.unescape(text).split())
+    return title[:300], note
+
+
+def decode_text(data: bytes, charset: str | None) -> tuple[str, str]:
+    """Decode server text without ever failing: replacement characters, and a note saying so."""
+    name = (charset or "utf-8").strip().strip('"').lower()
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return (data.decode("utf-8", errors="replace"),
+                f"unknown charset {charset!r}; decoded as UTF-8 with replacement characters")
+    try:
+        return data.decode(name), ""
+    except UnicodeDecodeError:
+        return (data.decode(name, errors="replace"),
+                f"text is not valid {name}; undecodable bytes replaced")
+
+
+def _human(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:g} {unit}" if unit == "bytes" else f"{size:.4g} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} bytes"

@@ -1,0 +1,299 @@
+"""A run: fetch a list of targets keeping at most N requests in flight (and at most M per host),
+one asyncio task per URL, each task's outcome consumed by its done-callback.
+
+Every target yields exactly one :class:`Result` through the sink: invalid lines at once, fetched
+URLs when their task ends (ok, http_error or failed), and anything not finished when the run is
+cancelled as ``cancelled``. Nothing is gathered or awaited over the whole list, so memory and
+start-up stay flat however long the list is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from app.core.errors import Failure, Kind, kind_for_status
+from app.core.fetch import Fetcher, fetch, open_session
+from app.core.result import Outcome, Result
+from app.core.settings import Settings
+from app.core.targets import Target
+
+Sink = Callable[[Result], None]
+
+# How many targets may wait for a busy host before the run stops reading ahead.
+MAX_PARKED = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    done: int
+    ok: int
+    http_error: int
+    failed: int
+    invalid: int
+    cancelled: int
+    in_flight: int
+    elapsed: float
+    fetched_per_second: float
+
+    @property
+    def failures(self) -> int:
+        return self.http_error + self.failed
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current pace, or None before there is a pace."""
+        if self.fetched_per_second <= 0:
+            return None
+        return (self.total - self.done) / self.fetched_per_second
+
+
+class Run:
+    """One press of Fetch (or one Retry). Start with :meth:`start`, stop with :meth:`cancel`.
+
+    ``sink`` is called on the loop thread once per target with its finished result; an exception
+    from the sink is reported to the loop's exception handler and the run goes on.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        settings: Settings,
+        sink: Sink,
+        *,
+        total: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self._targets: Iterator[Target] = iter(targets)
+        self._sink = sink
+        if total is None and hasattr(targets, "__len__"):
+            total = len(targets)  # type: ignore[arg-type]
+        self.total = total or 0
+        self._counts = dict.fromkeys(Outcome, 0)
+        self._tasks: dict[asyncio.Task[None], tuple[Target, Result]] = {}
+        self._parked: dict[str, deque[Target]] = {}
+        self._parked_count = 0
+        self._ready_hosts: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._fetcher: Fetcher | None = None
+        self._started = 0.0
+        self._finished: float | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._cancelling = False
+
+    # -- control -------------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Begin fetching; returns the task that ends when every target has its result."""
+        if self._main is not None:
+            raise RuntimeError("a run can only be started once")
+        self._started = time.monotonic()
+        self._main = asyncio.get_running_loop().create_task(self._dispatch(), name="fetchdeck-run")
+        return self._main
+
+    def cancel(self) -> None:
+        """Stop quickly: in-flight requests are cancelled, unstarted targets become cancelled."""
+        if self._main is not None and not self._main.done():
+            self._cancelling = True
+            self._main.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self._main is not None and self._main.done()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelling
+
+    def progress(self) -> Progress:
+        c = self._counts
+        done = sum(c.values())
+        end = self._finished if self._finished is not None else time.monotonic()
+        elapsed = max(0.0, end - self._started) if self._started else 0.0
+        fetched = c[Outcome.OK] + c[Outcome.HTTP_ERROR] + c[Outcome.FAILED]
+        return Progress(
+            total=max(self.total, done),
+            done=done,
+            ok=c[Outcome.OK],
+            http_error=c[Outcome.HTTP_ERROR],
+            failed=c[Outcome.FAILED],
+            invalid=c[Outcome.INVALID],
+            cancelled=c[Outcome.CANCELLED],
+            in_flight=len(self._tasks),
+            elapsed=elapsed,
+            fetched_per_second=fetched / elapsed if elapsed > 0.05 else 0.0,
+        )
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        try:
+            async with open_session(self.settings) as session:
+                self._fetcher = Fetcher(self.settings, session)
+                try:
+                    await self._feed()
+                finally:
+                    await self._cancel_in_flight()
+        except asyncio.CancelledError:
+            self._cancel_unstarted()
+            raise
+        except BaseException as exc:
+            # The run itself broke (a bad CA file, a bug): every unfinished target says why.
+            self._fail_unstarted(exc)
+            raise
+        finally:
+            self._finished = time.monotonic()
+
+    async def _feed(self) -> None:
+        settings = self.settings
+        exhausted = False
+        while True:
+            while len(self._tasks) < settings.concurrency:
+                target = self._next_ready()
+                if target is None and not exhausted and self._parked_count < MAX_PARKED:
+                    target, exhausted = self._read_ahead()
+                if target is None:
+                    break
+                self._launch(target)
+            if exhausted and not self._tasks and not self._parked_count:
+                return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def _next_ready(self) -> Target | None:
+        per_host = self.settings.per_host
+        while self._ready_hosts:
+            host = self._ready_hosts[0]
+            queue = self._parked.get(host)
+            if not queue:
+                self._ready_hosts.popleft()
+                self._parked.pop(host, None)
+                continue
+            assert self._fetcher is not None
+            if per_host and self._fetcher.host(host).active >= per_host:
+                self._ready_hosts.popleft()
+                continue
+            self._parked_count -= 1
+            target = queue.popleft()
+            if not queue:
+                del self._parked[host]
+                self._ready_hosts.popleft()
+            return target
+        return None
+
+    def _read_ahead(self) -> tuple[Target | None, bool]:
+        """Take the next target whose host has room, parking the others; (target, exhausted)."""
+        per_host = self.settings.per_host
+        assert self._fetcher is not None
+        for target in self._targets:
+            if target.url is None:
+                result = Result(target.index, target.line, target.text, Outcome.INVALID,
+                                failure=target.failure)
+                self._emit(result)
+                continue
+            host = target.host
+            if per_host and (
+                host in self._parked or self._fetcher.host(host).active >= per_host
+            ):
+                self._parked.setdefault(host, deque()).append(target)
+                self._parked_count += 1
+                if self._parked_count >= MAX_PARKED:
+                    return None, False
+                continue
+            return target, False
+        return None, True
+
+    def _launch(self, target: Target) -> None:
+        assert self._fetcher is not None and target.url is not None
+        result = Result(target.index, target.line, target.text)
+        self._fetcher.host(target.host).active += 1
+        task = asyncio.get_running_loop().create_task(
+            fetch(self._fetcher, target.url, result), name=f"fetch {target.index}"
+        )
+        self._tasks[task] = (target, result)
+        task.add_done_callback(self._on_done)
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        """Turn the task's outcome into the row's final record. Never raises."""
+        target, result = self._tasks.pop(task)
+        try:
+            assert self._fetcher is not None
+            host = self._fetcher.host(target.host)
+            host.active -= 1
+            if target.host in self._parked:
+                self._ready_hosts.append(target.host)
+            if task.cancelled():
+                result.outcome = Outcome.CANCELLED
+                result.failure = Failure.plain(Kind.CANCELLED, "cancelled before it finished")
+            elif (exc := task.exception()) is not None:
+                result.outcome = Outcome.FAILED
+                result.failure = Failure.from_exception(exc)
+            else:
+                assert result.status is not None
+                kind = kind_for_status(result.status)
+                if kind is None:
+                    result.outcome = Outcome.OK
+                else:
+                    result.outcome = Outcome.HTTP_ERROR
+                    result.failure = Failure.plain(
+                        kind, f"HTTP {result.status} {result.reason}".strip())
+        except BaseException as exc:  # a bug here must still leave a row, and be seen
+            result.outcome = Outcome.FAILED
+            result.failure = Failure.from_exception(exc)
+            result.failure = Failure(Kind.INTERNAL, f"Internal error: {exc!r}",
+                                     result.failure.exception_type, result.failure.chain,
+                                     result.failure.traceback)
+        finally:
+            self._wakeup.set()
+        self._emit(result)
+
+    def _emit(self, result: Result) -> None:
+        self._counts[result.outcome] += 1
+        try:
+            self._sink(result)
+        except Exception as exc:
+            asyncio.get_running_loop().call_exception_handler({
+                "message": f"Fetchdeck could not show the result of {result.url}",
+                "exception": exc,
+            })
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    async def _cancel_in_flight(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Their done-callbacks record each one; this only waits for them to finish.
+            await asyncio.wait(tasks)
+
+    def _cancel_unstarted(self) -> None:
+        failure = Failure.plain(Kind.CANCELLED, "cancelled before it started")
+        for target in self._unstarted():
+            if target.url is None:
+                self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
+                                  failure=target.failure))
+            else:
+                self._emit(Result(target.index, target.line, target.text, Outcome.CANCELLED,
+                                  failure=failure))
+
+    def _fail_unstarted(self, exc: BaseException) -> None:
+        failure = Failure.from_exception(exc)
+        for target in self._unstarted():
+            if target.url is None:
+                self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
+                                  failure=target.failure))
+            else:
+                self._emit(Result(target.index, target.line, target.text, Outcome.FAILED,
+                                  failure=failure))
+
+    def _unstarted(self) -> Iterator[Target]:
+        for queue in self._parked.values():
+            yield from queue
+        self._parked.clear()
+        self._parked_count = 0
+        yield from self._targets
