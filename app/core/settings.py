@@ -6,6 +6,8 @@ Persistence and the dialog live at the GUI edge; the command line maps its flags
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +17,8 @@ Method = Literal["get", "head", "head-then-get"]
 METHODS: tuple[Method, ...] = ("get", "head", "head-then-get")
 
 MIB = 1024 * 1024
+# RFC 9110 field-name token; aiohttp sends any name, and strict servers answer 400 to all URLs.
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 DEFAULT_USER_AGENT = f"Fetchdeck/{__version__}"
 
 
@@ -84,15 +88,19 @@ class Settings:
         _check(self.max_redirects >= 0, "max redirects must be 0 or more")
         _check(self.max_body >= 1, "body cap must be at least 1 byte")
         _check(self.retry_after_cap >= 0, "Retry-After cap must be 0 or more")
+        # A stored 'Infinity' passes the comparisons above; asyncio cannot schedule it.
+        _check(all(math.isfinite(v) for v in (self.rate, self.timeout, self.connect_timeout,
+                                              self.retry_after_cap)),
+               "rate, timeouts and Retry-After cap must be finite numbers")
         _check(
             self.auth is None or ":" in self.auth,
             "basic auth must be given as USER:PASSWORD",
         )
         for name, value in self.headers:
-            _check(bool(name) and ":" not in name and name.strip() == name,
-                   f"header name {name!r} is not valid")
-            _check("\n" not in value and "\r" not in value,
-                   f"header {name} has a line break in its value")
+            _check(_TOKEN_RE.fullmatch(name) is not None,
+                   f"header name {name!r} is not valid (letters, digits and !#$%&'*+-.^_`|~ only)")
+            _check(not any(c in value for c in "\r\n\0"),
+                   f"header {name} has a line break or NUL in its value")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -108,6 +116,8 @@ class Settings:
 
         Returns the settings and a list of warnings, one per value that was not used.
         """
+        if not isinstance(data, dict):
+            return cls(), ["settings are not a mapping of names to values; defaults used"]
         warnings: list[str] = []
         known = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
@@ -116,11 +126,14 @@ class Settings:
                 warnings.append(f"unknown setting {key!r} ignored")
                 continue
             if key == "headers":
-                try:
-                    value = tuple((str(n), str(v)) for n, v in value)
-                except (TypeError, ValueError):
+                # Each pair must be a real [name, value] list: a 2-character string unpacks too.
+                if not isinstance(value, list | tuple) or not all(
+                    isinstance(pair, list | tuple) and len(pair) == 2
+                    and all(isinstance(part, str) for part in pair) for pair in value
+                ):
                     warnings.append("headers setting is malformed; using none")
                     continue
+                value = tuple((name, text) for name, text in value)
             values[key] = value
         defaults = cls()
         for key, value in list(values.items()):
@@ -131,7 +144,9 @@ class Settings:
                 ok = isinstance(value, int | float) and not isinstance(value, bool)
                 value = float(value) if ok else value
             else:
-                ok = isinstance(value, expected)
+                # bool is an int subclass: `"concurrency": true` must not mean 1.
+                ok = isinstance(value, expected) and (
+                    expected is bool or not isinstance(value, bool))
             if not ok:
                 warnings.append(f"setting {key!r} has a value of the wrong type; default used")
                 del values[key]
