@@ -1,10 +1,562 @@
-"""The asyncio loop inside Qt (placeholder: stock qasync until the fast loop lands)."""
+"""The asyncio loop inside Qt, and where its unhandled errors go.
+
+:class:`FastQEventLoop` is qasync's loop with asyncio's scheduling put back: ready callbacks are
+drained in batches from one Qt timer, delayed calls live on one heap behind one precise Qt timer.
+:class:`ExceptionRouter` turns every error nobody caught (loop, Qt slots, threads, ``__del__``)
+into an internal :class:`~app.core.errors.Failure` for the error panel and appends it to a log.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import heapq
+import logging
+import math
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import platformdirs
 import qasync
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
+from app.core.errors import Failure, Kind
 
-def make_loop(app: QApplication, *, already_running: bool = False) -> qasync.QEventLoop:
-    return qasync.QEventLoop(app, already_running=already_running)
+__all__ = ["ExceptionRouter", "FastQEventLoop", "default_log_path", "make_loop"]
+
+_logger = logging.getLogger("fetchdeck.errors")
+
+# Qt takes timer intervals as a signed 32-bit count of ms; far deadlines are re-armed on expiry.
+_MAX_TIMER_MS = 24 * 3600 * 1000
+# Same thresholds as asyncio's own loop for compacting cancelled timers out of the heap.
+_MIN_SCHEDULED_TIMER_HANDLES = 100
+_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
+
+
+class _Waker(QObject):
+    """Lives on the loop's thread; other threads emit ``wake`` to get a drain scheduled there."""
+
+    wake = Signal()
+
+    def __init__(self, on_wake: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_wake = on_wake
+        # Queued explicitly: the slot must run on this object's (the GUI) thread whoever emits.
+        self.wake.connect(self._wake, Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def _wake(self) -> None:
+        self._on_wake()
+
+
+class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
+    """qasync's loop, with ready callbacks batched instead of one Qt timer each.
+
+    Stock qasync 0.28 gives every ``call_soon`` its own ``startTimer(0)``/``timerEvent``/
+    ``killTimer`` round trip, and every ``call_later`` a Qt timer that lives until its deadline even
+    when cancelled (aiohttp cancels a 5-minute timeout per request). Here, as in asyncio's
+    ``_run_once``:
+
+    * ``call_soon`` appends to ``self._ready``; one zero-interval single-shot ``QTimer`` drains the
+      handles present when it fires, in FIFO order, skipping cancelled ones. Callbacks scheduled
+      during a drain wait for the next one, so Qt input, paint and socket events get a turn
+      in between.
+    * ``call_at``/``call_later`` push a ``TimerHandle`` on ``self._scheduled`` (a heap); one
+      ``Qt.PreciseTimer`` is armed for the earliest deadline, rounded up to whole ms, and a handle
+      only becomes ready once ``time()`` has reached its deadline, so sleeps never end early.
+    * ``call_soon_threadsafe`` appends (atomic on a deque) and wakes the GUI thread through a
+      queued Qt signal.
+
+    I/O still goes through qasync's ``QSocketNotifier`` path, which calls ``call_soon``.
+    """
+
+    def __init__(
+        self,
+        app: QApplication | None = None,
+        set_running_loop: bool = False,
+        already_running: bool = False,
+    ) -> None:
+        # Set up before qasync's __init__, which registers the self-pipe reader and, when
+        # already_running, makes this the running loop.
+        self._drain_scheduled = False
+        self._wakeup_pending = False
+        self._timer_deadline = math.inf
+        self._drain_timer = QTimer()
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
+        self._later_timer = QTimer()
+        self._later_timer.setSingleShot(True)
+        self._later_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._later_timer.timeout.connect(self._on_later_timer)
+        self._waker = _Waker(self._on_wakeup)
+        super().__init__(app, set_running_loop, already_running)
+        if already_running:
+            # Lets debug mode's _check_thread catch call_soon from the wrong thread.
+            self._thread_id = threading.get_ident()
+
+    # -- ready callbacks ---------------------------------------------------------------------
+
+    def call_soon(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+        handle = asyncio.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._drain_timer.start()
+        return handle
+
+    def call_soon_threadsafe(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        if self._debug:
+            self._check_callback(callback, "call_soon_threadsafe")
+        handle = asyncio.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        # One queued wakeup covers every append made before the GUI thread clears the flag:
+        # the append above happens before the flag is read, so it is never missed.
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            self._waker.wake.emit()
+        return handle
+
+    def _add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
+        # asyncio's Unix signal handling calls this from a Python signal handler: only append
+        # and wake, never touch the drain bookkeeping, which the handler may have interrupted.
+        if not handle._cancelled:
+            self._ready.append(handle)
+            self._waker.wake.emit()
+        return handle
+
+    def _on_wakeup(self) -> None:
+        self._wakeup_pending = False
+        if self._ready and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._drain_timer.start()
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        if self._scheduled:
+            self._collect_due_timers()
+        ready = self._ready
+        handle = None
+        try:
+            # Only what is ready now: what these callbacks schedule runs after Qt's next turn.
+            if self._debug:
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        self._run_debug(handle)
+            else:
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+        finally:
+            handle = None  # break the cycle through a raised exception's frame
+            # Also reached when a callback raised SystemExit/KeyboardInterrupt: keep the rest.
+            if ready and not self._drain_scheduled:
+                self._drain_scheduled = True
+                self._drain_timer.start()
+
+    def _run_debug(self, handle: asyncio.Handle) -> None:
+        # What asyncio's _run_once does in debug mode: track the current handle, warn on slow ones.
+        try:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                logging.getLogger("asyncio").warning(
+                    "Executing %s took %.3f seconds", _format_handle(handle), dt
+                )
+        finally:
+            self._current_handle = None
+
+    # -- delayed callbacks -------------------------------------------------------------------
+
+    def call_later(
+        self, delay: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        timer = self.call_at(self.time() + delay, callback, *args, context=context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        return timer
+
+    def call_at(
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        timer: asyncio.TimerHandle = asyncio.BaseEventLoop.call_at(
+            self, when, callback, *args, context=context
+        )
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        # Most deadlines (request timeouts) are later than the armed one: no Qt call for those.
+        if when < self._timer_deadline:
+            self._arm_timer()
+        return timer
+
+    def _on_later_timer(self) -> None:
+        self._timer_deadline = math.inf
+        self._collect_due_timers()
+        if self._ready and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._drain_timer.start()
+        if self._scheduled:
+            self._arm_timer()
+
+    def _collect_due_timers(self) -> None:
+        """Drop cancelled timers and move the due ones to the ready queue (asyncio's rules)."""
+        scheduled = self._scheduled
+        count = len(scheduled)
+        if (
+            count > _MIN_SCHEDULED_TIMER_HANDLES
+            and self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION
+        ):
+            kept = []
+            for handle in scheduled:
+                if handle._cancelled:
+                    handle._scheduled = False
+                else:
+                    kept.append(handle)
+            heapq.heapify(kept)
+            self._scheduled = scheduled = kept
+            self._timer_cancelled_count = 0
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled)._scheduled = False
+        end_time = self.time() + self._clock_resolution
+        ready = self._ready
+        while scheduled and scheduled[0]._when < end_time:
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False
+            ready.append(handle)
+
+    def _arm_timer(self) -> None:
+        """Arm the Qt timer for the earliest deadline, rounded up so it never fires early."""
+        when = self._scheduled[0]._when
+        self._timer_deadline = when
+        delay_ms = math.ceil((when - self.time()) * 1000)
+        self._later_timer.start(min(max(delay_ms, 0), _MAX_TIMER_MS))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def run_forever(self) -> Any:
+        if self.is_running():
+            raise RuntimeError("Event loop already running")
+        self._thread_id = threading.get_ident()
+        try:
+            return super().run_forever()
+        finally:
+            self._thread_id = None
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        super().close()
+        self._drain_timer.stop()
+        self._later_timer.stop()
+        self._timer_deadline = math.inf
+
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., object], *args: Any
+    ) -> asyncio.Future[Any]:
+        # qasync's default executor is ten QThreads that nothing stops unless the loop is closed;
+        # Qt then aborts the process at exit ("QThread: Destroyed while thread is still
+        # running"). getaddrinfo() runs here, so any 'localhost' URL started them. asyncio's
+        # ThreadPoolExecutor is joined by Python at exit instead.
+        return asyncio.BaseEventLoop.run_in_executor(self, executor, func, *args)
+
+    def set_default_executor(self, executor: Any) -> None:
+        asyncio.BaseEventLoop.set_default_executor(self, executor)
+
+    def set_exception_handler(self, handler: Any) -> None:
+        # qasync keeps the handler in a private attribute, so get_exception_handler() always
+        # answered None; keep asyncio's attribute in step so callers can save and restore it.
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+        super().set_exception_handler(handler)
+
+
+def _format_handle(handle: asyncio.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    if isinstance(getattr(callback, "__self__", None), asyncio.Task):
+        return repr(callback.__self__)  # type: ignore[union-attr]
+    return str(handle)
+
+
+def make_loop(app: QApplication, *, already_running: bool = False) -> FastQEventLoop:
+    """The app's asyncio loop on Qt's event loop (``already_running`` when Qt runs already)."""
+    return FastQEventLoop(app, already_running=already_running)
+
+
+# -- exception routing -----------------------------------------------------------------------
+
+# Past this the log rotates once to .1, so an error repeating in a paint loop cannot fill a disk.
+_LOG_MAX_BYTES = 5 * 1024 * 1024
+
+
+def default_log_path() -> Path:
+    """``$FETCHDECK_STATE_DIR/fetchdeck.log`` when set (tests), else the user's state directory."""
+    state_dir = os.environ.get("FETCHDECK_STATE_DIR")
+    base = Path(state_dir) if state_dir else Path(
+        platformdirs.user_state_dir("fetchdeck", appauthor=False)
+    )
+    return base / "fetchdeck.log"
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _internal(exc: BaseException, where: str, tb: TracebackType | None = None) -> Failure:
+    if exc.__traceback__ is None and tb is not None:
+        exc = exc.with_traceback(tb)
+    return dataclasses.replace(
+        Failure.from_exception(exc), kind=Kind.INTERNAL, message=f"{where}: {_summary(exc)}"
+    )
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # a broken __repr__ must not cost us the report
+        return f"<repr failed: {_summary(exc)}>"
+
+
+class ExceptionRouter(QObject):
+    """Sends every exception nobody handled to the error panel and the log file.
+
+    ``install(loop)`` takes over the loop's exception handler, ``sys.excepthook`` (Qt slots and
+    qasync's ``@asyncSlot`` end there), ``threading.excepthook`` and ``sys.unraisablehook``
+    (exceptions in ``__del__``). Each error becomes a ``Failure`` of kind ``internal``, is
+    appended to the log file and is emitted on the GUI thread, whichever thread it came from.
+
+    The previous sys/threading hooks are still called afterwards, so a terminal still shows the
+    traceback and pytest still fails a test on an unexpected one. The loop's default handler is
+    not: it would only log the same error again on qasync's logger; a handler set earlier is.
+
+    Signals:
+        internal_error(Failure): an unhandled error, always emitted on the GUI thread.
+    """
+
+    internal_error = Signal(object)
+    _relay = Signal(object)
+
+    def __init__(self, log_path: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.log_path = log_path if log_path is not None else default_log_path()
+        self._gui_thread = threading.get_ident()
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._installed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._prev_loop_handler: Callable[..., object] | None = None
+        self._prev_excepthook = sys.excepthook
+        self._prev_threading_hook = threading.excepthook
+        self._prev_unraisable_hook = sys.unraisablehook
+        self._relay.connect(self._emit_here, Qt.ConnectionType.QueuedConnection)
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._installed:
+            raise RuntimeError("ExceptionRouter is already installed")
+        self._loop = loop
+        self._prev_loop_handler = loop.get_exception_handler()
+        self._prev_excepthook = sys.excepthook
+        self._prev_threading_hook = threading.excepthook
+        self._prev_unraisable_hook = sys.unraisablehook
+        loop.set_exception_handler(self._on_loop_error)
+        sys.excepthook = self._on_excepthook
+        threading.excepthook = self._on_thread_error
+        sys.unraisablehook = self._on_unraisable
+        self._installed = True
+
+    def uninstall(self) -> None:
+        """Put the previous hooks back, where nobody has replaced ours since."""
+        if not self._installed:
+            return
+        self._installed = False
+        if self._loop is not None and self._loop.get_exception_handler() == self._on_loop_error:
+            self._loop.set_exception_handler(self._prev_loop_handler)
+        # A hook installed after ours keeps ours as its "previous"; ours then only passes through.
+        if sys.excepthook == self._on_excepthook:
+            sys.excepthook = self._prev_excepthook
+        if threading.excepthook == self._on_thread_error:
+            threading.excepthook = self._prev_threading_hook
+        if sys.unraisablehook == self._on_unraisable:
+            sys.unraisablehook = self._prev_unraisable_hook
+        self._loop = None
+
+    # -- the hooks: none of them may raise -----------------------------------------------------
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not self._installed:
+            self._pass_to_loop_default(loop, context)
+            return
+        with self._guard():
+            message = str(context.get("message") or "Unhandled exception in event loop")
+            details = self._context_details(context)
+            exc = context.get("exception")
+            if isinstance(exc, BaseException):
+                failure = _internal(exc, message)
+                failure = dataclasses.replace(
+                    failure, traceback=failure.traceback + details
+                )
+            else:
+                failure = Failure(
+                    Kind.INTERNAL, f"Event loop error: {message}", traceback=details
+                )
+            self._route(failure)
+        if self._prev_loop_handler is not None:
+            with self._guard():
+                self._prev_loop_handler(loop, context)
+
+    def _on_excepthook(
+        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if self._installed and not issubclass(exc_type, KeyboardInterrupt):
+            with self._guard():
+                self._route(_internal(exc, "Unhandled exception in a Qt slot", tb))
+        with self._guard():
+            self._prev_excepthook(exc_type, exc, tb)
+
+    def _on_thread_error(self, args: threading.ExceptHookArgs) -> None:
+        exc = args.exc_value
+        # The default hook stays silent on SystemExit in a thread; so do we.
+        if self._installed and exc is not None and not isinstance(exc, SystemExit):
+            with self._guard():
+                name = args.thread.name if args.thread is not None else "<unknown>"
+                self._route(
+                    _internal(exc, f"Unhandled exception in thread {name}", args.exc_traceback)
+                )
+        with self._guard():
+            self._prev_threading_hook(args)
+
+    def _on_unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        if self._installed:
+            with self._guard():
+                # Only its repr: keeping the object could resurrect one being finalised.
+                where = f"{unraisable.err_msg or 'Exception ignored in'}: "
+                where += _safe_repr(unraisable.object)
+                exc = unraisable.exc_value
+                if exc is not None:
+                    failure = _internal(exc, where, unraisable.exc_traceback)
+                else:
+                    failure = Failure(Kind.INTERNAL, f"{where}: {unraisable.exc_type.__name__}")
+                self._route(failure)
+        with self._guard():
+            self._prev_unraisable_hook(unraisable)
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def _route(self, failure: Failure) -> None:
+        state = self._local
+        if getattr(state, "routing", False):
+            # An error while routing an error (e.g. a slot on internal_error raised): record it
+            # but do not emit again, or it would loop.
+            self._append_to_log(failure)
+            return
+        state.routing = True
+        try:
+            self._append_to_log(failure)
+            _logger.error("%s (details in %s)", failure.message, self.log_path)
+            if threading.get_ident() == self._gui_thread:
+                self.internal_error.emit(failure)
+            else:
+                self._relay.emit(failure)
+        finally:
+            state.routing = False
+
+    @Slot(object)
+    def _emit_here(self, failure: Failure) -> None:
+        state = self._local
+        if getattr(state, "routing", False):
+            return
+        state.routing = True
+        try:
+            with self._guard():
+                self.internal_error.emit(failure)
+        finally:
+            state.routing = False
+
+    def _append_to_log(self, failure: Failure) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        body = "".join(f"    {line}\n" for line in failure.traceback.splitlines())
+        entry = f"{stamp} {failure.kind.value}: {failure.message}\n{body}"
+        try:
+            with self._write_lock:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    if self.log_path.stat().st_size > _LOG_MAX_BYTES:
+                        self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
+                with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
+                    log.write(entry)
+        except OSError as exc:
+            _write_stderr(f"fetchdeck: cannot write {self.log_path}: {exc}\n{entry}")
+
+    @staticmethod
+    def _context_details(context: dict[str, Any]) -> str:
+        lines = [
+            f"{key}: {_safe_repr(value)}\n"
+            for key, value in sorted(context.items())
+            if key not in ("message", "exception", "source_traceback")
+        ]
+        source = context.get("source_traceback")
+        if source:
+            lines.append("Object created at (most recent call last):\n")
+            lines.extend(traceback.format_list(source))
+        return "".join(lines)
+
+    def _pass_to_loop_default(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        with self._guard():
+            if self._prev_loop_handler is not None:
+                self._prev_loop_handler(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Any:
+        """The router is the last resort: if it fails, say so on stderr and carry on."""
+        try:
+            yield
+        except Exception:
+            _write_stderr("fetchdeck: the exception router failed:\n" + traceback.format_exc())
+
+
+def _write_stderr(text: str) -> None:
+    stream = sys.__stderr__  # sys.stderr may be redirected, or None in a windowed app
+    if stream is None:
+        return
+    with contextlib.suppress(Exception):
+        stream.write(text)
+        stream.flush()
