@@ -1,0 +1,126 @@
+"""CSV export: one row per input line, in input order, in the column contract scripts rely on.
+
+The first eleven columns are a contract (never reorder or rename them); more may be appended.
+Cells a spreadsheet would run as a formula are neutralised unless ``Settings.csv_raw`` is set,
+and URL passwords are masked unless ``Settings.mask_passwords`` is off.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from app.core.result import Result
+from app.core.settings import Settings
+from app.core.targets import mask_password
+
+CONTRACT_COLUMNS = (
+    "url", "outcome", "status", "reason", "final_url", "redirects", "content_type", "bytes",
+    "elapsed_ms", "error_kind", "error",
+)
+EXTRA_COLUMNS = (
+    "attempts", "redirect_chain", "title", "sha256", "server",
+    "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "line", "note",
+)
+COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+
+# OWASP's list: a cell starting with one of these may be evaluated by Excel, LibreOffice or Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PASSWORD_IN_TEXT = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]*@")
+
+Progress = Callable[[int], None]
+
+
+def mask_passwords_in_text(text: str) -> str:
+    """Mask ``scheme://user:secret@`` wherever it appears in free text (messages, chains)."""
+    if "@" not in text:
+        return text
+    return _PASSWORD_IN_TEXT.sub(r"\g<pre>***@", text)
+
+
+def neutralise(cell: str) -> str:
+    """Make a cell inert in spreadsheets by prefixing a quote, as OWASP recommends."""
+    if cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def row_values(result: Result, settings: Settings) -> list[str]:
+    """The CSV cells for one result, as text."""
+    t = result.timings
+    url, final_url, chain, error = (
+        result.url, result.final_url, result.redirect_chain_text(), result.error)
+    if settings.mask_passwords:
+        url = mask_password(url)
+        final_url = mask_password(final_url)
+        chain = mask_passwords_in_text(chain)
+        error = mask_passwords_in_text(error)
+    cells = [
+        url,
+        result.outcome.value,
+        "" if result.status is None else str(result.status),
+        result.reason,
+        final_url,
+        str(result.redirects),
+        result.content_type,
+        "" if result.bytes is None else str(result.bytes),
+        _ms(result.elapsed_ms),
+        result.error_kind,
+        error,
+        str(result.attempts),
+        chain,
+        result.title,
+        result.sha256,
+        result.server,
+        _ms(t.dns_ms),
+        _ms(t.connect_ms),
+        _ms(t.tls_ms),
+        _ms(t.ttfb_ms),
+        str(result.line),
+        result.note,
+    ]
+    if not settings.csv_raw:
+        cells = [neutralise(c) for c in cells]
+    return cells
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    results: Iterable[Result],
+    settings: Settings,
+    progress: Progress | None = None,
+    every: int = 10_000,
+) -> int:
+    """Write ``results`` (already in input order) to ``path``; returns the rows written.
+
+    The file is written beside its destination and moved into place at the end, so a failed or
+    interrupted export never leaves a half-written file where the user expects a good one.
+    """
+    target = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                         dir=target.parent)
+    count = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, lineterminator="\r\n")
+            writer.writerow(COLUMNS)
+            for result in results:
+                writer.writerow(row_values(result, settings))
+                count += 1
+                if progress is not None and count % every == 0:
+                    progress(count)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    if progress is not None:
+        progress(count)
+    return count
