@@ -1,0 +1,256 @@
+"""The results table's model: one row per input line, in input order, filled as results arrive.
+
+Rows exist from the moment a run starts (as "queued"), so arriving results only change cells:
+they are buffered and announced with one ``dataChanged`` per flush, never one signal per result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from app.core.export import mask_passwords_in_text
+from app.core.result import Outcome, Result
+from app.core.targets import Target, mask_password
+
+COL_LINE = 0
+COL_URL = 1
+COL_OUTCOME = 2
+COL_STATUS = 3
+COL_TIME = 4
+COL_SIZE = 5
+COL_REDIRECTS = 6
+COL_FINAL_URL = 7
+COL_CONTENT_TYPE = 8
+COL_TITLE = 9
+COL_ERROR_KIND = 10
+COL_ERROR = 11
+COL_ATTEMPTS = 12
+
+HEADERS = {
+    COL_LINE: "Line",
+    COL_URL: "URL",
+    COL_OUTCOME: "Outcome",
+    COL_STATUS: "Status",
+    COL_TIME: "Time (ms)",
+    COL_SIZE: "Size",
+    COL_REDIRECTS: "Redirects",
+    COL_FINAL_URL: "Final URL",
+    COL_CONTENT_TYPE: "Content type",
+    COL_TITLE: "Title",
+    COL_ERROR_KIND: "Error kind",
+    COL_ERROR: "Error",
+    COL_ATTEMPTS: "Attempts",
+}
+NUMERIC_COLUMNS = frozenset({COL_LINE, COL_STATUS, COL_TIME, COL_SIZE, COL_REDIRECTS, COL_ATTEMPTS})
+
+OUTCOME_COLORS = {
+    Outcome.OK: QColor("#1b7f3b"),
+    Outcome.HTTP_ERROR: QColor("#b35900"),
+    Outcome.FAILED: QColor("#c62828"),
+    Outcome.INVALID: QColor("#7b5e00"),
+    Outcome.CANCELLED: QColor("#6d6d6d"),
+    Outcome.PENDING: QColor("#6d6d6d"),
+}
+OUTCOME_LABELS = {
+    Outcome.OK: "ok",
+    Outcome.HTTP_ERROR: "http error",
+    Outcome.FAILED: "failed",
+    Outcome.INVALID: "invalid",
+    Outcome.CANCELLED: "cancelled",
+    Outcome.PENDING: "queued",
+}
+
+# Where a sort key is missing (a queued row has no status), it sorts after every real value.
+_MISSING = float("inf")
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+class ResultsModel(QAbstractTableModel):
+    """Rows of :class:`Result`, indexed by the result's ``index``.
+
+    ``SortRole`` gives a sortable value for every cell (numbers as numbers).
+    """
+
+    SortRole = Qt.ItemDataRole.UserRole + 1
+    ResultRole = Qt.ItemDataRole.UserRole + 2
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._urls: list[str] = []
+        self._lines: list[int] = []
+        self._results: list[Result | None] = []
+        self._dirty_low: int | None = None
+        self._dirty_high = -1
+        self.mask_passwords = True
+
+    # -- filling -------------------------------------------------------------------------------
+
+    def reset_rows(self, targets: Sequence[Target]) -> None:
+        """Start over with one queued row per target."""
+        self.beginResetModel()
+        self._urls = [t.text for t in targets]
+        self._lines = [t.line for t in targets]
+        self._results = [None] * len(targets)
+        self._dirty_low, self._dirty_high = None, -1
+        self.endResetModel()
+
+    def store(self, result: Result) -> None:
+        """Keep a result for its row; the view hears of it at the next :meth:`flush`."""
+        row = result.index
+        self._results[row] = result
+        if self._dirty_low is None or row < self._dirty_low:
+            self._dirty_low = row
+        if row > self._dirty_high:
+            self._dirty_high = row
+
+    def requeue(self, indexes: Iterable[int]) -> None:
+        """Show rows as queued again (a retry is about to fetch them)."""
+        for row in indexes:
+            self._results[row] = None
+            self._mark(row)
+
+    def _mark(self, row: int) -> None:
+        if self._dirty_low is None or row < self._dirty_low:
+            self._dirty_low = row
+        self._dirty_high = max(self._dirty_high, row)
+
+    def flush(self) -> None:
+        """Tell views about every row changed since the last flush, in one signal."""
+        if self._dirty_low is None:
+            return
+        top = self.index(self._dirty_low, 0)
+        bottom = self.index(self._dirty_high, len(HEADERS) - 1)
+        self._dirty_low, self._dirty_high = None, -1
+        self.dataChanged.emit(top, bottom)
+
+    def set_mask_passwords(self, mask: bool) -> None:
+        self.mask_passwords = mask
+        if self._results:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._results) - 1,
+                                                                len(HEADERS) - 1))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def result(self, row: int) -> Result | None:
+        return self._results[row] if 0 <= row < len(self._results) else None
+
+    def url(self, row: int) -> str:
+        return self._urls[row]
+
+    def results(self) -> Iterator[Result]:
+        """Every row's result in input order; rows without one yet are skipped."""
+        return (r for r in self._results if r is not None)
+
+    def pending_rows(self) -> int:
+        return sum(1 for r in self._results if r is None)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    # -- Qt model interface --------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(self._results)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008,N802
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS.get(section)
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        result = self._results[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col, result)
+        if role == self.SortRole:
+            return self._sort_key(row, col, result)
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_OUTCOME:
+            return OUTCOME_COLORS[result.outcome if result else Outcome.PENDING]
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and result is not None:
+            if col == COL_ERROR and result.failure is not None:
+                return self._masked_text(result.error)
+            if col == COL_SIZE and result.bytes is not None:
+                return f"{result.bytes:,} bytes"
+            if col in (COL_URL, COL_FINAL_URL):
+                return self._display(row, col, result)
+            if col == COL_REDIRECTS and result.chain:
+                return self._masked_text(result.redirect_chain_text())
+        if role == self.ResultRole:
+            return result
+        return None
+
+    def _masked(self, url: str) -> str:
+        return mask_password(url) if self.mask_passwords else url
+
+    def _masked_text(self, text: str) -> str:
+        return mask_passwords_in_text(text) if self.mask_passwords else text
+
+    def _display(self, row: int, col: int, result: Result | None) -> str:  # noqa: C901
+        if col == COL_LINE:
+            return str(self._lines[row])
+        if col == COL_URL:
+            return self._masked(self._urls[row])
+        if result is None:
+            return "queued" if col == COL_OUTCOME else ""
+        if col == COL_OUTCOME:
+            return OUTCOME_LABELS[result.outcome]
+        if col == COL_STATUS:
+            return "" if result.status is None else str(result.status)
+        if col == COL_TIME:
+            return "" if result.elapsed_ms is None else f"{result.elapsed_ms:,.0f}"
+        if col == COL_SIZE:
+            return human_size(result.bytes)
+        if col == COL_REDIRECTS:
+            return str(result.redirects) if result.redirects else ""
+        if col == COL_FINAL_URL:
+            return self._masked(result.final_url) if result.redirects else ""
+        if col == COL_CONTENT_TYPE:
+            return result.content_type
+        if col == COL_TITLE:
+            return result.title
+        if col == COL_ERROR_KIND:
+            return result.error_kind
+        if col == COL_ERROR:
+            return self._masked_text(result.error)
+        if col == COL_ATTEMPTS:
+            return str(result.attempts) if result.attempts else ""
+        return ""
+
+    def _sort_key(self, row: int, col: int, result: Result | None) -> Any:
+        if col == COL_LINE:
+            return self._lines[row]
+        if col in NUMERIC_COLUMNS:
+            if result is None:
+                return _MISSING
+            value = {
+                COL_STATUS: result.status,
+                COL_TIME: result.elapsed_ms,
+                COL_SIZE: result.bytes,
+                COL_REDIRECTS: result.redirects,
+                COL_ATTEMPTS: result.attempts,
+            }[col]
+            return _MISSING if value is None else value
+        return self._display(row, col, result).lower()

@@ -1,0 +1,119 @@
+"""Runs as the window sees them: start, retry, cancel, and results delivered in timed batches.
+
+Core's :class:`~app.core.run.Run` calls its sink once per result; the controller stores each in
+the results model and hands batches to the rest of the window every ``FLUSH_MS``, so a run of
+thousands of results per second costs the GUI one repaint per tick, not one per result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.core.result import Result
+from app.core.run import Progress, Run
+from app.core.settings import Settings
+from app.core.targets import Target, check_url
+from app.gui.results_model import ResultsModel
+
+FLUSH_MS = 100
+
+
+class RunController(QObject):
+    """Owns the current run. One run at a time; a retry is a run over some rows.
+
+    Signals:
+        started(): a run began.
+        results_arrived(list): a batch of finished results since the last tick.
+        progressed(object): the current run's :class:`Progress`, every tick.
+        finished(object): the run ended (completed or cancelled); its final Progress.
+    """
+
+    started = Signal()
+    results_arrived = Signal(list)
+    progressed = Signal(object)
+    finished = Signal(object)
+
+    def __init__(self, model: ResultsModel, settings: Settings,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.settings = settings
+        self._run: Run | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._targets: list[Target] = []
+        self._batch: list[Result] = []
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self._tick)
+        self.last_progress: Progress | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def start(self, targets: Sequence[Target]) -> None:
+        """Fetch ``targets`` from scratch: the table gets one queued row per target."""
+        if self.running:
+            raise RuntimeError("a run is already going")
+        self._targets = list(targets)
+        self.model.reset_rows(self._targets)
+        self._begin(self._targets)
+
+    def retry(self, indexes: Sequence[int]) -> None:
+        """Fetch these rows again with the current settings; their rows update in place."""
+        if self.running or not indexes:
+            return
+        targets = []
+        for index in sorted(set(indexes)):
+            if not 0 <= index < len(self._targets):
+                continue
+            old = self._targets[index]
+            url, failure = check_url(old.text)
+            targets.append(Target(old.index, old.line, old.text, url, failure))
+        self.model.requeue(t.index for t in targets)
+        self.model.flush()
+        self._begin(targets)
+
+    def cancel(self) -> None:
+        if self._run is not None:
+            self._run.cancel()
+
+    def _begin(self, targets: Sequence[Target]) -> None:
+        self._batch = []
+        run = Run(targets, self.settings, self._store)
+        self._run = run
+        self._task = run.start()
+        self._task.add_done_callback(self._on_run_done)
+        self._timer.start()
+        self.started.emit()
+        self._tick()
+
+    def _store(self, result: Result) -> None:
+        self.model.store(result)
+        self._batch.append(result)
+
+    def _tick(self) -> None:
+        self.model.flush()
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.results_arrived.emit(batch)
+        if self._run is not None:
+            self.last_progress = self._run.progress()
+            self.progressed.emit(self.last_progress)
+
+    def _on_run_done(self, task: asyncio.Task[None]) -> None:
+        self._timer.stop()
+        self._tick()
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Rows already carry this failure; the loop's handler puts it in the error panel too.
+            task.get_loop().call_exception_handler({
+                "message": "The run stopped because of an error", "exception": exc, "task": task,
+            })
+        self.finished.emit(self.last_progress)
