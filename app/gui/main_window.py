@@ -1,0 +1,467 @@
+"""The main window: composition and wiring only. Widgets lay out; the controller runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import __version__
+from app.core.demo import DemoServer
+from app.core.export import write_csv
+from app.core.result import Result
+from app.core.run import Progress
+from app.core.settings import Settings
+from app.gui.error_panel import ErrorPanel
+from app.gui.results_model import (
+    COL_ERROR,
+    COL_FINAL_URL,
+    COL_LINE,
+    COL_OUTCOME,
+    COL_SIZE,
+    COL_STATUS,
+    COL_TIME,
+    COL_TITLE,
+    COL_URL,
+    ResultsModel,
+)
+from app.gui.row_details import RowDetails
+from app.gui.run_controller import RunController
+from app.gui.settings_dialog import SettingsDialog
+from app.gui.url_form import UrlForm
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_text(p: Progress, running: bool) -> str:
+    """The progress line: done/total, ok, failed, requests per second, time left."""
+    parts = [f"{p.done:,} / {p.total:,} done", f"{p.ok:,} ok"]
+    failed = p.http_error + p.failed
+    if failed:
+        parts.append(f"{failed:,} failed")
+    if p.invalid:
+        parts.append(f"{p.invalid:,} invalid")
+    if p.cancelled:
+        parts.append(f"{p.cancelled:,} cancelled")
+    parts.append(f"{p.fetched_per_second:,.1f} req/s")
+    if running:
+        eta = p.eta
+        parts.append(f"{format_duration(eta)} left" if eta is not None else "estimating…")
+        return "Fetching: " + " · ".join(parts)
+    return f"Finished in {format_duration(p.elapsed)}: " + " · ".join(parts)
+
+
+class MainWindow(QMainWindow):
+    """Signals:
+        closed(): the window has closed and any run in it has finished.
+        run_finished(object): a run ended, with its final Progress.
+    """
+
+    closed = Signal()
+    run_finished = Signal(object)
+    export_finished = Signal(str, str)  # path, error message ("" when it worked)
+
+    def __init__(self, settings: Settings, settings_warnings: list[str] | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Fetchdeck")
+        self.resize(1280, 800)
+        self.settings = settings
+        self._closing = False
+        self._export_task: asyncio.Task[int] | None = None
+        self._dialogs: list[QWidget] = []
+        self.demo_server: DemoServer | None = None
+
+        self.form = UrlForm()
+        self.fetch_button = QPushButton("Fetch")
+        self.fetch_button.setDefault(True)
+        self.fetch_button.setMinimumWidth(110)
+        self.fetch_button.setToolTip("Fetch every URL (Ctrl+Return); Esc cancels a run")
+        self.settings_button = QPushButton("Settings…")
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setEnabled(False)
+
+        self.model = ResultsModel(self)
+        self.model.set_mask_passwords(settings.mask_passwords)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(ResultsModel.SortRole)
+        self.proxy.setDynamicSortFilter(False)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        vheader = self.table.verticalHeader()
+        vheader.setVisible(False)
+        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        hheader = self.table.horizontalHeader()
+        hheader.setStretchLastSection(True)
+        widths = {COL_LINE: 50, COL_URL: 300, COL_OUTCOME: 80, COL_STATUS: 55, COL_TIME: 75,
+                  COL_SIZE: 80, COL_FINAL_URL: 200, COL_TITLE: 180, COL_ERROR: 300}
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
+
+        self.controller = RunController(self.model, settings, self)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.fetch_button)
+        buttons.addWidget(self.settings_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(8, 8, 4, 8)
+        left_layout.addWidget(self.form, 1)
+        left_layout.addLayout(buttons)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([360, 920])
+        self.notices: list[str] = []
+        self.notice_label = QLabel()
+        self.notice_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice_label.setWordWrap(True)
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(self._dismiss_notices)
+        self.notice_bar = QWidget()
+        self.notice_bar.setObjectName("notice")
+        self.notice_bar.setStyleSheet(
+            "#notice { background: #fff4ce; border-bottom: 1px solid #e0c060; }")
+        notice_layout = QHBoxLayout(self.notice_bar)
+        notice_layout.setContentsMargins(10, 4, 10, 4)
+        notice_layout.addWidget(self.notice_label, 1)
+        notice_layout.addWidget(dismiss)
+        self.notice_bar.setVisible(False)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.notice_bar)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        self.error_panel = ErrorPanel(self)
+        self.error_panel.set_settings(settings)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.error_panel)
+        self.details = RowDetails()
+        self.details_dock = QDockWidget("Details", self)
+        self.details_dock.setObjectName("details")
+        self.details_dock.setWidget(self.details)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.details_dock)
+        self.tabifyDockWidget(self.error_panel, self.details_dock)
+        self.error_panel.raise_()
+
+        self.progress_label = QLabel("Ready")
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setVisible(False)
+        self.statusBar().addWidget(self.progress_label, 1)
+        self.statusBar().addPermanentWidget(self.progress_bar)
+
+        self._build_menus()
+        self._connect()
+        for warning in settings_warnings or []:
+            self._show_notice(f"Settings: {warning}")
+
+    # -- construction --------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.import_action = QAction("&Import URL list…", self)
+        self.import_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.export_action = QAction("&Export CSV…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setEnabled(False)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addActions([self.import_action, self.export_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+
+        run_menu = self.menuBar().addMenu("&Run")
+        self.fetch_action = QAction("&Fetch", self)
+        self.fetch_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.cancel_action = QAction("&Cancel", self)
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.setEnabled(False)
+        self.retry_failed_action = QAction("&Retry all failures", self)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        run_menu.addActions([self.fetch_action, self.cancel_action, self.retry_failed_action])
+        run_menu.addSeparator()
+        run_menu.addAction(self.settings_action)
+        for action in (self.fetch_action, self.cancel_action):
+            self.addAction(action)  # shortcuts work wherever focus is
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.error_panel.toggleViewAction())
+        view_menu.addAction(self.details_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.demo_action = QAction("Try the &demo", self)
+        self.demo_action.setToolTip("Start a small server on this computer that shows every "
+                                    "kind of outcome, and load its URLs")
+        self.demo_action.triggered.connect(self.start_demo)
+        about_action = QAction("&About Fetchdeck", self)
+        about_action.triggered.connect(self._about)
+        help_menu.addActions([self.demo_action, about_action])
+
+    def _connect(self) -> None:
+        self.fetch_button.clicked.connect(self.toggle_run)
+        self.fetch_action.triggered.connect(self.start_run)
+        self.cancel_action.triggered.connect(self.controller.cancel)
+        self.settings_button.clicked.connect(self.open_settings)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.export_button.clicked.connect(self.choose_export_path)
+        self.export_action.triggered.connect(self.choose_export_path)
+        self.import_action.triggered.connect(self.form.choose_file)
+        self.retry_failed_action.triggered.connect(self._retry_all_failures)
+        self.form.import_failed.connect(self._show_notice)
+        self.controller.started.connect(self._on_started)
+        self.controller.results_arrived.connect(self.error_panel.update)
+        self.controller.progressed.connect(self._on_progress)
+        self.controller.finished.connect(self._on_finished)
+        self.error_panel.retry_requested.connect(self.retry)
+        self.error_panel.row_selected.connect(self.select_row)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.model.dataChanged.connect(self._refresh_details)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def toggle_run(self) -> None:
+        if self.controller.running:
+            self.controller.cancel()
+        else:
+            self.start_run()
+
+    def start_run(self) -> None:
+        if self.controller.running or self._closing:
+            return
+        targets = self.form.targets()
+        if not targets:
+            self._show_notice("There are no URLs to fetch: paste some, or use Import….")
+            return
+        self.error_panel.clear()
+        self.details.show_result(None, mask_passwords=self.settings.mask_passwords)
+        self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
+        self.controller.start(targets)
+
+    def retry(self, indexes: list[int]) -> None:
+        if self.controller.running or not indexes:
+            return
+        self.controller.retry(indexes)
+
+    def _retry_all_failures(self) -> None:
+        self.retry([r.index for r in self.model.results() if r.failure is not None])
+
+    def _on_started(self) -> None:
+        self.fetch_button.setText("Cancel")
+        self.fetch_button.setToolTip("Stop the run (Esc); results so far are kept")
+        self.fetch_action.setEnabled(False)
+        self.cancel_action.setEnabled(True)
+        self.retry_failed_action.setEnabled(False)
+        self.export_button.setEnabled(False)
+        self.export_action.setEnabled(False)
+        self.progress_bar.setVisible(True)
+        self._run_started_at = time.monotonic()
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress_label.setText(progress_text(progress, running=self.controller.running))
+        self.progress_bar.setMaximum(max(1, progress.total))
+        self.progress_bar.setValue(progress.done)
+
+    def _on_finished(self, progress: Progress | None) -> None:
+        self.fetch_button.setText("Fetch")
+        self.fetch_button.setToolTip("Fetch every URL (Ctrl+Return); Esc cancels a run")
+        self.fetch_action.setEnabled(True)
+        self.cancel_action.setEnabled(False)
+        self.retry_failed_action.setEnabled(True)
+        has_rows = len(self.model) > 0
+        self.export_button.setEnabled(has_rows)
+        self.export_action.setEnabled(has_rows)
+        self.progress_bar.setVisible(False)
+        if progress is not None:
+            self.progress_label.setText(progress_text(progress, running=False))
+        self.run_finished.emit(progress)
+        if self._closing:
+            self.close()
+
+    # -- table and panel -----------------------------------------------------------------------
+
+    def select_row(self, index: int) -> None:
+        source = self.model.index(index, 0)
+        if not source.isValid():
+            return
+        row = self.proxy.mapFromSource(source)
+        self.table.selectionModel().setCurrentIndex(
+            row, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(row, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def selected_result(self) -> Result | None:
+        current = self.table.selectionModel().currentIndex()
+        if not current.isValid():
+            return None
+        return self.model.result(self.proxy.mapToSource(current).row())
+
+    def _on_current_row(self, *_: object) -> None:
+        self.details.show_result(self.selected_result(),
+                                 mask_passwords=self.settings.mask_passwords)
+
+    def _refresh_details(self, top: object, bottom: object) -> None:
+        current = self.table.selectionModel().currentIndex()
+        if not current.isValid():
+            return
+        row = self.proxy.mapToSource(current).row()
+        if top.row() <= row <= bottom.row():  # type: ignore[attr-defined]
+            self._on_current_row()
+
+    def _show_notice(self, text: str) -> None:
+        """A message about the app itself (not a URL): a banner that stays until dismissed."""
+        self.progress_label.setText(text)
+        self.notices.append(text)
+        self.notice_label.setText("\n".join(self.notices[-5:]))
+        self.notice_bar.setVisible(True)
+
+    def _dismiss_notices(self) -> None:
+        self.notices.clear()
+        self.notice_bar.setVisible(False)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def apply_settings(self, settings: Settings) -> None:
+        from app.gui.config import save_settings
+
+        self.settings = settings
+        self.controller.settings = settings
+        self.model.set_mask_passwords(settings.mask_passwords)
+        self.error_panel.set_settings(settings)
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            self._show_notice(f"Settings are in use but could not be saved: {exc}")
+
+    # -- export --------------------------------------------------------------------------------
+
+    def choose_export_path(self) -> None:
+        dialog = QFileDialog(self, "Export results as CSV")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("csv")
+        dialog.setNameFilters(["CSV files (*.csv)", "All files (*)"])
+        dialog.selectFile(time.strftime("fetchdeck-%Y%m%d-%H%M%S.csv"))
+        dialog.fileSelected.connect(self.export_csv)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def export_csv(self, path: str) -> asyncio.Task[int]:
+        """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
+        results = list(self.model.results())
+        settings = self.settings
+        self.export_button.setEnabled(False)
+        self.progress_label.setText(f"Exporting {len(results):,} rows to {path}…")
+
+        task = asyncio.ensure_future(asyncio.to_thread(write_csv, path, results, settings))
+        self._export_task = task
+
+        def done(task: asyncio.Task[int]) -> None:
+            self.export_button.setEnabled(len(self.model) > 0)
+            if task.cancelled():
+                self.export_finished.emit(path, "export cancelled")
+                return
+            exc = task.exception()
+            if exc is not None:
+                message = f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}"
+                self._show_notice(message)
+                self.export_finished.emit(path, message)
+            else:
+                self.progress_label.setText(f"Exported {task.result():,} rows to {path}")
+                self.export_finished.emit(path, "")
+
+        task.add_done_callback(done)
+        return task
+
+    # -- help, closing -----------------------------------------------------------------------
+
+    def start_demo(self) -> DemoServer | None:
+        """Start the built-in demo server (once) and put its sample URLs in the form."""
+        if self.controller.running:
+            self._show_notice("Cancel the run before loading the demo.")
+            return None
+        if self.demo_server is None:
+            server = DemoServer()
+            try:
+                server.start()
+            except OSError as exc:
+                self._show_notice(f"The demo server could not start: {exc}")
+                return None
+            self.demo_server = server
+        self.form.set_text(self.demo_server.sample_text())
+        self.progress_label.setText("Demo loaded: press Fetch to see every kind of outcome.")
+        return self.demo_server
+
+    def _about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About Fetchdeck",
+                          f"Fetchdeck {__version__}\n\nFetch many URLs at once and see exactly "
+                          "what happened to each.", QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.finished.connect(box.deleteLater)
+        box.open()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Closing mid-run cancels the run and closes once every row has its result."""
+        if self.controller.running:
+            self._closing = True
+            self.controller.cancel()
+            self.progress_label.setText("Cancelling before closing…")
+            event.ignore()
+            return
+        super().closeEvent(event)
+        if self.demo_server is not None:
+            self.demo_server.stop()
+            self.demo_server = None
+        self.closed.emit()
+
+    def load_path(self, path: str | Path) -> bool:
+        return self.form.load_file(path)
