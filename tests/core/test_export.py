@@ -1,0 +1,104 @@
+"""CSV export, read back with the csv module: the column contract, input order, quoting,
+formula neutralising and password masking."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from app.core.errors import Failure, Kind
+from app.core.export import CONTRACT_COLUMNS, COLUMNS, mask_passwords_in_text, write_csv
+from app.core.result import Hop, Outcome, Result, Timings
+from app.core.settings import Settings
+
+
+def read(path):
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def sample_results():
+    ok = Result(0, 1, "https://a.example/", Outcome.OK, status=200, reason="OK",
+                final_url="https://a.example/b", redirects=1, content_type="text/html",
+                bytes=1234, elapsed_ms=12.345, attempts=1,
+                chain=(Hop(301, "https://a.example/"), Hop(200, "https://a.example/b")),
+                title='Say "hi", then\nleave', timings=Timings(1.0, 2.0, None, 3.0))
+    failed = Result(1, 3, "http://ann:pw@b.example/", Outcome.FAILED, attempts=3,
+                    failure=Failure(Kind.REFUSED, "Connection refused: b.example:80"))
+    invalid = Result(2, 4, "=HYPERLINK(\"x\")", Outcome.INVALID,
+                     failure=Failure(Kind.INVALID_URL, "no scheme"))
+    return [ok, failed, invalid]
+
+
+def test_header_starts_with_the_contract_columns_in_order(tmp_path):
+    path = tmp_path / "out.csv"
+    write_csv(path, sample_results(), Settings())
+    with open(path, newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream))
+    assert tuple(header[: len(CONTRACT_COLUMNS)]) == (
+        "url", "outcome", "status", "reason", "final_url", "redirects", "content_type",
+        "bytes", "elapsed_ms", "error_kind", "error")
+    assert tuple(header) == COLUMNS
+
+
+def test_rows_round_trip_through_a_real_csv_parser(tmp_path):
+    path = tmp_path / "out.csv"
+    assert write_csv(path, sample_results(), Settings()) == 3
+    rows = read(path)
+    assert [r["outcome"] for r in rows] == ["ok", "failed", "invalid"]
+    first = rows[0]
+    assert first["status"] == "200"
+    assert first["bytes"] == "1234"
+    assert first["elapsed_ms"] == "12.3"
+    assert first["title"] == 'Say "hi", then\nleave'  # quoted, newline kept inside the cell
+    assert first["redirect_chain"] == "301 https://a.example/ -> 200 https://a.example/b"
+    assert first["error_kind"] == "" and first["error"] == ""
+    assert first["tls_ms"] == ""
+    assert rows[1]["error_kind"] == "refused"
+    assert rows[1]["attempts"] == "3"
+    assert rows[2]["line"] == "4"
+
+
+def test_passwords_are_masked_unless_turned_off(tmp_path):
+    path = tmp_path / "out.csv"
+    write_csv(path, sample_results(), Settings())
+    assert read(path)[1]["url"] == "http://ann:***@b.example/"
+    write_csv(path, sample_results(), Settings(mask_passwords=False))
+    assert read(path)[1]["url"] == "http://ann:pw@b.example/"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_formula_cells_are_neutralised_by_default(tmp_path, start):
+    result = Result(0, 1, f"{start}cmd|' /C calc'!A0", Outcome.INVALID,
+                    failure=Failure(Kind.INVALID_URL, "no scheme"))
+    path = tmp_path / "out.csv"
+    write_csv(path, [result], Settings())
+    assert read(path)[0]["url"] == f"'{start}cmd|' /C calc'!A0"
+    write_csv(path, [result], Settings(csv_raw=True))
+    assert read(path)[0]["url"] == f"{start}cmd|' /C calc'!A0"
+
+
+def test_a_failed_export_leaves_no_partial_file(tmp_path):
+    def broken():
+        yield sample_results()[0]
+        raise RuntimeError("disk full")
+
+    path = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        write_csv(path, broken(), Settings())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_reports_progress(tmp_path):
+    seen = []
+    results = [Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200)
+               for i in range(25)]
+    write_csv(tmp_path / "o.csv", results, Settings(), progress=seen.append, every=10)
+    assert seen == [10, 20, 25]
+
+
+def test_passwords_in_free_text_are_masked():
+    text = "redirected to https://bob:hunter2@x.example/ then http://y.example/"
+    assert mask_passwords_in_text(text) == \
+        "redirected to https://bob:***@x.example/ then http://y.example/"
