@@ -13,7 +13,7 @@ exception (or a cause in its chain)            condition                     kin
 ``NonHttpUrlClientError``                      ftp:, file:...                ``unsupported_scheme``
 ``TooManyRedirects``                           more than max redirects       ``too_many_redirects``
 ``ClientConnectorDNSError``, ``gaierror``      name does not resolve         ``dns``
-``ClientConnectorCertificateError``            verify_code 62 (hostname)     ``tls_hostname``
+``ClientConnectorCertificateError``            verify_code 62/64 (name/IP)   ``tls_hostname``
 ``ClientConnectorCertificateError``            any other verify failure      ``tls_untrusted``
 ``ClientSSLError``, ``ssl.SSLError``           handshake or protocol         ``tls``
 ``ClientProxyConnectionError``                 proxy unreachable             ``proxy``
@@ -22,6 +22,7 @@ exception (or a cause in its chain)            condition                     kin
 ``SocketTimeoutError``                         no data for too long          ``read_timeout``
 builtin ``TimeoutError`` (not a ClientError)   total time per attempt spent  ``timeout``
 ``ClientConnectorError`` + ECONNREFUSED        nothing listening             ``refused``
+``ClientConnectorError`` + ECONNRESET          reset while connecting        ``reset``
 ``ClientConnectorError`` (other errno)         network unreachable...        ``connect``
 ``ClientPayloadError`` + ``ContentLengthError``  body ended early            ``truncated``
 ``ClientPayloadError`` (other)                 bad chunking, bad encoding    ``protocol``
@@ -210,7 +211,8 @@ RETRYABLE: frozenset[Kind] = frozenset(
 )
 RETRYABLE_STATUS: frozenset[int] = frozenset({429, 502, 503, 504})
 
-_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH = frozenset({62, 64})
 
 
 class FetchError(Exception):
@@ -265,9 +267,9 @@ def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read t
         return Kind.DNS
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         code = getattr(exc.certificate_error, "verify_code", None)
-        return Kind.TLS_HOSTNAME if code == _HOSTNAME_MISMATCH else Kind.TLS_UNTRUSTED
+        return Kind.TLS_HOSTNAME if code in _NAME_MISMATCH else Kind.TLS_UNTRUSTED
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return Kind.TLS_HOSTNAME if exc.verify_code == _HOSTNAME_MISMATCH else Kind.TLS_UNTRUSTED
+        return Kind.TLS_HOSTNAME if exc.verify_code in _NAME_MISMATCH else Kind.TLS_UNTRUSTED
     if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
         return Kind.TLS
     if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
@@ -283,6 +285,8 @@ def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read t
     if isinstance(exc, aiohttp.ClientConnectorError):
         if exc.os_error.errno == errno.ECONNREFUSED:
             return Kind.REFUSED
+        if exc.os_error.errno in (errno.ECONNRESET, errno.EPIPE):
+            return Kind.RESET  # accepted, then reset before a byte of HTTP
         return Kind.CONNECT
     if isinstance(exc, aiohttp.ClientPayloadError):
         if any(isinstance(c, http_exceptions.ContentLengthError) for c in causes(exc)):

@@ -8,7 +8,7 @@ import csv
 import pytest
 
 from app.core.errors import Failure, Kind
-from app.core.export import CONTRACT_COLUMNS, COLUMNS, mask_passwords_in_text, write_csv
+from app.core.export import COLUMNS, CONTRACT_COLUMNS, mask_passwords_in_text, write_csv
 from app.core.result import Hop, Outcome, Result, Timings
 from app.core.settings import Settings
 
