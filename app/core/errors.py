@@ -32,6 +32,7 @@ builtin ``TimeoutError`` (not a ClientError)   total time per attempt spent  ``t
 ``ConnectionResetError``, ``BrokenPipeError``
 ``ClientOSError`` (other)                      any other socket error        ``connect``
 ``asyncio.CancelledError``                     the user cancelled            ``cancelled``
+``SettingsError``                              a setting cannot be used      ``config``
 anything else                                  a bug in Fetchdeck            ``internal``
 =============================================  ============================  ======================
 
@@ -54,6 +55,8 @@ from enum import StrEnum
 
 import aiohttp
 from aiohttp import http_exceptions
+
+from app.core.settings import SettingsError
 
 
 class Kind(StrEnum):
@@ -80,6 +83,7 @@ class Kind(StrEnum):
     HTTP_4XX = "http_4xx"
     HTTP_5XX = "http_5xx"
     CANCELLED = "cancelled"
+    CONFIG = "config"
     INTERNAL = "internal"
 
 
@@ -198,6 +202,12 @@ KIND_INFO: dict[Kind, KindInfo] = {
         "The run was cancelled before this URL finished.",
         "Retry it when you are ready.",
     ),
+    Kind.CONFIG: KindInfo(
+        "Settings cannot be used",
+        "A setting stopped the run before this URL was fetched (for example a CA file that "
+        "cannot be read).",
+        "Fix the setting named in the message, then retry.",
+    ),
     Kind.INTERNAL: KindInfo(
         "Internal error",
         "Something went wrong inside Fetchdeck itself. This is a bug.",
@@ -248,6 +258,8 @@ def classify(exc: BaseException) -> tuple[Kind, str]:
         return exc.kind, exc.message
     if isinstance(exc, asyncio.CancelledError):
         return Kind.CANCELLED, "cancelled before it finished"
+    if isinstance(exc, SettingsError):
+        return Kind.CONFIG, f"{KIND_INFO[Kind.CONFIG].title}: {exc}"
     kind = _kind_of(exc)
     return kind, _message(kind, exc)
 

@@ -180,6 +180,14 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
         await asyncio.sleep(delay)
 
 
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` value for HTTP basic auth."""
+    encode = getattr(aiohttp, "encode_basic_auth", None)  # aiohttp 3.14 deprecates BasicAuth
+    if encode is not None:
+        return str(encode(user, password))
+    return str(aiohttp.BasicAuth(user, password).encode())
+
+
 def _backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about 0.5, 1, 2, 4... seconds, capped."""
     base: float = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (attempt - 1))
@@ -256,10 +264,10 @@ async def _fetch_once(fetcher: Fetcher, url: URL, result: Result, notes: list[st
 async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> int:
     settings = fetcher.settings
     clock = _Clock(start=time.perf_counter())
-    auth = None
+    headers = None
     if settings.auth and url.user is None:
         user, _, password = settings.auth.partition(":")
-        auth = aiohttp.BasicAuth(user, password)
+        headers = {"Authorization": basic_auth(user, password)}
     timeout = aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout)
     ttfb: float | None = None
     try:
@@ -269,7 +277,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             allow_redirects=settings.follow_redirects,
             max_redirects=settings.max_redirects,
             timeout=timeout,
-            auth=auth,
+            headers=headers,
             trace_request_ctx=clock,
         ) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from app.core.errors import Failure, Kind, kind_for_status
 from app.core.fetch import Fetcher, fetch, open_session
 from app.core.result import Outcome, Result
-from app.core.settings import Settings
+from app.core.settings import Settings, SettingsError
 from app.core.targets import Target
 
 Sink = Callable[[Result], None]
@@ -141,8 +141,11 @@ class Run:
         except asyncio.CancelledError:
             self._cancel_unstarted()
             raise
+        except SettingsError as exc:
+            # A setting the run cannot use (an unreadable CA file): every row says so.
+            self._fail_unstarted(exc)
         except BaseException as exc:
-            # The run itself broke (a bad CA file, a bug): every unfinished target says why.
+            # A bug: every unfinished row says why, and the run's task carries it to the panel.
             self._fail_unstarted(exc)
             raise
         finally:

@@ -1,0 +1,264 @@
+"""A run, counted at the server: one result per line, limits that hold, retries that happen,
+Retry-After that pauses one host only, and cancellation that leaves every row accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.core.errors import Kind
+from app.core.result import Outcome
+from app.core.run import Run
+from app.core.settings import Settings
+from app.core.targets import parse_text
+from tests.core.runs import fetch_all, fetch_one, fetch_with_progress
+from tests.servers import BASIC_AUTH, TLS, ThreadedServer, proxy_app
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ThreadedServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server2():
+    """The same app on a second loopback address: a second host."""
+    with ThreadedServer(host="127.0.0.2") as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def fresh_counts(request):
+    for name in ("server", "server2"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).seen.clear()
+
+
+def test_every_line_gets_exactly_one_result_in_input_order(server):
+    urls = [server.url("/ok"), "not a url", server.url("/status/404"), "ftp://x.example/",
+            server.url("/redirect/2"), server.url("/ok")]
+    results, progress = fetch_with_progress(urls)
+    assert [r.index for r in results] == list(range(6))
+    assert [r.outcome for r in results] == [
+        Outcome.OK, Outcome.INVALID, Outcome.HTTP_ERROR, Outcome.INVALID, Outcome.OK, Outcome.OK]
+    assert (progress.total, progress.done, progress.ok, progress.http_error, progress.invalid) \
+        == (6, 6, 3, 1, 2)
+    redirected = results[4]
+    assert redirected.redirects == 2
+    assert redirected.final_url == server.url("/ok")
+    assert [hop.status for hop in redirected.chain] == [302, 302, 200]
+
+
+def test_successful_rows_carry_what_a_user_looks_at(server):
+    result = fetch_one(server.url("/ok"))
+    assert result.status == 200 and result.reason == "OK"
+    assert result.content_type.startswith("text/html")
+    assert result.title
+    assert result.bytes and len(result.sha256) == 64
+    assert result.elapsed_ms is not None and result.timings.ttfb_ms is not None
+    assert result.attempts == 1
+    assert result.details is not None and result.details.preview
+
+
+def test_requests_in_flight_never_exceed_the_concurrency(server):
+    urls = [server.url(f"/slow?seconds=0.2&n={i}") for i in range(24)]
+    results = fetch_all(urls, concurrency=6, per_host=0)
+    assert all(r.outcome is Outcome.OK for r in results)
+    assert server.seen.max_in_flight() == 6
+
+
+def test_per_host_limit_holds_while_another_host_is_served(server, server2):
+    # All of host A first, then host B: B must not wait for A's queue to drain.
+    urls = [server.url(f"/slow?seconds=0.3&n={i}") for i in range(12)]
+    urls += [server2.url(f"/slow?seconds=0.3&n={i}") for i in range(4)]
+    results = fetch_all(urls, concurrency=20, per_host=2)
+    assert all(r.outcome is Outcome.OK for r in results)
+    assert server.seen.max_in_flight() == 2
+    assert server2.seen.max_in_flight() == 2
+    first_b = min(server2.seen.starts())
+    last_a = max(server.seen.starts())
+    assert first_b < last_a, "the second host waited behind the first host's queue"
+
+
+def test_rate_limit_spaces_requests_per_host(server, server2):
+    urls = [server.url(f"/ok?n={i}") for i in range(5)] + [server2.url(f"/ok?n={i}")
+                                                           for i in range(5)]
+    fetch_all(urls, rate=10, per_host=0)
+    for host in (server, server2):
+        starts = sorted(host.seen.starts())
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert len(starts) == 5
+        assert min(gaps) >= 0.09, gaps
+
+
+def test_retries_happen_the_right_number_of_times_with_growing_delays(server):
+    result = fetch_one(server.url("/flaky?key=grow&failures=2"), retries=2)
+    assert result.outcome is Outcome.OK
+    assert result.attempts == 3
+    starts = sorted(server.seen.starts())
+    assert len(starts) == 3
+    assert starts[2] - starts[1] > starts[1] - starts[0] > 0.3
+    assert "retried" in result.note
+
+
+def test_retries_give_up_after_the_limit(server):
+    result = fetch_one(server.url("/flaky?key=give-up&failures=9"), retries=1)
+    assert result.outcome is Outcome.HTTP_ERROR and result.status == 503
+    assert result.attempts == 2
+    assert server.seen.count() == 2
+
+
+def test_no_retry_on_a_plain_404(server):
+    result = fetch_one(server.url("/status/404"), retries=3)
+    assert result.attempts == 1
+
+
+def test_retry_after_pauses_that_host_only(server, server2):
+    urls = [server.url("/retry-after?seconds=1"), server2.url("/slow?seconds=0.1")]
+    results = fetch_all(urls, retries=1)
+    limited, other = results
+    assert limited.attempts == 2
+    assert limited.status == 429
+    assert "Retry-After" in limited.note
+    starts = sorted(server.seen.starts())
+    assert starts[1] - starts[0] >= 0.95
+    assert other.outcome is Outcome.OK
+    assert max(server2.seen.starts()) < starts[1], "the other host waited for Retry-After"
+
+
+def test_retry_after_as_an_http_date(server):
+    result = fetch_one(server.url("/retry-after?seconds=2&date=1"), retries=1)
+    assert result.attempts == 2
+    starts = sorted(server.seen.starts())
+    assert starts[1] - starts[0] >= 0.95  # an HTTP date has whole seconds: 2 s means 1 to 2 s
+
+
+def test_retry_after_is_capped(server):
+    result = fetch_one(server.url("/retry-after?seconds=3600"), retries=1, retry_after_cap=0.2)
+    assert result.attempts == 2
+    assert "waited 0.2 s" in result.note
+
+
+def test_head_then_get_falls_back_on_405(server):
+    result = fetch_one(server.url("/head-405"), method="head-then-get")
+    assert result.outcome is Outcome.OK
+    assert [r.method for r in server.seen.requests()] == ["HEAD", "GET"]
+    assert "HEAD answered 405" in result.note
+
+
+def test_head_only_sends_head(server):
+    result = fetch_one(server.url("/ok"), method="head")
+    assert result.status == 200
+    assert [r.method for r in server.seen.requests()] == ["HEAD"]
+
+
+def test_headers_user_agent_and_auth_arrive(server):
+    settings = Settings(retries=0, headers=(("X-Team", "crawl"),), user_agent="Probe/2",
+                        auth=":".join(BASIC_AUTH))
+    first = fetch_one(server.url("/basic-auth"), settings)
+    assert first.outcome is Outcome.OK, first.failure
+    (seen,) = server.seen.requests("/basic-auth")
+    assert seen.header("X-Team") == "crawl"
+    assert seen.header("User-Agent") == "Probe/2"
+    assert seen.header("Authorization").startswith("Basic ")
+    result = fetch_one(server.url("/basic-auth"), settings)
+    assert result.outcome is Outcome.OK
+    assert fetch_one(server.url("/basic-auth")).status == 401
+
+
+def test_cookies_are_kept_within_a_run_unless_turned_off(server):
+    urls = [server.url("/cookie-set?flavour=oat"), server.url("/cookie-echo")]
+    fetch_all(urls, concurrency=1)
+    assert server.seen.requests("/cookie-echo")[-1].header("Cookie") == "flavour=oat"
+    fetch_all(urls, concurrency=1, cookies=False)
+    assert server.seen.requests("/cookie-echo")[-1].header("Cookie") is None
+
+
+def test_a_real_proxy_is_used_when_set(server):
+    with ThreadedServer(proxy_app()) as proxy:
+        result = fetch_one(server.url("/ok"), proxy=proxy.base_url)
+        assert result.outcome is Outcome.OK
+        assert proxy.seen.count() == 1
+        assert proxy.seen.requests()[0].path.endswith("/ok") or \
+            server.url("/ok") in proxy.seen.requests()[0].path
+
+
+def test_tls_with_a_private_ca(tmp_path):
+    tls = TLS(tmp_path)
+    with ThreadedServer(ssl_context=tls.server_context()) as https:
+        url = https.url("/ok")
+        assert fetch_one(url).failure.kind is Kind.TLS_UNTRUSTED
+        assert fetch_one(url, ca_file=str(tls.ca_pem)).outcome is Outcome.OK
+        assert fetch_one(url, verify_tls=False).outcome is Outcome.OK
+
+
+def test_a_missing_ca_file_fails_every_row_with_a_reason(server, tmp_path):
+    results = fetch_all([server.url("/ok")] * 2, ca_file=str(tmp_path / "missing.pem"))
+    assert [r.outcome for r in results] == [Outcome.FAILED] * 2
+    assert "cannot use CA file" in results[0].error
+
+
+def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
+    urls = [server.url("/ok")] * 3 + [server.url(f"/hang?n={i}") for i in range(10)]
+    results = []
+
+    async def go():
+        run = Run(parse_text("\n".join(urls)), Settings(concurrency=5, per_host=0), results.append)
+        task = run.start()
+        while sum(r.outcome is Outcome.OK for r in results) < 3:
+            await asyncio.sleep(0.01)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return run.progress()
+
+    progress = asyncio.run(go())
+    assert sorted(r.index for r in results) == list(range(13))
+    assert sum(r.outcome is Outcome.OK for r in results) == 3
+    cancelled = [r for r in results if r.outcome is Outcome.CANCELLED]
+    assert len(cancelled) == 10
+    assert all(r.error_kind == "cancelled" for r in cancelled)
+    assert progress.cancelled == 10
+
+
+def test_a_failing_sink_is_reported_and_the_run_goes_on(server):
+    reported = []
+    seen = []
+
+    def sink(result):
+        seen.append(result)
+        if result.index == 0:
+            raise ValueError("view broke")
+
+    async def go():
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: reported.append(ctx))
+        await Run(parse_text(f"{server.url('/ok')}\n{server.url('/ok')}"), Settings(), sink).start()
+
+    asyncio.run(go())
+    assert len(seen) == 2
+    assert isinstance(reported[0]["exception"], ValueError)
+
+
+def test_large_list_keeps_only_in_flight_tasks(server):
+    """10,000 URLs: tasks alive at any moment stay at the concurrency, not the list length."""
+    urls = [server.url(f"/ok?n={i}") for i in range(2000)]
+    peak = 0
+    results = []
+
+    async def go():
+        nonlocal peak
+        run = Run(parse_text("\n".join(urls)), Settings(concurrency=20, per_host=0),
+                  results.append)
+        task = run.start()
+        while not task.done():
+            peak = max(peak, len(asyncio.all_tasks()))
+            await asyncio.sleep(0)
+        await task
+
+    asyncio.run(go())
+    assert len(results) == 2000
+    assert peak <= 20 + 2  # the run's own task and this one
