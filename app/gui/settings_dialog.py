@@ -1,0 +1,638 @@
+"""The Settings dialog: one editor per :class:`Settings` field, grouped as the user thinks of them.
+
+It edits a copy; callers open it with ``open()`` (never ``exec()``: a nested event loop re-enters
+qasync, guide fact 12), wait for ``accepted``, then read :meth:`SettingsDialog.settings` and decide
+whether to save. The dialog itself writes nothing to disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import cast
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QPalette, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+from yarl import URL
+
+from app.core.settings import DEFAULT_USER_AGENT, METHODS, MIB, Settings, SettingsError
+
+__all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "parse_headers"]
+
+# Shown in each field's tooltip so that what a user sets here can be repeated in a script.
+# Keep in step with app/__main__.py's build_parser(); None: no flag, the saved value applies.
+CLI_FLAGS: dict[str, str | None] = {
+    "concurrency": "--concurrency N",
+    "per_host": "--per-host N (0 = no limit)",
+    "rate": "--rate R (0 = no limit)",
+    "timeout": "--timeout SECONDS",
+    "connect_timeout": "--connect-timeout SECONDS",
+    "retries": "--retries N",
+    "method": "--method get|head|head-then-get",
+    "follow_redirects": "--no-redirects (to turn off)",
+    "max_redirects": "--max-redirects N",
+    "headers": "--header 'Name: value' (repeat for each header)",
+    "user_agent": "--user-agent TEXT",
+    "cookies": "--cookies / --no-cookies",
+    "auth": "--auth USER:PASS",
+    "proxy": "--proxy URL",
+    "verify_tls": "--insecure (to turn off)",
+    "ca_file": "--ca-file PATH",
+    "max_body": "--max-body BYTES",
+    "retry_after_cap": None,
+    "mask_passwords": None,
+    "csv_raw": None,
+}
+NO_FLAG = "Command line: no flag; runs started from the command line use the saved value."
+
+METHOD_LABELS = {
+    "get": "GET",
+    "head": "HEAD (headers only)",
+    "head-then-get": "HEAD, then GET if HEAD is refused",
+}
+
+
+def parse_headers(text: str) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` lines -> pairs; blank lines are skipped.
+
+    Raises :class:`SettingsError` naming the first bad line.
+    """
+    pairs: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise SettingsError(f"Headers, line {number}: expected “Name: value”, got {line!r}")
+        pair = (name.strip(), value.strip())
+        try:
+            Settings(headers=(pair,))
+        except SettingsError as exc:
+            raise SettingsError(f"Headers, line {number}: {exc}") from None
+        pairs.append(pair)
+    return tuple(pairs)
+
+
+def format_headers(headers: Sequence[tuple[str, str]]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in headers)
+
+
+class _FieldError(SettingsError):
+    """A value the dialog refuses, and the editor to put the cursor in."""
+
+    def __init__(self, message: str, widget: QWidget) -> None:
+        super().__init__(message)
+        self.widget = widget
+
+
+class SettingsDialog(QDialog):
+    """Edit a copy of the settings. Open with ``open()``; read :meth:`settings` on ``accepted``.
+
+    OK checks every value first: a problem is shown in the dialog, which stays open. Cancel
+    discards the edits; Restore Defaults fills in the defaults (still cancellable).
+
+    Signals:
+        accepted: (inherited) the user pressed OK and the values are valid.
+        rejected: (inherited) the user cancelled.
+        browse_opened: the CA-file chooser was opened; its argument is the QFileDialog.
+    """
+
+    browse_opened = Signal(QFileDialog)
+
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        *,
+        notices: Sequence[str] = (),
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settings_dialog")
+        self._initial = settings
+        # Exact values behind each decimal spin box, so that a value finer than its display
+        # (a 1,000-byte cap shown in MiB) survives OK when the user did not touch it.
+        self._exact: dict[QDoubleSpinBox, tuple[float, float]] = {}
+        self._ca_browser: QFileDialog | None = None
+        self._sized = False
+        self._build()
+        self.set_notices(notices)
+        self.set_settings(settings)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def settings(self) -> Settings:
+        """The settings the fields describe. Raises :class:`SettingsError` when one is invalid."""
+        return self._collect()
+
+    def set_settings(self, settings: Settings) -> None:
+        """Fill every field from ``settings``."""
+        self._concurrency.setValue(_fit(self._concurrency, settings.concurrency))
+        self._per_host.setValue(_fit(self._per_host, settings.per_host))
+        self._set_exact(self._rate, settings.rate)
+        self._set_exact(self._timeout, settings.timeout)
+        self._set_exact(self._connect_timeout, settings.connect_timeout)
+        self._retries.setValue(_fit(self._retries, settings.retries))
+        self._method.setCurrentIndex(METHODS.index(settings.method))
+        self._follow.setChecked(settings.follow_redirects)
+        self._max_redirects.setValue(_fit(self._max_redirects, settings.max_redirects))
+        self._headers.setPlainText(format_headers(settings.headers))
+        self._user_agent.setText("" if settings.user_agent == DEFAULT_USER_AGENT
+                                 else settings.user_agent)
+        self._cookies.setChecked(settings.cookies)
+        user, _, password = (settings.auth or "").partition(":")
+        self._auth_user.setText(user)
+        self._auth_password.setText(password)
+        self._proxy.setText(settings.proxy or "")
+        self._verify_tls.setChecked(settings.verify_tls)
+        self._ca_file.setText(settings.ca_file or "")
+        self._set_exact(self._max_body, settings.max_body / MIB)
+        self._set_exact(self._retry_after_cap, settings.retry_after_cap)
+        self._mask_passwords.setChecked(settings.mask_passwords)
+        self._csv_raw.setChecked(settings.csv_raw)
+        self._sync_enabled()
+        self._show_error("")
+
+    def set_notices(self, notices: Sequence[str]) -> None:
+        """Show problems found while loading the settings file above the fields."""
+        notices = list(notices)
+        self._notice.setVisible(bool(notices))
+        shown = notices[:2]
+        if len(notices) > 2:
+            shown.append(f"…and {len(notices) - 2} more (hover to see all)")
+        self._notice_text.setText("\n".join(shown))
+        self._notice_text.setToolTip("\n".join(notices))
+
+    def restore_defaults(self) -> None:
+        self.set_settings(Settings())
+
+    def error_text(self) -> str:
+        """The problem shown after a refused OK, or ''."""
+        return self._error.text()
+
+    def accept(self) -> None:
+        try:
+            self._collect()
+        except _FieldError as exc:
+            self._show_error(str(exc))
+            exc.widget.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        except SettingsError as exc:
+            self._show_error(str(exc))
+            return
+        self._show_error("")
+        super().accept()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        if not self._sized:
+            self._sized = True
+            self.resize(max(self.width(), 780), self.height())
+        self._fit_height()
+        super().showEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a note or the error appeared
+            self._fit_height()
+        return handled
+
+    def _fit_height(self) -> None:
+        # Top-level windows ignore height-for-width, so wrapped notes would be clipped; and
+        # once set, this minimum is ours to keep up to date (the layout no longer touches it).
+        layout = self.layout()
+        if layout is None or not layout.hasHeightForWidth():
+            return
+        needed = max(layout.totalHeightForWidth(self.width()),
+                     layout.totalMinimumSize().height())
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+        if self.height() < needed:
+            self.resize(self.width(), needed)
+
+    # -- reading the fields --------------------------------------------------------------------
+
+    def _collect(self) -> Settings:
+        try:
+            headers = parse_headers(self._headers.toPlainText())
+        except SettingsError as exc:
+            raise _FieldError(str(exc), self._headers) from None
+        user = self._auth_user.text()
+        password = self._auth_password.text()
+        if ":" in user:
+            raise _FieldError("Basic auth: the user name cannot contain “:”", self._auth_user)
+        proxy = self._proxy.text().strip() or None
+        if proxy is not None:
+            _check_proxy(proxy, self._proxy)
+        ca_file = self._ca_file.text().strip() or None
+        if ca_file is not None and self._verify_tls.isChecked() and not os.path.isfile(ca_file):
+            raise _FieldError(f"CA file not found: {ca_file}", self._ca_file)
+        return Settings(
+            concurrency=self._concurrency.value(),
+            per_host=self._per_host.value(),
+            rate=self._get_exact(self._rate),
+            timeout=self._get_exact(self._timeout),
+            connect_timeout=self._get_exact(self._connect_timeout),
+            retries=self._retries.value(),
+            method=METHODS[self._method.currentIndex()],
+            follow_redirects=self._follow.isChecked(),
+            max_redirects=self._max_redirects.value(),
+            headers=headers,
+            user_agent=self._user_agent.text().strip() or DEFAULT_USER_AGENT,
+            cookies=self._cookies.isChecked(),
+            auth=f"{user}:{password}" if user or password else None,
+            proxy=proxy,
+            verify_tls=self._verify_tls.isChecked(),
+            ca_file=ca_file,
+            max_body=max(1, round(self._get_exact(self._max_body) * MIB)),
+            retry_after_cap=self._get_exact(self._retry_after_cap),
+            mask_passwords=self._mask_passwords.isChecked(),
+            csv_raw=self._csv_raw.isChecked(),
+        )
+
+    def _set_exact(self, spin: QDoubleSpinBox, value: float) -> None:
+        spin.setMaximum(max(spin.maximum(), value))
+        spin.setValue(value)
+        self._exact[spin] = (spin.value(), value)
+
+    def _get_exact(self, spin: QDoubleSpinBox) -> float:
+        shown, exact = self._exact.get(spin, (None, 0.0))
+        return exact if spin.value() == shown else spin.value()
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self._notice = QFrame(objectName="notice")
+        self._notice.setFrameShape(QFrame.Shape.StyledPanel)
+        self._notice.setStyleSheet(
+            "QFrame#notice { background: #fff4ce; border: 1px solid #e0c060; border-radius: 3px; }"
+            "QFrame#notice QLabel { color: #4a3b00; background: transparent; border: none; }")
+        icon = QLabel()
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        icon.setPixmap(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size, size))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self._notice_text = _plain_label("", objectName="notice_text")
+        self._notice_text.setWordWrap(True)
+        row = QHBoxLayout(self._notice)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.addWidget(icon)
+        row.addWidget(self._notice_text, 1)
+
+        left = QVBoxLayout()
+        left.addWidget(self._connections_group())
+        left.addWidget(self._requests_group(), 1)
+        left.addWidget(self._redirects_group())
+        right = QVBoxLayout()
+        right.addWidget(self._identity_group())
+        right.addWidget(self._security_group())
+        right.addWidget(self._limits_group())
+        right.addWidget(self._export_group())
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+
+        self._error = _plain_label("", objectName="error")
+        self._error.setStyleSheet("color: #b00020; font-weight: bold;")
+        self._error.setWordWrap(True)
+        self._error.hide()
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        restore = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.setToolTip("Fill in the default for every setting. Nothing changes until OK.")
+        restore.clicked.connect(self.restore_defaults)
+        self._buttons = buttons
+
+        _align_labels(left)
+        _align_labels(right)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._notice)
+        layout.addLayout(columns, 1)
+        layout.addWidget(self._error)
+        layout.addWidget(buttons)
+
+    def _connections_group(self) -> QGroupBox:
+        self._concurrency = _spin("concurrency", 1, 10_000)
+        self._per_host = _spin("per_host", 0, 10_000, special="No limit")
+        self._rate = _dspin("rate", 0, 100_000, 2, " req/s", special="No limit")
+        self._connect_timeout = _dspin("connect_timeout", 0.01, 3600, 2, " s")
+        self._proxy = _line("proxy", "System proxy (environment)")
+        return _group("Connections", [
+            ("Requests in flight:", self._concurrency,
+             "How many requests run at the same time in the whole run."),
+            ("Per host:", self._per_host,
+             "How many of those may go to the same host at once. 0 = no per-host limit."),
+            ("Rate per host:", self._rate,
+             "Requests started per second to one host. 0 = no limit."),
+            ("Connect timeout:", self._connect_timeout,
+             "Seconds allowed to open a connection (TCP and TLS)."),
+            ("Proxy:", self._proxy,
+             "An http:// proxy URL for every request. Empty: use the proxy set in the "
+             "environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), if any."),
+        ])
+
+    def _requests_group(self) -> QGroupBox:
+        self._method = QComboBox(objectName="method")
+        for method in METHODS:
+            self._method.addItem(METHOD_LABELS[method], method)
+        self._timeout = _dspin("timeout", 0.01, 86_400, 2, " s")
+        self._retries = _spin("retries", 0, 100)
+        self._headers = _HeadersEdit(objectName="headers")
+        self._headers.setPlaceholderText("Accept-Language: en\nX-Api-Key: …")
+        self._headers.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self._headers.setTabChangesFocus(True)
+        self._headers.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        group = _group("Requests", [
+            ("Method:", self._method,
+             "GET fetches the body. HEAD fetches headers only. HEAD, then GET retries with GET "
+             "when the server refuses HEAD (405/501) or HEAD fails."),
+            ("Timeout:", self._timeout,
+             "Seconds allowed for one attempt, from sending the request to the last byte. "
+             "Time waiting for a free slot does not count."),
+            ("Retries:", self._retries,
+             "Extra attempts after connect errors, timeouts and 429/502/503/504 answers, with "
+             "growing pauses."),
+            ("Extra headers:", self._headers,
+             "Sent with every request, one “Name: value” per line."),
+        ])
+        form = cast(QFormLayout, group.layout())
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self._headers.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        return group
+
+    def _redirects_group(self) -> QGroupBox:
+        self._follow = _check("follow_redirects", "Follow redirects")
+        self._max_redirects = _spin("max_redirects", 0, 1000)
+        self._follow.toggled.connect(self._sync_enabled)
+        return _group("Redirects", [
+            ("", self._follow,
+             "Follow 3xx answers to their Location. Off: the 3xx answer itself is the result."),
+            ("Give up after:", self._max_redirects,
+             "Redirects followed before the URL fails with “too many redirects”."),
+        ])
+
+    def _identity_group(self) -> QGroupBox:
+        self._user_agent = _line("user_agent", DEFAULT_USER_AGENT)
+        self._cookies = _check("cookies", "Keep cookies between requests of a run")
+        self._auth_user = _line("auth_user", "User name")
+        self._auth_password = _line("auth_password", "Password")
+        self._auth_password.setEchoMode(QLineEdit.EchoMode.Password)
+        not_saved = _plain_label(
+            "Credentials are not saved: the settings file is plain text. Enter them again "
+            "after restarting Fetchdeck.", objectName="auth_note")
+        not_saved.setWordWrap(True)
+        _hint(not_saved)
+        auth_tip = _tooltip("HTTP basic auth sent to every URL that has no user:password@ of its "
+                            "own.", "auth")
+        self._auth_user.setToolTip(auth_tip)
+        self._auth_password.setToolTip(auth_tip)
+        group = _group("Identity", [
+            ("User-Agent:", self._user_agent,
+             "The User-Agent header. Empty: Fetchdeck's own, with its version."),
+            ("", self._cookies,
+             "Cookies set by one response are sent with later requests of the same run. "
+             "Cookies never outlive the run."),
+        ])
+        form = cast(QFormLayout, group.layout())
+        form.addRow("Basic auth user:", self._auth_user)
+        form.addRow("Password:", self._auth_password)
+        form.addRow(not_saved)
+        return group
+
+    def _security_group(self) -> QGroupBox:
+        self._verify_tls = _check("verify_tls", "Verify TLS certificates")
+        unchecked = _plain_label(
+            "Certificates are not checked: anyone on the network path can read or change "
+            "the traffic.", objectName="insecure_note")
+        unchecked.setWordWrap(True)
+        unchecked.setStyleSheet("color: #b00020;")
+        self._ca_file = _line("ca_file", "System certificates only")
+        browse = QPushButton("Browse…", objectName="ca_browse")
+        browse.setToolTip("Choose a PEM file of extra certificate authorities.")
+        browse.clicked.connect(self._browse_ca_file)
+        ca = QWidget()
+        ca_row = QHBoxLayout(ca)
+        ca_row.setContentsMargins(0, 0, 0, 0)
+        ca_row.addWidget(self._ca_file, 1)
+        ca_row.addWidget(browse)
+        self._verify_tls.toggled.connect(self._sync_enabled)
+        self._mask_passwords = _check("mask_passwords", "Mask passwords in URLs")
+        group = _group("Security", [
+            ("", self._verify_tls,
+             "Refuse servers whose certificate is not trusted or is for another host."),
+            ("", unchecked, ""),
+            ("Extra CA file:", ca,
+             "A PEM bundle of certificate authorities trusted in addition to the system's, "
+             "e.g. a company's internal CA."),
+            ("", self._mask_passwords,
+             "Show https://user:***@host/ instead of the password in the table, details, "
+             "error panel, logs and exports."),
+        ])
+        # The row is a container; its children show its tooltip (tooltip events go to parents).
+        ca.setToolTip(_tooltip(ca.toolTip(), "ca_file"))
+        self._insecure_note = unchecked
+        self._ca_row = ca
+        return group
+
+    def _limits_group(self) -> QGroupBox:
+        self._max_body = _dspin("max_body", 0.01, 1_000_000, 2, " MiB")
+        self._retry_after_cap = _dspin("retry_after_cap", 0, 86_400, 1, " s")
+        return _group("Limits", [
+            ("Body size cap:", self._max_body,
+             "Stop reading a body past this size (counted after decompression); the URL fails "
+             "with “body over the size cap”."),
+            ("Longest Retry-After:", self._retry_after_cap,
+             "The longest wait honoured when a server answers 429/503 with Retry-After."),
+        ])
+
+    def _export_group(self) -> QGroupBox:
+        self._csv_raw = _check("csv_raw", "Export raw cell values")
+        explain = _plain_label(
+            "Cells starting with = + - @ can run as formulas in spreadsheets. Off: such cells "
+            "are prefixed with ' so they show as text.", objectName="csv_raw_note")
+        explain.setWordWrap(True)
+        _hint(explain)
+        return _group("Export", [
+            ("", self._csv_raw,
+             "Write cells exactly as fetched. Only for CSV read by programs, not opened in a "
+             "spreadsheet."),
+            ("", explain, ""),
+        ])
+
+    # -- behaviour -----------------------------------------------------------------------------
+
+    def _browse_ca_file(self) -> None:
+        if self._ca_browser is not None:
+            self._ca_browser.raise_()
+            return
+        start = self._ca_file.text().strip()
+        chooser = QFileDialog(self, "Choose a CA bundle",
+                              os.path.dirname(start) if start else os.path.expanduser("~"))
+        chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+        chooser.setNameFilters(["Certificates (*.pem *.crt *.cer)", "All files (*)"])
+        chooser.fileSelected.connect(self._ca_file.setText)
+        chooser.finished.connect(self._browser_closed)
+        self._ca_browser = chooser
+        # open(), not exec() or getOpenFileName(): those spin a nested loop and hang qasync.
+        chooser.open()
+        self.browse_opened.emit(chooser)
+
+    def _browser_closed(self) -> None:
+        if self._ca_browser is not None:
+            self._ca_browser.deleteLater()
+            self._ca_browser = None
+
+    def _sync_enabled(self) -> None:
+        self._max_redirects.setEnabled(self._follow.isChecked())
+        self._ca_row.setEnabled(self._verify_tls.isChecked())
+        self._insecure_note.setVisible(not self._verify_tls.isChecked())
+
+    def _show_error(self, message: str) -> None:
+        self._error.setText(message)
+        self._error.setVisible(bool(message))
+
+
+class _HeadersEdit(QPlainTextEdit):
+    """A few lines tall by default; it takes whatever height the column has left."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = super().sizeHint()
+        lines = self.fontMetrics().lineSpacing()
+        return QSize(hint.width(), lines * 4 + 2 * self.frameWidth() + 8)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.sizeHint()
+
+
+def _check_proxy(proxy: str, widget: QWidget) -> None:
+    try:
+        url = URL(proxy)
+        ok = url.scheme in ("http", "https") and bool(url.host)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise _FieldError(f"Proxy must be an http:// URL such as http://proxy:3128, not {proxy!r}",
+                          widget)
+
+
+def _align_labels(column: QVBoxLayout) -> None:
+    """Give the forms stacked in one column the same label width, so their fields line up."""
+    forms = [cast(QFormLayout, column.itemAt(i).widget().layout()) for i in range(column.count())
+             if isinstance(column.itemAt(i).widget(), QGroupBox)]
+    labels = [item.widget() for form in forms for row in range(form.rowCount())
+              if (item := form.itemAt(row, QFormLayout.ItemRole.LabelRole)) is not None]
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:
+        label.setMinimumWidth(width)
+        if isinstance(label, QLabel):
+            label.setAlignment(forms[0].labelAlignment())
+
+
+def _fit(spin: QSpinBox, value: int) -> int:
+    # A value set on the command line may be past the spin box's range; widen rather than clip.
+    spin.setMaximum(max(spin.maximum(), min(value, 2**31 - 1)))
+    return value
+
+
+def _group(title: str, rows: list[tuple[str, QWidget, str]]) -> QGroupBox:
+    group = QGroupBox(title)
+    form = QFormLayout(group)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    for label, widget, explanation in rows:
+        name = widget.objectName()
+        if explanation:
+            widget.setToolTip(_tooltip(explanation, name))
+        if label:
+            form.addRow(label, widget)
+        else:
+            form.addRow(widget)
+    return group
+
+
+def _tooltip(explanation: str, name: str) -> str:
+    if name not in CLI_FLAGS:
+        return explanation
+    flag = CLI_FLAGS[name]
+    return f"{explanation}\n\n{f'Command line: {flag}' if flag else NO_FLAG}"
+
+
+def _spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:
+    spin = QSpinBox(objectName=name)
+    spin.setRange(low, high)
+    spin.setAccelerated(True)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+def _dspin(name: str, low: float, high: float, decimals: int, suffix: str, *,
+           special: str = "") -> QDoubleSpinBox:
+    spin = QDoubleSpinBox(objectName=name)
+    spin.setDecimals(decimals)
+    spin.setRange(low, high)
+    spin.setSuffix(suffix)
+    spin.setAccelerated(True)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+def _line(name: str, placeholder: str) -> QLineEdit:
+    edit = QLineEdit(objectName=name)
+    edit.setPlaceholderText(placeholder)
+    edit.setClearButtonEnabled(True)
+    return edit
+
+
+def _check(name: str, text: str) -> QCheckBox:
+    return QCheckBox(text, objectName=name)
+
+
+def _plain_label(text: str, **kwargs: str) -> QLabel:
+    label = QLabel(**kwargs)  # type: ignore[call-overload]
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def _hint(label: QLabel) -> None:
+    """Secondary text: smaller and greyed, as platform dialogs show explanations."""
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    label.setFont(font)
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText,
+                     palette.color(QPalette.ColorRole.PlaceholderText))
+    label.setPalette(palette)

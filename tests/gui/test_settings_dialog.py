@@ -1,0 +1,350 @@
+"""The Settings dialog and the settings file: every value survives the dialog and a restart, a
+broken file never stops the app, and bad input keeps the dialog open with the reason shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from app.core.settings import MIB, Settings
+from app.gui.config import config_path, load_settings, save_settings
+from app.gui.settings_dialog import CLI_FLAGS, SettingsDialog
+
+# Every field away from its default (tests/core/test_settings.py checks the same shape).
+CHANGED = Settings(
+    concurrency=7,
+    per_host=0,
+    rate=2.5,
+    timeout=3.25,
+    connect_timeout=1.5,
+    retries=0,
+    method="head-then-get",
+    follow_redirects=False,
+    max_redirects=3,
+    headers=(("X-Token", "abc: def"), ("Accept", "text/html")),
+    user_agent="probe/1",
+    cookies=False,
+    auth="ann:pa:ss",
+    proxy="http://proxy.example:3128",
+    verify_tls=False,
+    ca_file="/etc/ssl/extra.pem",
+    max_body=3 * MIB + 5,
+    retry_after_cap=9.5,
+    mask_passwords=False,
+    csv_raw=True,
+)
+
+
+@pytest.fixture(autouse=True)
+def config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def make_dialog(qtbot):
+    def make(settings: Settings | None = None, **kwargs) -> SettingsDialog:
+        dialog = SettingsDialog(settings or Settings(), **kwargs)
+        qtbot.addWidget(dialog)
+        return dialog
+    return make
+
+
+def child(dialog: SettingsDialog, kind: type[QWidget], name: str):
+    widget = dialog.findChild(kind, name)
+    assert widget is not None, f"no {kind.__name__} named {name!r}"
+    return widget
+
+
+def button(dialog: SettingsDialog, which: QDialogButtonBox.StandardButton) -> QPushButton:
+    return dialog.findChild(QDialogButtonBox).button(which)
+
+
+def type_settings(dialog: SettingsDialog, s: Settings) -> None:
+    """Set every editor the way a user would, from ``s``."""
+    child(dialog, QSpinBox, "concurrency").setValue(s.concurrency)
+    child(dialog, QSpinBox, "per_host").setValue(s.per_host)
+    child(dialog, QDoubleSpinBox, "rate").setValue(s.rate)
+    child(dialog, QDoubleSpinBox, "timeout").setValue(s.timeout)
+    child(dialog, QDoubleSpinBox, "connect_timeout").setValue(s.connect_timeout)
+    child(dialog, QSpinBox, "retries").setValue(s.retries)
+    method = child(dialog, QComboBox, "method")
+    method.setCurrentIndex(method.findData(s.method))
+    child(dialog, QCheckBox, "follow_redirects").setChecked(s.follow_redirects)
+    child(dialog, QSpinBox, "max_redirects").setValue(s.max_redirects)
+    child(dialog, QPlainTextEdit, "headers").setPlainText(
+        "\n".join(f"{n}: {v}" for n, v in s.headers))
+    child(dialog, QLineEdit, "user_agent").setText(s.user_agent)
+    child(dialog, QCheckBox, "cookies").setChecked(s.cookies)
+    user, _, password = (s.auth or "").partition(":")
+    child(dialog, QLineEdit, "auth_user").setText(user)
+    child(dialog, QLineEdit, "auth_password").setText(password)
+    child(dialog, QLineEdit, "proxy").setText(s.proxy or "")
+    child(dialog, QCheckBox, "verify_tls").setChecked(s.verify_tls)
+    child(dialog, QLineEdit, "ca_file").setText(s.ca_file or "")
+    child(dialog, QDoubleSpinBox, "max_body").setValue(s.max_body / MIB)
+    child(dialog, QDoubleSpinBox, "retry_after_cap").setValue(s.retry_after_cap)
+    child(dialog, QCheckBox, "mask_passwords").setChecked(s.mask_passwords)
+    child(dialog, QCheckBox, "csv_raw").setChecked(s.csv_raw)
+
+
+# -- the dialog ----------------------------------------------------------------------------------
+
+
+def test_every_setting_shows_and_comes_back_unchanged(make_dialog):
+    assert make_dialog(CHANGED).settings() == CHANGED
+    assert make_dialog(Settings()).settings() == Settings()
+
+
+def test_every_setting_can_be_edited(make_dialog):
+    dialog = make_dialog(Settings())
+    type_settings(dialog, CHANGED.replace(max_body=3 * MIB))
+    assert dialog.settings() == CHANGED.replace(max_body=3 * MIB)
+
+
+def test_every_setting_has_an_editor_and_a_tooltip_naming_the_command_line(make_dialog):
+    dialog = make_dialog()
+    names = [f.name for f in dataclasses.fields(Settings)]
+    assert sorted(CLI_FLAGS) == sorted(names)
+    for name in names:
+        editors = ["auth_user", "auth_password"] if name == "auth" else [name]
+        widgets = [dialog.findChild(QWidget, editor) for editor in editors]
+        for widget in widgets:
+            assert widget is not None, name
+            tip = widget.toolTip() or widget.parentWidget().toolTip()
+            assert "Command line:" in tip, name
+            if CLI_FLAGS[name]:
+                assert CLI_FLAGS[name] in tip
+
+
+def test_values_past_the_editor_ranges_are_kept(make_dialog):
+    odd = Settings(concurrency=50_000, max_body=1000, timeout=0.125, retry_after_cap=0.05)
+    assert make_dialog(odd).settings() == odd
+
+
+def test_empty_user_agent_means_the_default(make_dialog):
+    dialog = make_dialog(CHANGED)
+    child(dialog, QLineEdit, "user_agent").clear()
+    assert dialog.settings().user_agent == Settings().user_agent
+
+
+def test_password_is_not_echoed(make_dialog):
+    dialog = make_dialog(CHANGED)
+    assert child(dialog, QLineEdit, "auth_password").echoMode() == QLineEdit.EchoMode.Password
+
+
+def test_dependent_fields_follow_their_switch(make_dialog):
+    dialog = make_dialog(Settings(follow_redirects=False, verify_tls=False))
+    assert not child(dialog, QSpinBox, "max_redirects").isEnabled()
+    assert not child(dialog, QLineEdit, "ca_file").isEnabled()
+    child(dialog, QCheckBox, "follow_redirects").setChecked(True)
+    child(dialog, QCheckBox, "verify_tls").setChecked(True)
+    assert child(dialog, QSpinBox, "max_redirects").isEnabled()
+    assert child(dialog, QLineEdit, "ca_file").isEnabled()
+
+
+def test_ok_accepts_and_reports_the_edited_settings(qtbot, make_dialog):
+    dialog = make_dialog(Settings())
+    dialog.open()
+    assert dialog.isVisible()  # open() returned: the dialog does not block the loop
+    child(dialog, QSpinBox, "retries").setValue(5)
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert dialog.settings() == Settings(retries=5)
+
+
+def test_cancel_discards(qtbot, make_dialog):
+    dialog = make_dialog(Settings())
+    dialog.open()
+    child(dialog, QSpinBox, "retries").setValue(5)
+    accepted = []
+    dialog.accepted.connect(lambda: accepted.append(True))
+    with qtbot.waitSignal(dialog.rejected):
+        qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Cancel),
+                         Qt.MouseButton.LeftButton)
+    assert accepted == []
+
+
+@pytest.mark.parametrize("field, kind, text, expected", [
+    ("headers", QPlainTextEdit, "Accept: */*\nnot a header", "Headers, line 2"),
+    ("headers", QPlainTextEdit, "X Bad: 1", "Headers, line 1: header name 'X Bad'"),
+    ("proxy", QLineEdit, "proxy:3128", "Proxy must be an http:// URL"),
+    ("auth_user", QLineEdit, "a:b", "user name cannot contain"),
+])
+def test_invalid_input_is_shown_inline_and_keeps_the_dialog_open(
+        qtbot, make_dialog, field, kind, text, expected):
+    dialog = make_dialog(Settings())
+    dialog.open()
+    editor = child(dialog, kind, field)
+    if isinstance(editor, QPlainTextEdit):
+        editor.setPlainText(text)
+    else:
+        editor.setText(text)
+    accepted = []
+    dialog.accepted.connect(lambda: accepted.append(True))
+    qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and accepted == []
+    error = child(dialog, QLabel, "error")
+    assert expected in error.text() and error.isVisibleTo(dialog)
+    assert error.textFormat() == Qt.TextFormat.PlainText  # the user's text, shown as typed
+    assert dialog.focusWidget() is editor  # the cursor goes to the field at fault
+    # Fixing it lets OK through and clears the message.
+    if isinstance(editor, QPlainTextEdit):
+        editor.setPlainText("")
+    else:
+        editor.setText("")
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)
+    assert dialog.error_text() == ""
+
+
+def test_missing_ca_file_is_refused_while_verifying(tmp_path, make_dialog):
+    dialog = make_dialog(Settings(ca_file=str(tmp_path / "nope.pem")))
+    dialog.accept()
+    assert "CA file not found" in dialog.error_text()
+
+
+def test_restore_defaults_fills_in_every_default_and_can_still_be_cancelled(qtbot, make_dialog):
+    dialog = make_dialog(CHANGED)
+    dialog.open()
+    qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.RestoreDefaults),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert dialog.settings() == Settings()
+    with qtbot.waitSignal(dialog.rejected):
+        dialog.reject()
+
+
+def test_browse_opens_a_non_blocking_chooser_that_fills_the_ca_file(qtbot, tmp_path,
+                                                                    make_dialog):
+    pem = tmp_path / "company-ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    dialog = make_dialog(Settings())
+    dialog.open()
+    with qtbot.waitSignal(dialog.browse_opened) as opened:
+        qtbot.mouseClick(child(dialog, QPushButton, "ca_browse"), Qt.MouseButton.LeftButton)
+    chooser: QFileDialog = opened.args[0]
+    assert chooser.isVisible()  # we got here while it is open: open(), not exec()
+    chooser.selectFile(str(pem))
+    chooser.accept()
+    assert child(dialog, QLineEdit, "ca_file").text() == str(pem)
+    assert dialog.settings().ca_file == str(pem)
+
+
+def test_notices_show_config_problems(make_dialog):
+    dialog = make_dialog(notices=["settings.json is not valid JSON"])
+    notice = child(dialog, QWidget, "notice")
+    assert notice.isVisibleTo(dialog)
+    assert "not valid JSON" in notice.findChild(QLabel, "notice_text").text()
+    assert not child(make_dialog(), QWidget, "notice").isVisibleTo(dialog)
+
+
+# -- the file ------------------------------------------------------------------------------------
+
+
+def test_restart_keeps_every_setting_but_credentials(make_dialog):
+    save_settings(make_dialog(CHANGED).settings())
+    loaded, warnings = load_settings()
+    assert warnings == []
+    assert make_dialog(loaded).settings() == CHANGED.replace(auth=None)
+
+
+def test_credentials_are_never_written(config_dir):
+    save_settings(CHANGED)
+    text = config_path().read_text()
+    assert "pa:ss" not in text and "auth" not in text
+
+
+def test_file_holds_a_version_and_only_changed_values(config_dir):
+    path = save_settings(Settings(retries=5))
+    assert path == config_dir / "settings.json"
+    assert json.loads(path.read_text()) == {"version": 1, "settings": {"retries": 5}}
+    assert [p.name for p in config_dir.iterdir()] == ["settings.json"]  # no temp file left
+
+
+def test_missing_file_gives_defaults_silently():
+    assert load_settings() == (Settings(), [])
+
+
+def test_corrupt_file_gives_defaults_and_a_warning(config_dir, make_dialog):
+    config_dir.mkdir()
+    config_path().write_text('{"version": 1, "settings": {"retries": 5')
+    settings, warnings = load_settings()
+    assert settings == Settings()
+    assert len(warnings) == 1 and "not valid JSON" in warnings[0]
+    dialog = make_dialog(settings, notices=warnings)
+    assert "not valid JSON" in dialog.findChild(QLabel, "notice_text").text()
+    # Saving over it keeps the broken file for the user to recover from.
+    save_settings(Settings(retries=1))
+    assert (config_dir / "settings.json.bak").read_text().endswith('"retries": 5')
+    assert load_settings() == (Settings(retries=1), [])
+
+
+@pytest.mark.parametrize("document, expected", [
+    ({"version": 99, "settings": {"retries": 5}}, "newer Fetchdeck"),
+    ({"version": "1", "settings": {}}, "no format version"),
+    ({"settings": {"retries": 5}}, "no format version"),
+    ({"version": 1, "settings": [1]}, 'no "settings" object'),
+    ([1, 2], "does not hold a JSON object"),
+])
+def test_unknown_version_or_shape_gives_defaults_and_a_warning(config_dir, document, expected):
+    config_dir.mkdir()
+    config_path().write_text(json.dumps(document))
+    settings, warnings = load_settings()
+    assert settings == Settings()
+    assert len(warnings) == 1 and expected in warnings[0]
+
+
+def test_one_bad_value_falls_back_alone(config_dir):
+    config_dir.mkdir()
+    config_path().write_text(json.dumps(
+        {"version": 1, "settings": {"concurrency": "many", "retries": 5, "colour": "red"}}))
+    settings, warnings = load_settings()
+    assert settings == Settings(retries=5)
+    assert len(warnings) == 2
+    assert any("'concurrency'" in w for w in warnings) and any("'colour'" in w for w in warnings)
+
+
+def test_credentials_in_the_file_are_ignored_with_a_warning(config_dir):
+    config_dir.mkdir()
+    config_path().write_text(json.dumps({"version": 1, "settings": {"auth": "a:b"}}))
+    settings, warnings = load_settings()
+    assert settings.auth is None
+    assert len(warnings) == 1 and "credentials" in warnings[0]
+
+
+def test_unreadable_file_gives_defaults_and_a_warning(config_dir):
+    config_dir.mkdir()
+    config_path().write_bytes(b'{"version": 1, "settings": {"user_agent": "\xff"}}')
+    settings, warnings = load_settings()
+    assert settings == Settings() and len(warnings) == 1
+
+
+def test_save_reports_an_unwritable_folder(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(blocker / "sub"))
+    with pytest.raises(OSError):
+        save_settings(Settings())
