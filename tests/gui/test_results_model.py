@@ -1,0 +1,80 @@
+"""The results model, tested without a view: rows per input line, batched change signals, and
+display/sort values a user sees."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.core.errors import Failure, Kind
+from app.core.result import Outcome, Result
+from app.core.targets import parse_text
+from app.gui.results_model import (
+    COL_ERROR_KIND,
+    COL_LINE,
+    COL_OUTCOME,
+    COL_SIZE,
+    COL_STATUS,
+    COL_URL,
+    ResultsModel,
+)
+
+DISPLAY = Qt.ItemDataRole.DisplayRole
+
+
+def model_with(text: str) -> ResultsModel:
+    model = ResultsModel()
+    model.reset_rows(parse_text(text))
+    return model
+
+
+def cell(model, row, col, role=DISPLAY):
+    return model.data(model.index(row, col), role)
+
+
+def test_rows_exist_as_queued_from_the_start(qapp):
+    model = model_with("https://a.example/\n\n# x\nhttps://b.example/\n")
+    assert model.rowCount() == 2
+    assert cell(model, 1, COL_LINE) == "4"
+    assert cell(model, 1, COL_URL) == "https://b.example/"
+    assert cell(model, 0, COL_OUTCOME) == "queued"
+
+
+def test_stored_results_are_announced_once_per_flush(qapp, qtbot):
+    model = model_with("\n".join(f"https://h.example/{i}" for i in range(100)))
+    changes = []
+    model.dataChanged.connect(lambda top, bottom: changes.append((top.row(), bottom.row())))
+    for i in (5, 70, 30):
+        model.store(Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=2048))
+    assert changes == []
+    model.flush()
+    assert changes == [(5, 70)]
+    model.flush()
+    assert changes == [(5, 70)]
+    assert cell(model, 70, COL_STATUS) == "200"
+    assert cell(model, 70, COL_SIZE) == "2.0 KiB"
+
+
+def test_sort_role_orders_numbers_as_numbers_and_queued_last(qapp):
+    model = model_with("\n".join(f"https://h.example/{i}" for i in range(3)))
+    model.store(Result(0, 1, "u", Outcome.OK, status=200))
+    model.store(Result(1, 2, "u", Outcome.HTTP_ERROR, status=1000 // 2,
+                       failure=Failure(Kind.HTTP_5XX, "HTTP 500")))
+    keys = [cell(model, r, COL_STATUS, ResultsModel.SortRole) for r in range(3)]
+    assert keys[0] < keys[1] < keys[2]
+    assert cell(model, 1, COL_ERROR_KIND) == "http_5xx"
+
+
+def test_passwords_are_masked_unless_turned_off(qapp):
+    model = model_with("https://ann:secret@h.example/")
+    assert cell(model, 0, COL_URL) == "https://ann:***@h.example/"
+    model.set_mask_passwords(False)
+    assert cell(model, 0, COL_URL) == "https://ann:secret@h.example/"
+
+
+def test_requeue_shows_rows_queued_again(qapp):
+    model = model_with("https://a.example/")
+    model.store(Result(0, 1, "https://a.example/", Outcome.FAILED,
+                       failure=Failure(Kind.REFUSED, "refused")))
+    model.requeue([0])
+    assert cell(model, 0, COL_OUTCOME) == "queued"
+    assert list(model.results()) == []
