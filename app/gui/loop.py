@@ -26,7 +26,7 @@ from typing import Any
 
 import platformdirs
 import qasync
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import Failure, Kind
@@ -173,6 +173,10 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
                     handle = ready.popleft()
                     if not handle._cancelled:
                         handle._run()
+        except IndexError:
+            # A callback ran a nested Qt event loop (processEvents, a modal exec()) and a nested
+            # drain emptied the queue under us: nothing left to do in this batch.
+            pass
         finally:
             handle = None  # break the cycle through a raised exception's frame
             # Also reached when a callback raised SystemExit/KeyboardInterrupt: keep the rest.
@@ -209,11 +213,19 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
     def call_at(
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
-        timer: asyncio.TimerHandle = asyncio.BaseEventLoop.call_at(
-            self, when, callback, *args, context=context
-        )
+        # asyncio's BaseEventLoop.call_at, inlined (one per request for aiohttp's timeout).
+        if when is None:
+            raise TypeError("when cannot be None")
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
         if timer._source_traceback:
             del timer._source_traceback[-1]
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
         # Most deadlines (request timeouts) are later than the armed one: no Qt call for those.
         if when < self._timer_deadline:
             self._arm_timer()
@@ -263,6 +275,60 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
         delay_ms = math.ceil((when - self.time()) * 1000)
         self._later_timer.start(min(max(delay_ms, 0), _MAX_TIMER_MS))
 
+    # -- I/O -----------------------------------------------------------------------------------
+
+    # qasync disables the notifier, queues the callback with call_soon and re-enables it when the
+    # callback has run: three Qt calls and a Handle per readiness event. Here the Handle is made
+    # once per watch (as asyncio's selector loop does) and run as soon as Qt reports the socket
+    # ready, which also leaves a level-triggered notifier nothing to re-report.
+
+    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._watch(self._read_notifiers, QSocketNotifier.Type.Read, fd, callback, args)
+
+    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._watch(self._write_notifiers, QSocketNotifier.Type.Write, fd, callback, args)
+
+    def _remove_reader(self, fd: Any) -> bool:
+        return self._unwatch(self._read_notifiers, fd)
+
+    def _remove_writer(self, fd: Any) -> bool:
+        return self._unwatch(self._write_notifiers, fd)
+
+    def _watch(
+        self,
+        notifiers: dict[Any, QSocketNotifier],
+        kind: QSocketNotifier.Type,
+        fd: Any,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._check_closed()
+        self._unwatch(notifiers, fd)
+        handle = asyncio.Handle(callback, args, self, None)
+        notifier = QSocketNotifier(_fileno(fd), kind)
+        # qasync.close() disconnects the "int" overload, so connect that one.
+        notifier.activated["int"].connect(lambda _fd: self._on_socket_ready(handle))
+        notifier.setEnabled(True)
+        notifiers[fd] = notifier
+
+    def _unwatch(self, notifiers: dict[Any, QSocketNotifier] | None, fd: Any) -> bool:
+        if notifiers is None:  # closed
+            return False
+        notifier = notifiers.pop(fd, None)
+        if notifier is None:
+            return False
+        notifier.setEnabled(False)
+        notifier.activated["int"].disconnect()
+        return True
+
+    def _on_socket_ready(self, handle: asyncio.Handle) -> None:
+        if handle._cancelled:
+            return
+        if self._debug:
+            self._run_debug(handle)
+        else:
+            handle._run()  # routes an exception to call_exception_handler, like the ready queue
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run_forever(self) -> Any:
@@ -303,6 +369,15 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
             raise TypeError(f"A callable object or None is expected, got {handler!r}")
         self._exception_handler = handler
         super().set_exception_handler(handler)
+
+
+def _fileno(fd: Any) -> int:
+    if isinstance(fd, int):
+        return fd
+    try:
+        return int(fd.fileno())
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"Invalid file object: {fd!r}") from None
 
 
 def _format_handle(handle: asyncio.Handle) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ import pytest
 import qasync
 from aiohttp import web
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core.errors import Failure, Kind
@@ -156,6 +158,93 @@ def test_call_soon_threadsafe_from_other_threads_runs_on_the_gui_thread_in_order
     qtbot.waitUntil(lambda: len(seen) == 500)
     assert [i for i, _ in seen] == list(range(500))
     assert {ident for _, ident in seen} == {threading.get_ident()}
+
+
+def test_a_callback_that_spins_a_nested_qt_loop_still_runs_everything_once(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, qapp: QApplication
+) -> None:
+    # processEvents() inside a callback (a modal exec() does the same) drains the queue from
+    # inside the drain; the outer drain must then find less than it counted, and not fail.
+    seen: list[object] = []
+
+    def spins_qt() -> None:
+        seen.append("outer start")
+        loop.call_soon(seen.append, "scheduled inside")
+        qapp.processEvents()
+        seen.append("outer end")
+
+    loop.call_soon(spins_qt)
+    for i in range(3):
+        loop.call_soon(seen.append, i)
+    qtbot.waitUntil(lambda: len(seen) == 6)
+    assert sorted(map(str, seen)) == sorted(["outer start", "outer end", "scheduled inside",
+                                             "0", "1", "2"])
+
+
+# -- I/O ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    yield left, right
+    left.close()
+    right.close()
+
+
+def test_a_reader_runs_when_data_arrives_until_it_is_removed(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    left, right = socket_pair
+    got: list[bytes] = []
+    loop.add_reader(left, lambda: got.append(left.recv(100)))
+    right.send(b"hello")
+    qtbot.waitUntil(lambda: got == [b"hello"])
+    assert loop.remove_reader(left) is True
+    assert loop.remove_reader(left) is False
+
+    # Send again, then wait for a second watched socket that was written after it: by then Qt
+    # has seen both, and the removed reader must have stayed silent.
+    other_left, other_right = socket.socketpair()
+    with other_left, other_right:
+        other_left.setblocking(False)
+        later: list[bytes] = []
+        right.send(b"after removal")
+        loop.add_reader(other_left, lambda: later.append(other_left.recv(100)))
+        other_right.send(b"x")
+        qtbot.waitUntil(lambda: later == [b"x"])
+        loop.remove_reader(other_left)
+    assert got == [b"hello"]
+
+
+def test_an_exception_in_a_reader_reaches_the_exception_handler(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    left, right = socket_pair
+    contexts: list[dict[str, Any]] = []
+    got: list[bytes] = []
+
+    def raising_reader() -> None:
+        data = left.recv(100)
+        got.append(data)
+        if data == b"first":
+            raise ValueError("boom")
+
+    with exception_handler(loop, lambda _loop, context: contexts.append(context)):
+        loop.add_reader(left, raising_reader)
+        try:
+            right.send(b"first")
+            qtbot.waitUntil(lambda: len(contexts) == 1)
+            right.send(b"second")
+            qtbot.waitUntil(lambda: got == [b"first", b"second"])
+        finally:
+            loop.remove_reader(left)
+    assert isinstance(contexts[0]["exception"], ValueError)
 
 
 # -- delayed callbacks ----------------------------------------------------------------------
