@@ -1,0 +1,498 @@
+"""The detail pane for the selected results row: summary, redirect chain, timings, headers and a
+preview of the body, all shown as plain text (server text is never interpreted as markup)."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from collections.abc import Sequence
+from email.message import Message
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from yarl import URL
+
+from app.core.export import mask_passwords_in_text
+from app.core.fetch import decode_text
+from app.core.result import Outcome, Result
+from app.core.targets import mask_password
+
+__all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
+
+NOT_MEASURED = "—"
+PROSE_FIELDS = ("error", "note")  # shown only when there is something to say
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
+               "application/ecmascript", "application/x-www-form-urlencoded")
+
+OUTCOME_TEXT = {
+    Outcome.PENDING: "Pending: not finished yet",
+    Outcome.OK: "OK",
+    Outcome.HTTP_ERROR: "HTTP error",
+    Outcome.FAILED: "Failed: no usable response",
+    Outcome.INVALID: "Invalid line: not fetched",
+    Outcome.CANCELLED: "Cancelled",
+}
+OUTCOME_COLOUR = {
+    Outcome.OK: "#1b7f3b",
+    Outcome.HTTP_ERROR: "#b35c00",
+    Outcome.FAILED: "#b00020",
+    Outcome.INVALID: "#b00020",
+}
+
+
+def hex_dump(data: bytes) -> str:
+    """``00000000  89 50 4e 47 0d 0a 1a 0a  00 00 00 0d 49 48 44 52  |.PNG........IHDR|``"""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset:offset + 16]
+        left = " ".join(f"{b:02x}" for b in chunk[:8])
+        right = " ".join(f"{b:02x}" for b in chunk[8:])
+        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+        lines.append(f"{offset:08x}  {left:<23}  {right:<23}  |{text}|")
+    return "\n".join(lines)
+
+
+def body_is_binary(content_type: str, data: bytes) -> bool:
+    """Whether to show ``data`` as a hex dump rather than text."""
+    if b"\0" in data[:4096]:
+        return True
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime:
+        return not (mime.startswith(_TEXT_TYPES) or mime.endswith(("+json", "+xml")))
+    # No type given: text if it reads as UTF-8 or has few control characters.
+    sample = data[:4096]
+    try:
+        sample.decode("utf-8")
+        return False
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a character cut by the sample's end
+            return False
+    controls = sum(1 for b in sample if b < 0x20 and b not in b"\t\r\n\f")
+    return controls > len(sample) // 10
+
+
+def preview_text(data: bytes, content_type: str, *, truncated: bool) -> tuple[str, str, str]:
+    """The preview decoded with the charset the response declared: (text, note, charset).
+
+    A preview cut at its byte limit may end inside a multi-byte character; those last bytes are
+    dropped rather than reported as undecodable.
+    """
+    message = Message()
+    message["Content-Type"] = content_type or "text/plain"
+    charset = message.get_content_charset()
+    text, note = decode_text(data, charset)
+    shown = charset or "UTF-8 (no charset declared)"
+    if note and truncated:
+        for cut in (1, 2, 3):
+            shorter, shorter_note = decode_text(data[:-cut], charset)
+            if not shorter_note:
+                return shorter, "", shown
+    return text, note, shown
+
+
+class RowDetails(QWidget):
+    """Everything known about one result. Call :meth:`show_result` when the selection changes.
+
+    Signals:
+        save_dialog_opened: the Save chooser was opened; its argument is the QFileDialog.
+        body_saved: the preview was written; the argument is the file's path.
+    """
+
+    save_dialog_opened = Signal(QFileDialog)
+    body_saved = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._result: Result | None = None
+        self._mask = True
+        self._save_dialog: QFileDialog | None = None
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+        self._placeholder = _label("Select a row to see what happened to it.")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setEnabled(False)
+
+        self._fields: dict[str, QLineEdit | QLabel] = {}
+        summary = QWidget()
+        form = QFormLayout(summary)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for key, title in (
+            ("url", "URL"), ("line", "Input line"), ("outcome", "Outcome"), ("error", "Error"),
+            ("status", "Status"), ("final_url", "Final URL"), ("content_type", "Content type"),
+            ("bytes", "Body size"), ("elapsed", "Elapsed"), ("attempts", "Attempts"),
+            ("server", "Server"), ("title", "Title"), ("sha256", "SHA-256"), ("note", "Note"),
+        ):
+            field: QLineEdit | QLabel
+            if key in PROSE_FIELDS:  # prose: wrap it
+                field = _label("")
+                field.setWordWrap(True)
+                field.setContentsMargins(2, 0, 0, 0)  # line up with the QLineEdit text
+            else:  # one line that may be long: scrolls, and copies whole
+                field = QLineEdit(readOnly=True, frame=False)
+                field.setStyleSheet("QLineEdit { background: transparent; }")
+                if key == "sha256":
+                    field.setFont(mono)
+            field.setObjectName(f"summary_{key}")
+            self._fields[key] = field
+            form.addRow(f"{title}:", field)
+        self._summary_form = form
+        summary_scroll = QScrollArea(widgetResizable=True)
+        summary_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        summary_scroll.setWidget(summary)
+
+        self._redirects = _text_view("redirects", mono)
+        self._timings = QWidget()
+        timings_form = QFormLayout(self._timings)
+        timings_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self._timing_fields: dict[str, QLabel] = {}
+        for key, title in (("dns", "DNS lookup"), ("connect", "Connect"), ("tls", "TLS handshake"),
+                           ("ttfb", "First byte"), ("total", "Total")):
+            value = _label("", objectName=f"timing_{key}")
+            value.setFont(mono)
+            self._timing_fields[key] = value
+            timings_form.addRow(f"{title}:", value)
+        explain = _label(
+            f"{NOT_MEASURED} not measured: a reused connection does no DNS lookup, connect or "
+            "TLS handshake, and an IP address needs no lookup. Connect includes the TLS "
+            "handshake when that is not measured separately. Timings are for the last attempt.")
+        explain.setWordWrap(True)
+        _secondary(explain)
+        timings_form.addRow(explain)
+
+        self._request_headers = _text_view("request_headers", mono)
+        self._response_headers = _text_view("response_headers", mono)
+
+        self._body_info = _label("", objectName="body_info")
+        self._body_info.setWordWrap(True)
+        self._hex = _named(QCheckBox("Hex"), "body_hex")
+        self._hex.setToolTip("Show the bytes as a hex dump instead of decoded text.")
+        self._hex.toggled.connect(self._render_body)
+        self._save = _named(QPushButton("Save preview…"), "body_save")
+        self._save.clicked.connect(self._choose_save_path)
+        self._save_status = _label("", objectName="body_save_status")
+        self._save_status.setWordWrap(True)
+        self._save_status.hide()
+        self._body = _text_view("body", mono)
+        body = QWidget()
+        body_bar = QHBoxLayout()
+        body_bar.addWidget(self._body_info, 1)
+        body_bar.addWidget(self._hex)
+        body_bar.addWidget(self._save)
+        body_layout = QVBoxLayout(body)
+        body_layout.addLayout(body_bar)
+        body_layout.addWidget(self._save_status)
+        body_layout.addWidget(self._body, 1)
+
+        self._tabs = _named(QTabWidget(documentMode=True), "detail_tabs")
+        for widget, title in ((summary_scroll, "Summary"), (self._redirects, "Redirects"),
+                              (self._timings, "Timings"),
+                              (self._request_headers, "Request headers"),
+                              (self._response_headers, "Response headers"), (body, "Body")):
+            self._tabs.addTab(widget, title)
+
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self._placeholder)
+        self._stack.addWidget(self._tabs)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._stack)
+        self.show_result(None, mask_passwords=True)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def show_result(self, result: Result | None, *, mask_passwords: bool) -> None:
+        """Show ``result``, or the placeholder for None. URL passwords are masked when asked."""
+        self._result = result
+        self._mask = mask_passwords
+        self._save_status.hide()
+        if result is None:
+            self._stack.setCurrentWidget(self._placeholder)
+            return
+        self._stack.setCurrentWidget(self._tabs)
+        self._show_summary(result)
+        self._show_redirects(result)
+        self._show_timings(result)
+        details = result.details
+        missing = ("Not recorded: no response was received, or the details were dropped to "
+                   "save memory.")
+        if details is None:
+            request = response = missing
+        else:
+            request = self._headers_text(details.request_headers) or "(none)"
+            response = self._headers_text(details.response_headers) or "(none)"
+        self._request_headers.setPlainText(request)
+        self._response_headers.setPlainText(response)
+        self._tabs.setTabText(3, _counted("Request headers",
+                                          details.request_headers if details else ()))
+        self._tabs.setTabText(4, _counted("Response headers",
+                                          details.response_headers if details else ()))
+        preview = details.preview if details is not None else b""
+        self._hex.blockSignals(True)
+        self._hex.setChecked(body_is_binary(result.content_type, preview))
+        self._hex.blockSignals(False)
+        self._render_body()
+
+    def result(self) -> Result | None:
+        return self._result
+
+    def text_of(self, key: str) -> str:
+        """The Summary value shown for ``key`` (url, status, title, note...), for tests and copy."""
+        return self._fields[key].text()
+
+    # -- sections ------------------------------------------------------------------------------
+
+    def _show_summary(self, result: Result) -> None:
+        status = f"{result.status} {result.reason}".strip() if result.status is not None else ""
+        failure = result.failure
+        values = {
+            "url": self._url(result.url),
+            "line": str(result.line),
+            "outcome": OUTCOME_TEXT.get(result.outcome, str(result.outcome)),
+            "error": self._text(f"{failure.kind.value}: {failure.message}") if failure else "",
+            "status": status,
+            "final_url": self._url(result.final_url),
+            "content_type": result.content_type,
+            "bytes": _size(result.bytes),
+            # The record keeps the last attempt's time; say so when there were others.
+            "elapsed": _ms(result.elapsed_ms) + (" (last attempt)" if result.attempts > 1
+                                                 and result.elapsed_ms is not None else ""),
+            "attempts": str(result.attempts) if result.attempts else "",
+            "server": result.server,
+            "title": result.title,
+            "sha256": result.sha256,
+            "note": self._text(result.note),
+        }
+        for key, value in values.items():
+            field = self._fields[key]
+            field.setText(value or NOT_MEASURED)
+            if key in PROSE_FIELDS:
+                self._summary_form.setRowVisible(field, bool(value))
+            if isinstance(field, QLineEdit):
+                field.setCursorPosition(0)
+                field.setToolTip(value if len(value) > 60 else "")
+        outcome = self._fields["outcome"]
+        palette = outcome.palette()
+        colour = OUTCOME_COLOUR.get(result.outcome)
+        palette.setColor(QPalette.ColorRole.Text, QColor(colour) if colour
+                         else self.palette().color(QPalette.ColorRole.Text))
+        outcome.setPalette(palette)
+
+    def _show_redirects(self, result: Result) -> None:
+        chain = result.chain
+        lines = []
+        for i, hop in enumerate(chain):
+            if i + 1 < len(chain):
+                lines.append(f"{hop.status} {self._url(hop.url)} -> {self._url(chain[i + 1].url)}")
+            elif 300 <= hop.status < 400:
+                lines.append(f"{hop.status} {self._url(hop.url)} -> (not followed)")
+            else:
+                lines.append(f"{hop.status} {self._url(hop.url)}")
+        if not chain:
+            text = "No response was received."
+        elif len(chain) == 1:
+            text = "No redirects.\n\n" + lines[0]
+        else:
+            text = "\n".join(lines)
+        self._redirects.setPlainText(text)
+        self._tabs.setTabText(1, f"Redirects ({result.redirects})" if result.redirects
+                              else "Redirects")
+
+    def _show_timings(self, result: Result) -> None:
+        t = result.timings
+        for key, value in (("dns", t.dns_ms), ("connect", t.connect_ms), ("tls", t.tls_ms),
+                           ("ttfb", t.ttfb_ms), ("total", result.elapsed_ms)):
+            self._timing_fields[key].setText(_ms(value) or NOT_MEASURED)
+
+    def _render_body(self) -> None:
+        result = self._result
+        if result is None:
+            return
+        preview = result.details.preview if result.details is not None else b""
+        total = result.bytes
+        truncated = total is not None and total > len(preview)
+        self._save.setEnabled(bool(preview))
+        if not preview:
+            reason = ("No body was read (HEAD request)." if result.details is not None
+                      and total is None else "No body preview was captured.")
+            if result.details is not None and total == 0:
+                reason = "The body is empty."
+            self._body_info.setText(reason)
+            self._body.setPlainText("")
+            self._save.setText("Save preview…")
+            self._save.setToolTip("")
+            return
+        if truncated:
+            info = f"Preview of the first {len(preview):,} bytes of {total:,}."
+            self._save.setText(f"Save first {len(preview):,} bytes…")
+            self._save.setToolTip(
+                f"Saves the captured preview only: the first {len(preview):,} bytes of a "
+                f"{total:,}-byte body. Fetch the URL with another tool for the whole body.")
+        else:
+            info = f"Whole body, {len(preview):,} bytes."
+            self._save.setText("Save body…")
+            self._save.setToolTip(f"Saves the whole body ({len(preview):,} bytes).")
+        if self._hex.isChecked():
+            self._body.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+            self._body.setPlainText(hex_dump(preview))
+        else:
+            text, note, charset = preview_text(preview, result.content_type,
+                                               truncated=truncated)
+            info += f" Decoded as {charset}."
+            if note:
+                info += f" Note: {note}."
+            self._body.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            self._body.setPlainText(text)
+        self._body_info.setText(info)
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def _choose_save_path(self) -> None:
+        result = self._result
+        if result is None or result.details is None or not result.details.preview:
+            return
+        data = result.details.preview  # what is shown now, even if the selection changes
+        if self._save_dialog is not None:
+            self._save_dialog.close()
+        truncated = result.bytes is not None and result.bytes > len(data)
+        chooser = QFileDialog(self, "Save body preview" if truncated else "Save body",
+                              _suggested_name(result, len(data)))
+        chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        chooser.setFileMode(QFileDialog.FileMode.AnyFile)
+        chooser.fileSelected.connect(lambda path: self._write(path, data))
+        chooser.finished.connect(chooser.deleteLater)
+        chooser.destroyed.connect(self._save_dialog_gone)
+        self._save_dialog = chooser
+        # open(), not exec() or getSaveFileName(): a nested loop re-enters qasync and hangs.
+        chooser.open()
+        self.save_dialog_opened.emit(chooser)
+
+    def _save_dialog_gone(self) -> None:
+        self._save_dialog = None
+
+    def _write(self, path: str, data: bytes) -> None:
+        try:
+            Path(path).write_bytes(data)
+        except OSError as exc:
+            self._say(f"Could not save {path}: {exc.strerror or exc}", error=True)
+            return
+        self._say(f"Saved {len(data):,} bytes to {path}", error=False)
+        self.body_saved.emit(path)
+
+    def _say(self, message: str, *, error: bool) -> None:
+        self._save_status.setText(message)
+        self._save_status.setStyleSheet("color: #b00020;" if error else "")
+        self._save_status.setProperty("error", error)
+        self._save_status.show()
+
+    # -- masking -------------------------------------------------------------------------------
+
+    def _url(self, url: str) -> str:
+        return mask_password(url) if self._mask else url
+
+    def _text(self, text: str) -> str:
+        """Free text (messages, notes) with any URL password in it masked."""
+        return mask_passwords_in_text(text) if self._mask else text
+
+    def _headers_text(self, headers: Sequence[tuple[str, str]]) -> str:
+        lines = []
+        for name, value in headers:
+            lower = name.lower()
+            if self._mask and lower in SECRET_HEADERS:
+                scheme, _, secret = value.partition(" ")
+                value = f"{scheme} ***" if secret else "***"
+            elif self._mask:  # Location, Referer, Link, Refresh... may carry user:pass@
+                value = mask_passwords_in_text(value)
+            lines.append(f"{name}: {value}")
+        return "\n".join(lines)
+
+
+def _suggested_name(result: Result, size: int) -> str:
+    url = result.final_url or result.url
+    try:
+        name = posixpath.basename(URL(url).path)
+    except (ValueError, TypeError):
+        name = ""
+    stem, ext = posixpath.splitext(name)
+    if not ext:
+        mime = result.content_type.split(";", 1)[0].strip().lower()
+        ext = (mimetypes.guess_extension(mime) if mime else None) or ".bin"
+    stem = stem or "body"
+    if result.bytes is not None and result.bytes > size:
+        stem += f".first-{size}-bytes"
+    return stem + ext
+
+
+def _counted(title: str, items: Sequence[object]) -> str:
+    return f"{title} ({len(items)})" if items else title
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    if value < 1024:
+        return f"{value:,} bytes"
+    scaled = float(value)
+    for unit in ("KiB", "MiB", "GiB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GiB":
+            break
+    return f"{value:,} bytes ({scaled:.1f} {unit})"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.1f} ms" if value < 10_000 else f"{value / 1000:,.2f} s"
+
+
+def _label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
+    label = _named(QLabel(), objectName)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setText(text)
+    return label
+
+
+W = TypeVar("W", bound=QWidget)
+
+
+def _named(widget: W, name: str) -> W:
+    if name:
+        widget.setObjectName(name)
+    return widget
+
+
+def _secondary(label: QLabel) -> None:
+    """Explanations: greyed like placeholder text, but still readable (a disabled label is not)."""
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText,
+                     palette.color(QPalette.ColorRole.PlaceholderText))
+    label.setPalette(palette)
+
+
+def _text_view(name: str, font: QFont) -> QPlainTextEdit:
+    view = _named(QPlainTextEdit(readOnly=True), name)
+    view.setFont(font)
+    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    view.setUndoRedoEnabled(False)
+    return view
