@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import cast
+from typing import TypeVar, cast
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QPalette, QResizeEvent, QShowEvent
@@ -130,7 +130,6 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settings_dialog")
-        self._initial = settings
         # Exact values behind each decimal spin box, so that a value finer than its display
         # (a 1,000-byte cap shown in MiB) survives OK when the user did not touch it.
         self._exact: dict[QDoubleSpinBox, tuple[float, float]] = {}
@@ -286,7 +285,7 @@ class SettingsDialog(QDialog):
     # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self._notice = QFrame(objectName="notice")
+        self._notice = _named(QFrame(), "notice")
         self._notice.setFrameShape(QFrame.Shape.StyledPanel)
         self._notice.setStyleSheet(
             "QFrame#notice { background: #fff4ce; border: 1px solid #e0c060; border-radius: 3px; }"
@@ -363,12 +362,12 @@ class SettingsDialog(QDialog):
         ])
 
     def _requests_group(self) -> QGroupBox:
-        self._method = QComboBox(objectName="method")
+        self._method = _named(QComboBox(), "method")
         for method in METHODS:
             self._method.addItem(METHOD_LABELS[method], method)
         self._timeout = _dspin("timeout", 0.01, 86_400, 2, " s")
         self._retries = _spin("retries", 0, 100)
-        self._headers = _HeadersEdit(objectName="headers")
+        self._headers = _named(_HeadersEdit(), "headers")
         self._headers.setPlaceholderText("Accept-Language: en\nX-Api-Key: …")
         self._headers.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._headers.setTabChangesFocus(True)
@@ -437,8 +436,8 @@ class SettingsDialog(QDialog):
             "the traffic.", objectName="insecure_note")
         unchecked.setWordWrap(True)
         unchecked.setStyleSheet("color: #b00020;")
-        self._ca_file = _line("ca_file", "System certificates only")
-        browse = QPushButton("Browse…", objectName="ca_browse")
+        self._ca_file = _line("ca_file", "None")
+        browse = _named(QPushButton("Browse…"), "ca_browse")
         browse.setToolTip("Choose a PEM file of extra certificate authorities.")
         browse.clicked.connect(self._browse_ca_file)
         ca = QWidget()
@@ -548,15 +547,25 @@ def _check_proxy(proxy: str, widget: QWidget) -> None:
 
 def _align_labels(column: QVBoxLayout) -> None:
     """Give the forms stacked in one column the same label width, so their fields line up."""
-    forms = [cast(QFormLayout, column.itemAt(i).widget().layout()) for i in range(column.count())
-             if isinstance(column.itemAt(i).widget(), QGroupBox)]
+    groups = [column.itemAt(i).widget() for i in range(column.count())]  # type: ignore[union-attr]
+    forms = [cast(QFormLayout, group.layout()) for group in groups if isinstance(group, QGroupBox)]
     labels = [item.widget() for form in forms for row in range(form.rowCount())
               if (item := form.itemAt(row, QFormLayout.ItemRole.LabelRole)) is not None]
-    width = max((label.sizeHint().width() for label in labels), default=0)
-    for label in labels:
+    found = [label for label in labels if isinstance(label, QLabel)]
+    width = max((label.sizeHint().width() for label in found), default=0)
+    for label in found:
         label.setMinimumWidth(width)
-        if isinstance(label, QLabel):
-            label.setAlignment(forms[0].labelAlignment())
+        label.setAlignment(forms[0].labelAlignment())
+
+
+W = TypeVar("W", bound=QWidget)
+
+
+def _named(widget: W, name: str) -> W:
+    """``widget`` with its object name set: tests and style sheets find editors by it."""
+    if name:
+        widget.setObjectName(name)
+    return widget
 
 
 def _fit(spin: QSpinBox, value: int) -> int:
@@ -589,7 +598,7 @@ def _tooltip(explanation: str, name: str) -> str:
 
 
 def _spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:
-    spin = QSpinBox(objectName=name)
+    spin = _named(QSpinBox(), name)
     spin.setRange(low, high)
     spin.setAccelerated(True)
     if special:
@@ -599,7 +608,7 @@ def _spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:
 
 def _dspin(name: str, low: float, high: float, decimals: int, suffix: str, *,
            special: str = "") -> QDoubleSpinBox:
-    spin = QDoubleSpinBox(objectName=name)
+    spin = _named(QDoubleSpinBox(), name)
     spin.setDecimals(decimals)
     spin.setRange(low, high)
     spin.setSuffix(suffix)
@@ -610,18 +619,18 @@ def _dspin(name: str, low: float, high: float, decimals: int, suffix: str, *,
 
 
 def _line(name: str, placeholder: str) -> QLineEdit:
-    edit = QLineEdit(objectName=name)
+    edit = _named(QLineEdit(), name)
     edit.setPlaceholderText(placeholder)
     edit.setClearButtonEnabled(True)
     return edit
 
 
 def _check(name: str, text: str) -> QCheckBox:
-    return QCheckBox(text, objectName=name)
+    return _named(QCheckBox(text), name)
 
 
-def _plain_label(text: str, **kwargs: str) -> QLabel:
-    label = QLabel(**kwargs)  # type: ignore[call-overload]
+def _plain_label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
+    label = _named(QLabel(), objectName)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     return label
