@@ -344,12 +344,18 @@ def _detail(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
         # asyncio puts "Connect call failed (...)" in strerror; the errno's own words are clearer.
-        reason = ((os.strerror(os_error.errno) if os_error.errno else "") or os_error.strerror
-                  or str(os_error) or type(os_error).__name__)
+        code = os_error.errno or 0
+        plain = "" if isinstance(os_error, socket.gaierror) or code <= 0 else os.strerror(code)
+        reason = plain or os_error.strerror or str(os_error) or type(os_error).__name__
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             reason = getattr(exc.certificate_error, "verify_message", None) or reason
-        return f"{exc.host}:{exc.port}: {reason}"
-    if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError | aiohttp.NonHttpUrlClientError):
+        where = f"{exc.host}:{exc.port}"
+        # "Connection refused: host:80", not "Connection refused: host:80: Connection refused".
+        return where if reason.lower() == _kind_of(exc).value.replace("_", " ") or \
+            reason.lower() == KIND_INFO[_kind_of(exc)].title.lower() else f"{where}: {reason}"
+    if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError):
+        return f"the server redirected to {exc.args[0] if exc.args else 'an unknown URL'}"
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
         return f"{exc.args[0] if exc.args else ''}"
     if isinstance(exc, aiohttp.ClientResponseError):
         return exc.message if isinstance(exc.message, str) else str(exc)

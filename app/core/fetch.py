@@ -327,31 +327,33 @@ def _record_response(result: Result, resp: aiohttp.ClientResponse) -> None:
 
 
 async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> None:
-    """Read the body in chunks, hashing as it goes, stopping at ``cap`` decompressed bytes."""
+    """Read the body in chunks, hashing as it goes, stopping at ``cap`` decompressed bytes.
+
+    The first bytes are kept as the row's preview even when reading fails part way (cap,
+    truncation, timeout), since those bytes are often what explains the failure.
+    """
     digest = hashlib.sha256()
     head = bytearray()
     size = 0
     result.bytes = 0
-    async for chunk in resp.content.iter_chunked(CHUNK):
-        if size + len(chunk) > cap:
-            keep = cap - size
-            digest.update(chunk[:keep])
-            size = cap
+    try:
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            if len(head) < TITLE_SCAN_BYTES:
+                head += chunk[: TITLE_SCAN_BYTES - len(head)]
+            if size + len(chunk) > cap:
+                result.bytes = cap
+                raise FetchError(
+                    Kind.BODY_TOO_LARGE,
+                    f"{KIND_INFO[Kind.BODY_TOO_LARGE].title}: stopped after {cap:,} bytes "
+                    f"(cap {_human(cap)}); the body is larger",
+                )
+            digest.update(chunk)
+            size += len(chunk)
             result.bytes = size
-            result.sha256 = ""
-            raise FetchError(
-                Kind.BODY_TOO_LARGE,
-                f"{KIND_INFO[Kind.BODY_TOO_LARGE].title}: stopped after {cap:,} bytes "
-                f"(cap {_human(cap)}); the body is larger",
-            )
-        digest.update(chunk)
-        size += len(chunk)
-        result.bytes = size
-        if len(head) < TITLE_SCAN_BYTES:
-            head += chunk[: TITLE_SCAN_BYTES - len(head)]
+    finally:
+        if result.details is not None:
+            result.details.preview = bytes(head[:PREVIEW_BYTES])
     result.sha256 = digest.hexdigest()
-    if result.details is not None:
-        result.details.preview = bytes(head[:PREVIEW_BYTES])
     if "html" in result.content_type.lower() or head[:512].lstrip().lower().startswith(
         (b"<!doctype html", b"<html")
     ):
