@@ -75,8 +75,9 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
       only becomes ready once ``time()`` has reached its deadline, so sleeps never end early.
     * ``call_soon_threadsafe`` appends (atomic on a deque) and wakes the GUI thread through a
       queued Qt signal.
-
-    I/O still goes through qasync's ``QSocketNotifier`` path, which calls ``call_soon``.
+    * A socket callback runs as soon as its ``QSocketNotifier`` fires, from a ``Handle`` made once
+      per ``add_reader``/``add_writer``, with no Qt calls in between.
+    * The default executor is asyncio's ``ThreadPoolExecutor``, not qasync's QThreads.
     """
 
     def __init__(
@@ -493,8 +494,9 @@ class ExceptionRouter(QObject):
     # -- the hooks: none of them may raise -----------------------------------------------------
 
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if not self._installed:
-            self._pass_to_loop_default(loop, context)
+        if not self._installed:  # uninstalled, but someone kept a reference to this handler
+            with self._guard():
+                (self._prev_loop_handler or _default_handler)(loop, context)
             return
         with self._guard():
             message = str(context.get("message") or "Unhandled exception in event loop")
@@ -502,13 +504,9 @@ class ExceptionRouter(QObject):
             exc = context.get("exception")
             if isinstance(exc, BaseException):
                 failure = _internal(exc, message)
-                failure = dataclasses.replace(
-                    failure, traceback=failure.traceback + details
-                )
+                failure = dataclasses.replace(failure, traceback=failure.traceback + details)
             else:
-                failure = Failure(
-                    Kind.INTERNAL, f"Event loop error: {message}", traceback=details
-                )
+                failure = Failure(Kind.INTERNAL, f"Event loop error: {message}", traceback=details)
             self._route(failure)
         if self._prev_loop_handler is not None:
             with self._guard():
@@ -572,15 +570,13 @@ class ExceptionRouter(QObject):
 
     @Slot(object)
     def _emit_here(self, failure: Failure) -> None:
-        state = self._local
-        if getattr(state, "routing", False):
-            return
-        state.routing = True
+        # Relayed from another thread; a raising receiver comes back through _route as above.
+        self._local.routing = True
         try:
             with self._guard():
                 self.internal_error.emit(failure)
         finally:
-            state.routing = False
+            self._local.routing = False
 
     def _append_to_log(self, failure: Failure) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -610,15 +606,6 @@ class ExceptionRouter(QObject):
             lines.extend(traceback.format_list(source))
         return "".join(lines)
 
-    def _pass_to_loop_default(
-        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
-    ) -> None:
-        with self._guard():
-            if self._prev_loop_handler is not None:
-                self._prev_loop_handler(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
     @contextlib.contextmanager
     def _guard(self) -> Any:
         """The router is the last resort: if it fails, say so on stderr and carry on."""
@@ -626,6 +613,10 @@ class ExceptionRouter(QObject):
             yield
         except Exception:
             _write_stderr("fetchdeck: the exception router failed:\n" + traceback.format_exc())
+
+
+def _default_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    loop.default_exception_handler(context)
 
 
 def _write_stderr(text: str) -> None:

@@ -11,6 +11,9 @@ import sys
 import textwrap
 
 CALLS = 100_000
+# From 3.12 None is immortal: its refcount is a sentinel far above any real count (2**32 - 1 on
+# 64-bit 3.12), and Py_INCREF/Py_DECREF leave it alone.
+IMMORTAL_NONE = sys.version_info >= (3, 12)
 
 # Runs in a child process: with the bug, None's refcount (about 5,000 at start) reaches zero long
 # before 100,000 calls and the interpreter aborts, which would take the whole test session down.
@@ -36,8 +39,11 @@ SCRIPT = textwrap.dedent(
 def test_void_qt_calls_do_not_drop_references_to_none() -> None:
     """100,000 calls each of two void Qt methods leave ``sys.getrefcount(None)`` where it was.
 
-    On Python 3.12+ ``None`` is immortal and its refcount is a fixed sentinel, so this test is
-    trivially true there; it guards the Python 3.11 builds, where the bug is fatal.
+    This guards the Python 3.11 builds, where the bug is fatal. On 3.12+ ``None`` is immortal and
+    the bug cannot hurt, so the test is trivially true there: it only checks the child survived
+    and ``None`` is still immortal. It cannot compare exact counts on 3.12+: PySide6 is built for
+    the stable ABI, whose older inline refcounting still adds to and subtracts from the sentinel,
+    so the reported count moves by a few (seen: 4294967297 before, 4294967295 after, on 6.11.3).
     """
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT],
@@ -48,5 +54,8 @@ def test_void_qt_calls_do_not_drop_references_to_none() -> None:
     )
     assert result.returncode == 0, f"the child process died:\n{result.stderr}"
     before, after = map(int, result.stdout.split())
-    assert after >= before, f"None lost {before - after} references in {2 * CALLS} void calls"
+    if IMMORTAL_NONE:
+        assert after > 2**30, f"None is no longer immortal: refcount {after}"
+    else:
+        assert after >= before, f"None lost {before - after} references in {2 * CALLS} void calls"
 
