@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=KINDS, help="cProfile one client run, in-process")
     parser.add_argument("--top", type=int, default=30, help="functions to list with --profile")
+    parser.add_argument("--raw", action="store_true", help="also print every run as JSON")
     args = parser.parse_args(argv)
 
     if args.client:  # we are a client subprocess
@@ -248,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     def median(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[kind])
 
+    def lags(kind: str, prefix: str) -> str:
+        return "/".join(f"{median(kind, f'{prefix}_{q}_ms'):.1f}" for q in ("p50", "p99", "max"))
+
     base_rps = median("asyncio", "rps")
     base_cpu = median("asyncio", "cpu_us_per_request")
     print(f"{'loop':<24}{'req/s':>7}{'ratio':>7}{'CPU µs/req':>11}{'ratio':>7}{'err':>4}"
@@ -255,16 +259,16 @@ def main(argv: list[str] | None = None) -> None:
     for kind in KINDS:
         rps, cpu = median(kind, "rps"), median(kind, "cpu_us_per_request")
         errors = sum(int(r["errors"]) for r in runs[kind])
-        qt_lag = "-"
-        if kind != "asyncio":
-            qt_lag = "/".join(f"{median(kind, f'qt_lag_{q}_ms'):.1f}" for q in ("p50", "p99", "max"))
-        loop_lag = "/".join(f"{median(kind, f'loop_lag_{q}_ms'):.1f}" for q in ("p50", "p99", "max"))
+        qt_lag = "-" if kind == "asyncio" else lags(kind, "qt_lag")
+        loop_lag = lags(kind, "loop_lag")
         print(f"{LABELS[kind]:<24}{rps:>7.0f}{rps / base_rps:>6.2f}x{cpu:>11.1f}"
               f"{cpu / base_cpu:>6.2f}x{errors:>4}  {qt_lag:>25}  {loop_lag:>27}")
     print("\nCPU µs/req: client process CPU time per request (steadier than req/s on a busy box).")
-    print("Qt timer lag: how late a 10 ms QTimer on the GUI thread fired (ms, gap minus 10).")
+    print("Qt timer lag: how late a 10 ms QTimer on the GUI thread fired (ms: gap to the previous")
+    print("  tick minus 10, floored at 0).")
     print("Loop timer lag: how late a 10 ms call_at chain ran after its deadline (ms).")
-    print("all runs:", json.dumps(runs))
+    if args.raw:
+        print(json.dumps(runs))
 
 
 if __name__ == "__main__":
