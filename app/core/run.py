@@ -84,6 +84,7 @@ class Run:
         self._finished: float | None = None
         self._main: asyncio.Task[None] | None = None
         self._cancelling = False
+        self._entered = False
 
     # -- control -------------------------------------------------------------------------------
 
@@ -93,6 +94,8 @@ class Run:
             raise RuntimeError("a run can only be started once")
         self._started = time.monotonic()
         self._main = asyncio.get_running_loop().create_task(self._dispatch(), name="fetchdeck-run")
+        # Added before any caller's callback, so rows are complete when callers hear of the end.
+        self._main.add_done_callback(self._on_main_done)
         return self._main
 
     def cancel(self) -> None:
@@ -130,7 +133,14 @@ class Run:
 
     # -- dispatch ------------------------------------------------------------------------------
 
+    def _on_main_done(self, task: asyncio.Task[None]) -> None:
+        if not self._entered:
+            # Cancelled before its first step ran: no row has been touched yet.
+            self._cancel_unstarted()
+            self._finished = time.monotonic()
+
     async def _dispatch(self) -> None:
+        self._entered = True
         try:
             async with open_session(self.settings) as session:
                 self._fetcher = Fetcher(self.settings, session)

@@ -262,3 +262,19 @@ def test_large_list_keeps_only_in_flight_tasks(server):
     asyncio.run(go())
     assert len(results) == 2000
     assert peak <= 20 + 2  # the run's own task and this one
+
+
+def test_cancel_before_the_run_took_its_first_step_still_accounts_for_every_row(server):
+    results = []
+
+    async def go():
+        run = Run(parse_text(f"{server.url('/ok')}\nnot a url\n{server.url('/ok')}"),
+                  Settings(), results.append)
+        task = run.start()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert sorted((r.index, r.outcome) for r in results) == [
+        (0, Outcome.CANCELLED), (1, Outcome.INVALID), (2, Outcome.CANCELLED)]
