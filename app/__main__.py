@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--ca-file", metavar="PATH", help="extra CA bundle to trust (PEM)")
     net.add_argument("--max-body", type=int, metavar="BYTES",
                      help="body bytes read, after decompression (10 MiB)")
+    net.add_argument("--retry-after-cap", type=float, metavar="SECONDS",
+                     help="longest Retry-After wait honoured (120)")
+    out = parser.add_argument_group("display and export")
+    out.add_argument("--mask-passwords", action=argparse.BooleanOptionalAction, default=None,
+                     help="hide URL passwords in the table, panel, logs and CSV (on)")
+    out.add_argument("--csv-raw", action=argparse.BooleanOptionalAction, default=None,
+                     help="export cells exactly, without neutralising spreadsheet formulas (off)")
     return parser
 
 
@@ -74,6 +81,8 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
         ("retries", "retries"), ("method", "method"), ("max_redirects", "max_redirects"),
         ("user_agent", "user_agent"), ("cookies", "cookies"), ("auth", "auth"),
         ("proxy", "proxy"), ("ca_file", "ca_file"), ("max_body", "max_body"),
+        ("retry_after_cap", "retry_after_cap"), ("mask_passwords", "mask_passwords"),
+        ("csv_raw", "csv_raw"),
     ):
         value = getattr(args, flag)
         if value is not None:

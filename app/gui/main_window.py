@@ -378,6 +378,7 @@ class MainWindow(QMainWindow):
         self.controller.settings = settings
         self.model.set_mask_passwords(settings.mask_passwords)
         self.error_panel.set_settings(settings)
+        self._on_current_row()  # the details pane masks (or unmasks) at once
         try:
             save_settings(settings)
         except OSError as exc:

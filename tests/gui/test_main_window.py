@@ -1,0 +1,146 @@
+"""The whole window, driven as a user would: paste, Fetch, watch rows and errors arrive, cancel,
+close mid-run, retry after the server is fixed, export and read the CSV back."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.result import Outcome
+from app.core.settings import Settings
+from app.gui.main_window import MainWindow
+from tests.servers import ReservedPort, ThreadedServer
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ThreadedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def window(qtbot, loop, monkeypatch, tmp_path):
+    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
+    w = MainWindow(Settings(retries=0, timeout=5))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    if w.controller.running:
+        w.controller.cancel()
+        qtbot.waitUntil(lambda: not w.controller.running, timeout=10_000)
+
+
+def fetch(qtbot, window, text, timeout=30_000):
+    window.form.set_text(text)
+    with qtbot.waitSignal(window.run_finished, timeout=timeout):
+        qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
+
+
+def outcomes(window):
+    return [window.model.result(i).outcome if window.model.result(i) else None
+            for i in range(len(window.model))]
+
+
+def test_form_says_which_lines_will_not_be_fetched(window, qtbot):
+    window.form.set_text("https://a.example/\n\n# note\njavascript:alert(1)\nexample.org\n")
+    assert "1 URL to fetch" in window.form.summary.text()
+    assert "2 lines will not be fetched" in window.form.summary.text()
+    items = [window.form.rejects.item(i).text() for i in range(window.form.rejects.count())]
+    assert items == ["line 4: `javascript:` is not an http(s) URL",
+                     "line 5: no scheme: did you mean https://example.org?"]
+
+
+def test_fetch_fills_rows_errors_and_progress(window, qtbot, server):
+    with ReservedPort() as closed:
+        text = "\n".join([server.url("/ok"), server.url("/status/404"), "ftp://nope.example/",
+                          f"http://127.0.0.1:{closed.port}/", server.url("/redirect/2")])
+        fetch(qtbot, window, text)
+    assert outcomes(window) == [Outcome.OK, Outcome.HTTP_ERROR, Outcome.INVALID,
+                                Outcome.FAILED, Outcome.OK]
+    assert window.fetch_button.text() == "Fetch"
+    status = window.progress_label.text()
+    assert "5 / 5 done" in status and "2 ok" in status and "2 failed" in status
+    counts = window.error_panel.model.counts()
+    assert counts == {"http_4xx": 1, "unsupported_scheme": 1, "refused": 1}
+    refused = window.model.result(3)
+    assert "ClientConnectorError" in refused.failure.traceback
+    assert "Traceback (most recent call last)" in refused.failure.traceback
+
+
+def test_selecting_an_error_selects_its_row(window, qtbot, server):
+    fetch(qtbot, window, f"{server.url('/ok')}\n{server.url('/status/500')}")
+    window.error_panel.row_selected.emit(1)
+    assert window.selected_result().index == 1
+
+
+def test_ctrl_return_starts_and_escape_cancels(window, qtbot, server):
+    window.form.set_text("\n".join(server.url(f"/hang?n={i}") for i in range(4)))
+    qtbot.keyClick(window.form.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.controller.running
+    assert window.fetch_button.text() == "Cancel"
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        qtbot.keyClick(window.form.editor, Qt.Key.Key_Escape)
+    assert outcomes(window) == [Outcome.CANCELLED] * 4
+
+
+def test_cancel_mid_run_keeps_results_so_far(window, qtbot, server):
+    urls = [server.url(f"/ok?n={i}") for i in range(3)] + [server.url(f"/hang?n={i}")
+                                                           for i in range(5)]
+    window.form.set_text("\n".join(urls))
+    qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sum(o is Outcome.OK for o in outcomes(window)) == 3)
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
+    assert outcomes(window) == [Outcome.OK] * 3 + [Outcome.CANCELLED] * 5
+    assert "5 cancelled" in window.progress_label.text()
+    assert window.error_panel.model.counts().get("refused") is None
+
+
+def test_closing_mid_run_cancels_then_closes(window, qtbot, server):
+    window.form.set_text("\n".join(server.url(f"/hang?n={i}") for i in range(6)))
+    before = server.seen.count("/hang")
+    window.start_run()
+    qtbot.waitUntil(lambda: server.seen.count("/hang") >= before + 6)
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        window.close()
+    assert not window.controller.running
+    assert outcomes(window) == [Outcome.CANCELLED] * 6
+    assert not window.isVisible()
+
+
+def test_retry_a_group_after_the_server_is_fixed(window, qtbot, server):
+    # Each flaky URL fails once with 503, then works: the retry sees them turn ok.
+    urls = [server.url(f"/flaky?key=gui-retry-{i}&failures=1") for i in range(3)]
+    fetch(qtbot, window, "\n".join([server.url("/ok"), *urls]))
+    assert outcomes(window) == [Outcome.OK] + [Outcome.HTTP_ERROR] * 3
+    assert window.error_panel.model.counts() == {"http_5xx": 3}
+    with qtbot.waitSignal(window.run_finished, timeout=20_000):
+        window.error_panel.retry_requested.emit([1, 2, 3])
+    assert outcomes(window) == [Outcome.OK] * 4
+    assert window.error_panel.model.counts() == {}
+    assert all(window.model.result(i).attempts == 1 for i in range(4))
+
+
+def test_export_writes_what_the_table_shows(window, qtbot, server, tmp_path):
+    fetch(qtbot, window, "\n".join([server.url("/ok"), "not a url", server.url("/status/500")]))
+    path = tmp_path / "out.csv"
+    with qtbot.waitSignal(window.export_finished, timeout=10_000) as blocker:
+        window.export_csv(str(path))
+    assert blocker.args == [str(path), ""]
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [r["outcome"] for r in rows] == ["ok", "invalid", "http_error"]
+    assert [r["error_kind"] for r in rows] == ["", "invalid_url", "http_5xx"]
+    assert window.export_button.isEnabled()
+
+
+def test_export_failure_is_shown_not_raised(window, qtbot, server, tmp_path):
+    fetch(qtbot, window, server.url("/ok"))
+    with qtbot.waitSignal(window.export_finished, timeout=10_000) as blocker:
+        window.export_csv(str(tmp_path))  # a directory cannot be written as a file
+    assert blocker.args[1].startswith("Could not write")
+    assert window.notice_bar.isVisible()
