@@ -52,8 +52,7 @@ from PySide6.QtWidgets import (
 
 from app.core.curl import curl_command
 from app.core.errors import KIND_INFO, Kind
-from app.core.fetch import decode_text
-from app.core.result import Outcome, Result
+from app.core.result import Result
 from app.core.settings import Settings
 from app.gui.errors_model import (
     COL_ATTEMPTS,
@@ -65,11 +64,11 @@ from app.gui.errors_model import (
     KIND_ROLE,
     Entry,
     ErrorsModel,
-    Masker,
     group_title,
 )
+from app.gui.failure_details import failure_details
 
-__all__ = ["ErrorPanel", "failure_details"]
+__all__ = ["ErrorPanel"]
 
 # A batch is applied in chunks until this much time has gone, then the rest waits for the next
 # turn of the event loop, so that 10,000 failures arriving at once never freeze the window.
@@ -77,7 +76,6 @@ SLICE_SECONDS = 0.03
 CHUNK = 500
 FILTER_DELAY_MS = 150
 MAX_OPEN_IN_BROWSER = 10
-BODY_PREVIEW_CHARS = 2000
 
 
 class ErrorPanel(QDockWidget):
@@ -580,79 +578,3 @@ def _escaped(text: str) -> str:
 
 def _plural(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
-
-
-# -- the details text -------------------------------------------------------------------------
-
-_LABEL_WIDTH = 13
-
-
-def _field(label: str, value: str) -> str:
-    return f"{label + ':':<{_LABEL_WIDTH}}{value}"
-
-
-def failure_details(entry: Entry, masker: Masker) -> str:
-    """Everything known about one failure, as plain text: what the panel shows and copies."""
-    failure, result = entry.failure, entry.result
-    info = KIND_INFO[entry.kind]
-    raw_url = result.url if result is not None else ""
-    lines: list[str] = []
-    if result is not None:
-        lines.append(_field("URL", entry.url))
-        lines.append(_field("Row", f"{result.index + 1} (line {result.line} of the input)"))
-    lines.append(_field("Kind", f"{info.title} [{entry.kind.value}]"))
-    lines.append(_field("Meaning", info.explanation))
-    lines.append(_field("Hint", info.hint))
-    if result is not None:
-        lines.extend(_result_fields(result, masker))
-    lines.append(_field("Message", entry.message))
-    if failure.exception_type:
-        first = failure.chain[0] if failure.chain else failure.exception_type
-        lines.append(_field("Exception", masker.text(first, raw_url)))
-    if len(failure.chain) > 1:
-        lines.append("")
-        lines.append("Caused by:")
-        lines.extend(f"  {masker.text(cause, raw_url)}" for cause in failure.chain[1:])
-    if result is not None and result.outcome is Outcome.HTTP_ERROR and result.details:
-        lines.extend(_response_lines(result))
-    if failure.traceback:
-        lines.append("")
-        lines.append(masker.text(failure.traceback.rstrip(), raw_url))
-    return "\n".join(lines) + "\n"
-
-
-def _result_fields(result: Result, masker: Masker) -> list[str]:
-    lines = []
-    if result.status is not None:
-        lines.append(_field("HTTP status", f"{result.status} {result.reason}".rstrip()))
-    if result.redirects:
-        lines.append(_field("Redirects", masker.text(result.redirect_chain_text(), result.url)))
-    if result.attempts:
-        lines.append(_field("Attempts", str(result.attempts)))
-    if result.note:
-        lines.append(_field("Notes", masker.text(result.note, result.url)))
-    if result.elapsed_ms is not None:
-        lines.append(_field("Time", f"{result.elapsed_ms:,.0f} ms (last attempt)"))
-    return lines
-
-
-def _response_lines(result: Result) -> list[str]:
-    details = result.details
-    assert details is not None
-    lines = []
-    if details.response_headers:
-        lines += ["", "Response headers:"]
-        lines += [f"  {name}: {value}" for name, value in details.response_headers]
-    if details.preview:
-        charset = None
-        for part in result.content_type.split(";")[1:]:
-            name, _, value = part.strip().partition("=")
-            if name.lower() == "charset":
-                charset = value
-        text, _note = decode_text(details.preview, charset)
-        text = "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
-        cut = len(text) > BODY_PREVIEW_CHARS
-        lines += ["", "Response body" + (f" (first {BODY_PREVIEW_CHARS:,} characters)" if cut
-                                          else "") + ":"]
-        lines += [f"  {line}" for line in text[:BODY_PREVIEW_CHARS].splitlines()]
-    return lines

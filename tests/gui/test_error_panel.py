@@ -21,7 +21,7 @@ from app.core.result import Outcome, Result
 from app.core.run import Run
 from app.core.settings import Settings
 from app.core.targets import parse_text
-from app.gui.error_panel import ErrorPanel, failure_details
+from app.gui.error_panel import ErrorPanel
 from app.gui.errors_model import (
     COL_MESSAGE,
     COL_URL,
@@ -29,6 +29,7 @@ from app.gui.errors_model import (
     ErrorsModel,
     group_title,
 )
+from app.gui.failure_details import failure_details
 from tests.servers import RawServers, ReservedPort, ThreadedServer, misbehaving_app
 
 pytestmark = pytest.mark.timeout(120)
