@@ -361,6 +361,8 @@ def _detail(exc: BaseException) -> str:
         return exc.message if isinstance(exc.message, str) else str(exc)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without a complete response"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # "Connection reset by peer", not "[Errno 104] Connection reset…"
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
 

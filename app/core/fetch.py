@@ -16,6 +16,7 @@ import random
 import re
 import ssl
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -337,7 +338,7 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     size = 0
     result.bytes = 0
     try:
-        async for chunk in resp.content.iter_chunked(CHUNK):
+        async for chunk in _chunks(resp, result):
             if len(head) < TITLE_SCAN_BYTES:
                 head += chunk[: TITLE_SCAN_BYTES - len(head)]
             if size + len(chunk) > cap:
@@ -361,6 +362,25 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
         result.title = title
         if note:
             result.note = note
+
+
+async def _chunks(resp: aiohttp.ClientResponse, result: Result) -> AsyncIterator[bytes]:
+    """The body's chunks; a body cut short of its Content-Length is named with both numbers."""
+    try:
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            yield chunk
+    except aiohttp.ClientPayloadError as exc:
+        if classify(exc)[0] is not Kind.TRUNCATED:
+            raise
+        announced = resp.content_length
+        got = result.bytes or 0
+        raise FetchError(
+            Kind.TRUNCATED,
+            f"{KIND_INFO[Kind.TRUNCATED].title}: the server announced {announced:,} bytes "
+            f"and sent {got:,} before closing the connection"
+            if announced is not None else f"{KIND_INFO[Kind.TRUNCATED].title}: the body ended "
+            f"after {got:,} bytes",
+        ) from exc
 
 
 def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -33,10 +35,12 @@ from app.core.run import Progress
 from app.core.settings import Settings
 from app.gui.error_panel import ErrorPanel
 from app.gui.results_model import (
+    COL_CONTENT_TYPE,
     COL_ERROR,
     COL_FINAL_URL,
     COL_LINE,
     COL_OUTCOME,
+    COL_REDIRECTS,
     COL_SIZE,
     COL_STATUS,
     COL_TIME,
@@ -48,6 +52,14 @@ from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.url_form import UrlForm
+
+
+class _ElideRight(QStyledItemDelegate):
+    """Messages read left to right: cut their end, not their middle as URLs are."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: object) -> None:  # noqa: N802
+        super().initStyleOption(option, index)  # type: ignore[arg-type]
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 def format_duration(seconds: float) -> str:
@@ -128,10 +140,14 @@ class MainWindow(QMainWindow):
         vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
         hheader = self.table.horizontalHeader()
         hheader.setStretchLastSection(True)
-        widths = {COL_LINE: 50, COL_URL: 300, COL_OUTCOME: 80, COL_STATUS: 55, COL_TIME: 75,
-                  COL_SIZE: 80, COL_FINAL_URL: 200, COL_TITLE: 180, COL_ERROR: 300}
+        widths = {COL_LINE: 50, COL_URL: 280, COL_OUTCOME: 80, COL_STATUS: 55, COL_ERROR: 260,
+                  COL_TIME: 75, COL_SIZE: 75, COL_REDIRECTS: 70, COL_FINAL_URL: 200,
+                  COL_CONTENT_TYPE: 130, COL_TITLE: 180}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
+        self._elide_right = _ElideRight(self.table)
+        for column in (COL_ERROR, COL_TITLE, COL_CONTENT_TYPE):
+            self.table.setItemDelegateForColumn(column, self._elide_right)
 
         self.controller = RunController(self.model, settings, self)
 

@@ -16,18 +16,19 @@ from app.core.export import mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.targets import Target, mask_password
 
+# What a user scans first comes first: what happened, then how, then the details.
 COL_LINE = 0
 COL_URL = 1
 COL_OUTCOME = 2
 COL_STATUS = 3
-COL_TIME = 4
-COL_SIZE = 5
-COL_REDIRECTS = 6
-COL_FINAL_URL = 7
-COL_CONTENT_TYPE = 8
-COL_TITLE = 9
-COL_ERROR_KIND = 10
-COL_ERROR = 11
+COL_ERROR = 4
+COL_TIME = 5
+COL_SIZE = 6
+COL_REDIRECTS = 7
+COL_FINAL_URL = 8
+COL_CONTENT_TYPE = 9
+COL_TITLE = 10
+COL_ERROR_KIND = 11
 COL_ATTEMPTS = 12
 
 HEADERS = {
@@ -35,6 +36,7 @@ HEADERS = {
     COL_URL: "URL",
     COL_OUTCOME: "Outcome",
     COL_STATUS: "Status",
+    COL_ERROR: "Error",
     COL_TIME: "Time (ms)",
     COL_SIZE: "Size",
     COL_REDIRECTS: "Redirects",
@@ -42,7 +44,6 @@ HEADERS = {
     COL_CONTENT_TYPE: "Content type",
     COL_TITLE: "Title",
     COL_ERROR_KIND: "Error kind",
-    COL_ERROR: "Error",
     COL_ATTEMPTS: "Attempts",
 }
 NUMERIC_COLUMNS = frozenset({COL_LINE, COL_STATUS, COL_TIME, COL_SIZE, COL_REDIRECTS, COL_ATTEMPTS})
@@ -196,6 +197,8 @@ class ResultsModel(QAbstractTableModel):
                 return f"{result.bytes:,} bytes"
             if col in (COL_URL, COL_FINAL_URL):
                 return self._display(row, col, result)
+            if col == COL_CONTENT_TYPE:
+                return result.content_type
             if col == COL_REDIRECTS and result.chain:
                 return self._masked_text(result.redirect_chain_text())
         if role == self.ResultRole:
@@ -228,7 +231,7 @@ class ResultsModel(QAbstractTableModel):
         if col == COL_FINAL_URL:
             return self._masked(result.final_url) if result.redirects else ""
         if col == COL_CONTENT_TYPE:
-            return result.content_type
+            return result.content_type.split(";", 1)[0].strip()
         if col == COL_TITLE:
             return result.title
         if col == COL_ERROR_KIND:
