@@ -249,7 +249,10 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        if current.__cause__ is not None or current.__suppress_context__:
+            current = current.__cause__
+        else:
+            current = current.__context__
 
 
 def classify(exc: BaseException) -> tuple[Kind, str]:
@@ -367,19 +370,73 @@ def _detail(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+# One link of an exception chain, outermost first: how it relates to the link before it
+# ("cause", "context" or "" for the first), its frames, and its "Type: message" line.
+StackLink = tuple[str, tuple[tuple[str, int, str], ...], str]
+
+# Frames of the same code path are the same tuple: a million failures share a few dozen stacks.
+_FRAMES: dict[tuple[tuple[str, int, str], ...], tuple[tuple[str, int, str], ...]] = {}
+_MAX_INTERNED = 10_000
+
+_CAUSE = ("\nThe above exception was the direct cause of the following exception:\n\n")
+_CONTEXT = ("\nDuring handling of the above exception, another exception occurred:\n\n")
+
+
+def _stack(exc: BaseException) -> tuple[StackLink, ...]:
+    links: list[StackLink] = []
+    relation = ""
+    for link in causes(exc):
+        frames = tuple((f.filename, f.lineno or 0, f.name)
+                       for f in traceback.extract_tb(link.__traceback__))
+        shared = _FRAMES.get(frames)
+        if shared is None:
+            shared = frames
+            if len(_FRAMES) < _MAX_INTERNED:
+                _FRAMES[frames] = frames
+        only = "".join(traceback.format_exception_only(type(link), link)).rstrip("\n")
+        links.append((relation, shared, only))
+        relation = "cause" if link.__cause__ is not None else "context"
+    return tuple(links)
+
+
+def format_stack(stack: tuple[StackLink, ...]) -> str:
+    """The text Python would print for the chain: root cause first, as in a real traceback."""
+    parts: list[str] = []
+    for index, (_relation, frames, only) in enumerate(reversed(stack)):
+        if index:
+            # The link printed before this one is its cause (or context).
+            relation = stack[len(stack) - index][0]
+            parts.append(_CAUSE if relation == "cause" else _CONTEXT)
+        if frames:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.StackSummary.from_list(
+                [(f, n, name, None) for f, n, name in frames]).format())
+        parts.append(only + "\n")
+    return "".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """What went wrong for one URL, kept whole for the error panel.
 
     ``exception_type`` and ``message`` are the outermost exception; ``chain`` lists every cause as
-    ``Type: message`` lines; ``traceback`` is the formatted traceback captured from the task.
+    ``Type: message`` lines; :attr:`traceback` is the traceback captured from the task, formatted
+    on demand from a compact ``stack`` (whose frames are shared between failures of the same code
+    path) or given as text (``traceback_text``) by code that has only text.
     """
 
     kind: Kind
     message: str
     exception_type: str = ""
     chain: tuple[str, ...] = ()
-    traceback: str = ""
+    traceback_text: str = ""
+    stack: tuple[StackLink, ...] = ()
+
+    @property
+    def traceback(self) -> str:
+        if self.traceback_text:
+            return self.traceback_text
+        return format_stack(self.stack) if self.stack else ""
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> Failure:
@@ -387,8 +444,7 @@ class Failure:
         chain = tuple(
             f"{_qualname(c)}: {str(c).strip() or '(no message)'}" for c in causes(exc)
         )
-        text = "".join(traceback.format_exception(exc))
-        return cls(kind, message, _qualname(exc), chain, text)
+        return cls(kind, message, _qualname(exc), chain, stack=_stack(exc))
 
     @classmethod
     def plain(cls, kind: Kind, message: str) -> Failure:

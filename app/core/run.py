@@ -10,6 +10,7 @@ start-up stay flat however long the list is.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -256,10 +257,9 @@ class Run:
                         kind, f"HTTP {result.status} {result.reason}".strip())
         except BaseException as exc:  # a bug here must still leave a row, and be seen
             result.outcome = Outcome.FAILED
-            result.failure = Failure.from_exception(exc)
-            result.failure = Failure(Kind.INTERNAL, f"Internal error: {exc!r}",
-                                     result.failure.exception_type, result.failure.chain,
-                                     result.failure.traceback)
+            result.failure = dataclasses.replace(
+                Failure.from_exception(exc), kind=Kind.INTERNAL,
+                message=f"Internal error: {exc!r}")
         finally:
             self._wakeup.set()
         self._emit(result)

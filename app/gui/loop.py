@@ -504,9 +504,10 @@ class ExceptionRouter(QObject):
             exc = context.get("exception")
             if isinstance(exc, BaseException):
                 failure = _internal(exc, message)
-                failure = dataclasses.replace(failure, traceback=failure.traceback + details)
+                failure = dataclasses.replace(failure, traceback_text=failure.traceback + details)
             else:
-                failure = Failure(Kind.INTERNAL, f"Event loop error: {message}", traceback=details)
+                failure = Failure(Kind.INTERNAL, f"Event loop error: {message}",
+                                  traceback_text=details)
             self._route(failure)
         if self._prev_loop_handler is not None:
             with self._guard():
