@@ -72,10 +72,11 @@ __all__ = ["ErrorPanel"]
 
 # A batch is applied in chunks until this much time has gone, then the rest waits for the next
 # turn of the event loop, so that 10,000 failures arriving at once never freeze the window.
-SLICE_SECONDS = 0.03
-CHUNK = 500
+SLICE_SECONDS = 0.025
+CHUNK = 250
 FILTER_DELAY_MS = 150
 MAX_OPEN_IN_BROWSER = 10
+GROUP_PREVIEW_LINES = 200
 
 
 class ErrorPanel(QDockWidget):
@@ -83,6 +84,11 @@ class ErrorPanel(QDockWidget):
 
     Feed it with :meth:`update_results` (batches of finished results, any outcome) and
     :meth:`add_internal`; start a new run with :meth:`clear`.
+
+    Retry acts on what is shown: the selected failures, a selected group's failures that pass
+    the filter, or (Retry all) every failure that passes it, cancelled rows included. Lines
+    that are not URLs are never retried (the same text would fail the same way) and internal
+    errors belong to no row.
 
     Signals:
         retry_requested(list): result indexes to fetch again (never invalid lines).
@@ -270,6 +276,7 @@ class ErrorPanel(QDockWidget):
         top = QHBoxLayout()
         top.setSpacing(6)
         self.summary = QLabel(body)
+        self.summary.setContentsMargins(2, 0, 0, 0)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         font = self.summary.font()
         font.setBold(True)
@@ -286,14 +293,19 @@ class ErrorPanel(QDockWidget):
         self.filter.setPlaceholderText("Filter by URL, message or kind")
         self.filter.setClearButtonEnabled(True)
         self.filter.setMinimumWidth(220)
-        top.addWidget(self.summary)
-        top.addSpacing(12)
         top.addWidget(self.toolbar, 1)
         top.addWidget(self.filter)
         layout.addLayout(top)
 
-        self.tree = _FailureTree(body)
+        # The summary is the tree's caption; the details pane beside them is full height.
+        listing = QWidget(body)
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.setSpacing(2)
+        self.tree = _FailureTree(listing)
         self.tree.setModel(self.proxy)
+        listing_layout.addWidget(self.summary)
+        listing_layout.addWidget(self.tree, 1)
         self.details = QPlainTextEdit(body)
         self.details.setReadOnly(True)
         self.details.setUndoRedoEnabled(False)
@@ -301,10 +313,11 @@ class ErrorPanel(QDockWidget):
         self.details.setPlaceholderText("Select a failure to see what happened, why, and what "
                                         "to try.")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, body)
-        self.splitter.addWidget(self.tree)
+        self.splitter.addWidget(listing)
         self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([650, 350])  # proportions until the user drags
         self.splitter.setChildrenCollapsible(False)
         layout.addWidget(self.splitter, 1)
         self.setWidget(body)
@@ -395,7 +408,8 @@ class ErrorPanel(QDockWidget):
         if entry is not None:
             text = failure_details(entry, self.model.masker)
         elif (kind := self.model.group_kind(source)) is not None:
-            text = self._group_text(kind, source)
+            # Shown again after every batch while selected: a 10,000-line text would stall.
+            text = self._group_text(kind, source, limit=GROUP_PREVIEW_LINES)
         else:
             text = ""
         if text != self.details.toPlainText():
@@ -428,14 +442,19 @@ class ErrorPanel(QDockWidget):
         current = self.model.entry(self.proxy.mapToSource(self.tree.currentIndex()))
         self.show_action.setEnabled(current is not None and current.row is not None)
 
-    def _context_menu(self, position: QPoint) -> None:
+    def context_menu(self) -> QMenu:
+        """The tree's right-click menu (the toolbar's actions, most specific first)."""
         menu = QMenu(self)
         menu.addActions([self.show_action, self.open_action])
         menu.addSeparator()
         menu.addActions([self.copy_action, self.curl_action])
         menu.addSeparator()
         menu.addActions([self.retry_action, self.retry_all_action])
-        menu.popup(self.tree.viewport().mapToGlobal(position))
+        menu.aboutToHide.connect(menu.deleteLater)
+        return menu
+
+    def _context_menu(self, position: QPoint) -> None:
+        self.context_menu().popup(self.tree.viewport().mapToGlobal(position))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -489,15 +508,21 @@ class ErrorPanel(QDockWidget):
         return ("\n" + "-" * 72 + "\n\n").join(parts)
 
     def _group_text(self, kind: Kind, source: QModelIndex,
-                    proxy_index: QModelIndex | None = None) -> str:
+                    proxy_index: QModelIndex | None = None, limit: int | None = None) -> str:
+        """A group explained, then its visible failures one per line (the first ``limit``)."""
         info = KIND_INFO[kind]
         count = self.model.rowCount(source)
         lines = [group_title(kind, count), "", info.explanation, "", f"Hint: {info.hint}", ""]
         if proxy_index is None:
             proxy_index = self.proxy.mapFromSource(source)
-        for entry in self._entries_under(proxy_index):
+        listed = 0
+        for entry in islice(self._entries_under(proxy_index), limit):
             lines.append(f"{entry.url}  \u2014  {entry.message}" if entry.row is not None
                          else entry.message)
+            listed += 1
+        rest = self.proxy.rowCount(proxy_index) - listed
+        if rest:
+            lines.append(f"\u2026 and {rest:,} more (Copy details copies them all)")
         return "\n".join(lines).rstrip() + "\n"
 
 
@@ -527,7 +552,7 @@ class _FailureTree(QTreeView):
         header = self.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
-        widths = {COL_URL: 330, COL_KIND: 135, COL_STATUS: 48, COL_ATTEMPTS: 70}
+        widths = {COL_URL: 300, COL_KIND: 125, COL_STATUS: 48, COL_ATTEMPTS: 66}
         for column, width in widths.items():
             self.setColumnWidth(column, width)
 
