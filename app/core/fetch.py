@@ -15,6 +15,7 @@ import html
 import random
 import re
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -317,14 +318,16 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
 
 
 def _record_response(result: Result, resp: aiohttp.ClientResponse) -> None:
+    # Rows can number a million: share the strings that repeat from row to row.
     result.status = resp.status
-    result.reason = resp.reason or ""
-    result.final_url = str(resp.url)
-    result.content_type = resp.headers.get("Content-Type", "")
-    result.server = resp.headers.get("Server", "")
+    result.reason = sys.intern(resp.reason or "")
+    final = str(resp.url)
+    result.final_url = result.url if final == result.url else final
+    result.content_type = sys.intern(resp.headers.get("Content-Type", ""))
+    result.server = sys.intern(resp.headers.get("Server", ""))
     result.redirects = len(resp.history)
     result.chain = (*(Hop(h.status, str(h.url)) for h in resp.history),
-                    Hop(resp.status, str(resp.url)))
+                    Hop(resp.status, final)) if resp.history else ()
 
 
 async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> None:

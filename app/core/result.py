@@ -68,7 +68,7 @@ class Result:
     elapsed_ms: float | None = None
     failure: Failure | None = None
     attempts: int = 0
-    chain: tuple[Hop, ...] = ()
+    chain: tuple[Hop, ...] = ()  # every response when redirects were followed, else empty
     title: str = ""
     sha256: str = ""
     server: str = ""
@@ -90,5 +90,5 @@ class Result:
         return self.outcome is not Outcome.PENDING
 
     def redirect_chain_text(self) -> str:
-        """``301 http://a/ -> 302 https://a/x -> 200 https://a/y``"""
+        """``301 http://a/ -> 302 https://a/x -> 200 https://a/y``; empty without redirects."""
         return " -> ".join(f"{hop.status} {hop.url}" for hop in self.chain)

@@ -53,6 +53,19 @@ class Progress:
         return (self.total - self.done) / self.fetched_per_second
 
 
+_STATUS_FAILURES: dict[tuple[int, str], Failure] = {}
+
+
+def _status_failure(kind: Kind, status: int, reason: str) -> Failure:
+    """One shared, immutable Failure per status line: 404s by the thousand cost one object."""
+    failure = _STATUS_FAILURES.get((status, reason))
+    if failure is None:
+        failure = Failure.plain(kind, f"HTTP {status} {reason}".strip())
+        if len(_STATUS_FAILURES) < 4096:
+            _STATUS_FAILURES[(status, reason)] = failure
+    return failure
+
+
 class Run:
     """One press of Fetch (or one Retry). Start with :meth:`start`, stop with :meth:`cancel`.
 
@@ -253,8 +266,7 @@ class Run:
                     result.outcome = Outcome.OK
                 else:
                     result.outcome = Outcome.HTTP_ERROR
-                    result.failure = Failure.plain(
-                        kind, f"HTTP {result.status} {result.reason}".strip())
+                    result.failure = _status_failure(kind, result.status, result.reason)
         except BaseException as exc:  # a bug here must still leave a row, and be seen
             result.outcome = Outcome.FAILED
             result.failure = dataclasses.replace(

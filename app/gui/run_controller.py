@@ -8,6 +8,7 @@ thousands of results per second costs the GUI one repaint per tick, not one per 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -19,6 +20,9 @@ from app.core.targets import Target, check_url
 from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
+# Headers and body previews are kept for this many most recent rows; older rows drop them so a
+# run of a million URLs does not hold a million previews.
+KEEP_DETAILS = 2000
 
 
 class RunController(QObject):
@@ -45,6 +49,7 @@ class RunController(QObject):
         self._task: asyncio.Task[None] | None = None
         self._targets: list[Target] = []
         self._batch: list[Result] = []
+        self._with_details: deque[Result] = deque()
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._tick)
@@ -98,6 +103,10 @@ class RunController(QObject):
     def _store(self, result: Result) -> None:
         self.model.store(result)
         self._batch.append(result)
+        if result.details is not None:
+            self._with_details.append(result)
+            if len(self._with_details) > KEEP_DETAILS:
+                self._with_details.popleft().details = None
 
     def _tick(self) -> None:
         self.model.flush()
