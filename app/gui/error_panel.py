@@ -130,7 +130,7 @@ class ErrorPanel(QDockWidget):
         self._queue.extend(results)
         self._drain()
 
-    def update(self, *args: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any) -> None:
         """``update(results)`` is :meth:`update_results`; ``update()`` repaints, as QWidget's.
 
         The main window connects its ``results_arrived(list)`` here; without this override the
@@ -577,9 +577,9 @@ class _CellDelegate(QStyledItemDelegate):
         super().initStyleOption(option, index)
         column = index.column()
         if column == COL_URL and index.parent().isValid():
-            option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
+            option.textElideMode = Qt.TextElideMode.ElideMiddle
         elif column in (COL_STATUS, COL_ATTEMPTS):
-            option.displayAlignment = (  # type: ignore[attr-defined]
+            option.displayAlignment = (
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 

@@ -295,14 +295,14 @@ class ErrorsModel(QStandardItemModel):
         """The failure at ``index`` (any column); None for a group row or an invalid index."""
         if not index.isValid() or not index.parent().isValid():
             return None
-        key = index.siblingAtColumn(COL_URL).data(KEY_ROLE)
+        key = index.sibling(index.row(), COL_URL).data(KEY_ROLE)
         return self._entries.get(key) if key is not None else None
 
     def group_kind(self, index: QModelIndex | QPersistentModelIndex) -> Kind | None:
         """The kind of a group row (any column); None for a failure row."""
         if not index.isValid() or index.parent().isValid():
             return None
-        token = index.siblingAtColumn(COL_URL).data(KIND_ROLE)
+        token = index.sibling(index.row(), COL_URL).data(KIND_ROLE)
         return Kind(token) if token else None
 
     def entries(self, kind: Kind | None = None) -> list[Entry]:

@@ -11,7 +11,17 @@ from collections import Counter
 
 import pytest
 from aiohttp import web
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    QUrl,
+    Slot,
+)
 from PySide6.QtGui import QDesktopServices, QHelpEvent, QTextDocument
 from PySide6.QtWidgets import QApplication, QMainWindow, QPlainTextEdit, QTextEdit, QToolTip
 
@@ -168,6 +178,10 @@ def test_real_failures_are_grouped_by_kind_with_csv_counts(real, qtmodeltester):
     assert "Server error (5xx) (3)" in titles
     assert "Cancelled (3) \u2014 not counted as failures" in titles
     assert model.failure_count() == sum(expected.values()) - 3
+    # Any cell of a row names its failure, through a persistent index too (as views keep them).
+    refused = model.index_of(model.entry_for(real["refused"].index), COL_MESSAGE)
+    assert model.entry(QPersistentModelIndex(refused)).result is real["refused"]
+    assert model.group_kind(QPersistentModelIndex(refused.parent())) is Kind.REFUSED
     assert model.cancelled_count() == 3
     qtmodeltester.check(model)
 
