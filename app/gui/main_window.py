@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
         self.retry_failed_action.triggered.connect(self._retry_all_failures)
         self.form.import_failed.connect(self._show_notice)
         self.controller.started.connect(self._on_started)
-        self.controller.results_arrived.connect(self.error_panel.update)
+        self.controller.results_arrived.connect(self.error_panel.update_results)
         self.controller.progressed.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
         self.error_panel.retry_requested.connect(self.retry)
@@ -299,7 +299,10 @@ class MainWindow(QMainWindow):
         self.controller.start(targets)
 
     def retry(self, indexes: list[int]) -> None:
-        if self.controller.running or not indexes:
+        if not indexes:
+            return
+        if self.controller.running:
+            self._show_notice("A run is going: cancel it or let it finish, then retry.")
             return
         self.controller.retry(indexes)
 

@@ -6,6 +6,7 @@ they are buffered and announced with one ``dataChanged`` per flush, never one si
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -67,6 +68,13 @@ OUTCOME_LABELS = {
 
 # Where a sort key is missing (a queued row has no status), it sorts after every real value.
 _MISSING = float("inf")
+
+
+def plain_tooltip(text: str) -> str | None:
+    """Tooltips are rich text whenever Qt guesses so; server text must show literally."""
+    if not text:
+        return None
+    return "<qt><p style='white-space:pre-wrap'>" + html.escape(text) + "</p></qt>"
 
 
 def human_size(size: int | None) -> str:
@@ -191,19 +199,23 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and result is not None:
-            if col == COL_ERROR and result.failure is not None:
-                return self._masked_text(result.error)
-            if col == COL_SIZE and result.bytes is not None:
-                return f"{result.bytes:,} bytes"
-            if col in (COL_URL, COL_FINAL_URL):
-                return self._display(row, col, result)
-            if col == COL_CONTENT_TYPE:
-                return result.content_type
-            if col == COL_REDIRECTS and result.chain:
-                return self._masked_text(result.redirect_chain_text())
+            return plain_tooltip(self._tooltip(row, col, result))
         if role == self.ResultRole:
             return result
         return None
+
+    def _tooltip(self, row: int, col: int, result: Result) -> str:
+        if col == COL_ERROR and result.failure is not None:
+            return self._masked_text(result.error)
+        if col == COL_SIZE and result.bytes is not None:
+            return f"{result.bytes:,} bytes"
+        if col in (COL_URL, COL_FINAL_URL, COL_TITLE):
+            return self._display(row, col, result)
+        if col == COL_CONTENT_TYPE:
+            return result.content_type
+        if col == COL_REDIRECTS and result.chain:
+            return self._masked_text(result.redirect_chain_text())
+        return ""
 
     def _masked(self, url: str) -> str:
         return mask_password(url) if self.mask_passwords else url

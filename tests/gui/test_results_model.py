@@ -78,3 +78,14 @@ def test_requeue_shows_rows_queued_again(qapp):
     model.requeue([0])
     assert cell(model, 0, COL_OUTCOME) == "queued"
     assert list(model.results()) == []
+
+
+def test_server_text_in_tooltips_is_shown_literally(qapp):
+    from app.gui.results_model import COL_ERROR
+
+    model = model_with("https://a.example/")
+    model.store(Result(0, 1, "https://a.example/", Outcome.HTTP_ERROR, status=500,
+                       reason="<b>bold</b>",
+                       failure=Failure(Kind.HTTP_5XX, "HTTP 500 <b>bold</b>")))
+    tip = cell(model, 0, COL_ERROR, Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in tip and "<b>" not in tip
