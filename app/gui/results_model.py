@@ -6,7 +6,6 @@ they are buffered and announced with one ``dataChanged`` per flush, never one si
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from PySide6.QtGui import QColor
 from app.core.export import mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.targets import Target, mask_password
+from app.gui.plain import plain_tooltip
 
 # What a user scans first comes first: what happened, then how, then the details.
 COL_LINE = 0
@@ -68,13 +68,6 @@ OUTCOME_LABELS = {
 
 # Where a sort key is missing (a queued row has no status), it sorts after every real value.
 _MISSING = float("inf")
-
-
-def plain_tooltip(text: str) -> str | None:
-    """Tooltips are rich text whenever Qt guesses so; server text must show literally."""
-    if not text:
-        return None
-    return "<qt><p style='white-space:pre-wrap'>" + html.escape(text) + "</p></qt>"
 
 
 def human_size(size: int | None) -> str:

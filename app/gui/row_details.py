@@ -34,6 +34,7 @@ from app.core.export import mask_passwords_in_text
 from app.core.fetch import decode_text
 from app.core.result import Outcome, Result
 from app.core.targets import mask_password
+from app.gui.plain import plain_tooltip
 
 __all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
 
@@ -289,7 +290,7 @@ class RowDetails(QWidget):
                 self._summary_form.setRowVisible(field, bool(value))
             if isinstance(field, QLineEdit):
                 field.setCursorPosition(0)
-                field.setToolTip(value if len(value) > 60 else "")
+                field.setToolTip(plain_tooltip(value) if len(value) > 60 else "")
         outcome = self._fields["outcome"]
         palette = outcome.palette()
         colour = OUTCOME_COLOUR.get(result.outcome)

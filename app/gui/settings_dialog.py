@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from yarl import URL
 
 from app.core.settings import DEFAULT_USER_AGENT, METHODS, MIB, Settings, SettingsError
+from app.gui.plain import plain_tooltip
 
 __all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "parse_headers"]
 
@@ -181,7 +182,7 @@ class SettingsDialog(QDialog):
         if len(notices) > 2:
             shown.append(f"…and {len(notices) - 2} more (hover to see all)")
         self._notice_text.setText("\n".join(shown))
-        self._notice_text.setToolTip("\n".join(notices))
+        self._notice_text.setToolTip(plain_tooltip("\n".join(notices)))
 
     def restore_defaults(self) -> None:
         self.set_settings(Settings())
