@@ -10,6 +10,7 @@ The route handlers and raw-socket machinery shared with the built-in demo come f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
 import time
@@ -23,7 +24,15 @@ import aiohttp
 import trustme
 from aiohttp import web
 
-from app.core.demo import DEMO_ROUTES, GARBAGE, TRUNCATED, html_page, redirect, redirect_to
+from app.core.demo import (
+    DEMO_ROUTES,
+    GARBAGE,
+    TRUNCATED,
+    html_page,
+    number_param,
+    redirect,
+    redirect_to,
+)
 from app.core.fetch import basic_auth as encode_basic_auth
 from app.core.loopback import (
     RawHandler,
@@ -246,14 +255,14 @@ def misbehaving_app(
                             headers={"Content-Type": f"text/plain; charset={charset}"})
 
     async def retry_after(request: web.Request) -> web.StreamResponse:
-        seconds = int(request.query.get("seconds", "1"))
+        seconds = int(number_param(request, "seconds", 1, 10**6))
         value = formatdate(time.time() + seconds, usegmt=True) if "date" in request.query \
             else str(seconds)
         return web.Response(status=429, text="slow down\n", headers={"Retry-After": value})
 
     async def flaky(request: web.Request) -> web.StreamResponse:
         key = request.query.get("key", "")
-        failures = int(request.query.get("failures", str(flaky_failures)))
+        failures = int(number_param(request, "failures", flaky_failures, 10**6))
         flaky_counts[key] = flaky_counts.get(key, 0) + 1
         if flaky_counts[key] <= failures:
             return web.Response(status=503, text=f"attempt {flaky_counts[key]} fails\n")
@@ -287,7 +296,9 @@ def misbehaving_app(
         return html_page("No HEAD here")
 
     async def redirect_to_query(request: web.Request) -> web.StreamResponse:
-        return redirect(request.query["url"], int(request.query.get("status", "302")))
+        if "url" not in request.query:
+            raise web.HTTPBadRequest(text="url is missing")
+        return redirect(request.query["url"], int(number_param(request, "status", 302, 399)))
 
     app = web.Application()
     app.add_routes(DEMO_ROUTES)
@@ -444,9 +455,10 @@ def proxy_app(credentials: tuple[str, str] | None = None) -> web.Application:
                 response = web.StreamResponse(status=answer.status, reason=answer.reason)
                 response.headers.extend(_end_to_end(answer.headers.items()))
                 await response.prepare(request)
-                async for chunk in answer.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
+                with contextlib.suppress(ConnectionError):  # the client went away
+                    async for chunk in answer.content.iter_any():
+                        await response.write(chunk)
+                    await response.write_eof()
                 return response
         except aiohttp.ClientError as exc:
             if response is None or not response.prepared:

@@ -33,6 +33,10 @@ __all__ = [
     "TRUNCATED",
     "demo_app",
     "gzip_bomb_body",
+    "html_page",
+    "number_param",
+    "redirect",
+    "redirect_to",
 ]
 
 MIB = 1024 * 1024
@@ -53,7 +57,8 @@ GARBAGE = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\x00\x00\x01\x0c\x0a\x14\xde\xad\x
 Handler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
 
 
-def _number(request: web.Request, name: str, default: float, top: float) -> float:
+def number_param(request: web.Request, name: str, default: float, top: float) -> float:
+    """The number in query parameter or path part ``name``; a 400 answer if it is not one."""
     text = request.query.get(name) or request.match_info.get(name)
     if text is None:
         return default
@@ -87,7 +92,7 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 async def status(request: web.Request) -> web.StreamResponse:
     """``/status/{code}``: answer with that status (200-599)."""
-    code = int(_number(request, "code", 200, 599))
+    code = int(number_param(request, "code", 200, 599))
     if code < 200:
         raise web.HTTPBadRequest(text="code must be between 200 and 599")
     if code in (204, 304):
@@ -97,7 +102,7 @@ async def status(request: web.Request) -> web.StreamResponse:
 
 async def redirect_chain(request: web.Request) -> web.StreamResponse:
     """``/redirect/{hops}``: that many 302s, the last one to /ok."""
-    hops = int(_number(request, "hops", 1, 100))
+    hops = int(number_param(request, "hops", 1, 100))
     return redirect("/ok" if hops <= 1 else f"/redirect/{hops - 1}")
 
 
@@ -116,23 +121,26 @@ def redirect_to(location: str) -> Handler:
 
 async def slow(request: web.Request) -> web.StreamResponse:
     """``/slow?seconds=S``: wait, then answer with a page (default 3 s)."""
-    seconds = _number(request, "seconds", 3.0, 600.0)
+    seconds = number_param(request, "seconds", 3.0, 600.0)
     await asyncio.sleep(seconds)
     return html_page("Slow page", f"This page took {seconds:g} seconds.")
 
 
 async def big(request: web.Request) -> web.StreamResponse:
     """``/big?bytes=N``: a body of N bytes with a true Content-Length, sent in chunks."""
-    size = int(_number(request, "bytes", 12 * MIB, 64 * 1024 * MIB))
+    size = int(number_param(request, "bytes", 12 * MIB, 64 * 1024 * MIB))
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = size
     await response.prepare(request)
     chunk = b"x" * (256 * 1024)
     left = size
-    while left > 0:
-        await response.write(chunk[:left])
-        left -= len(chunk)
-    await response.write_eof()
+    try:
+        while left > 0:
+            await response.write(chunk[:left])
+            left -= len(chunk)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading (a body cap): aiohttp would log this as a server error
     return response
 
 
@@ -146,7 +154,7 @@ def gzip_bomb_body(mib: int) -> bytes:
 
 async def gzip_bomb(request: web.Request) -> web.StreamResponse:
     """``/gzip-bomb?mib=M``: a small gzip body that unpacks to M MiB (default 64)."""
-    mib = int(_number(request, "mib", 64, 1024))
+    mib = int(number_param(request, "mib", 64, 1024))
     body = await asyncio.to_thread(gzip_bomb_body, mib)  # compressing takes ~0.2 s
     headers = {"Content-Encoding": "gzip", "Content-Type": "text/html"}
     return web.Response(body=body, headers=headers)

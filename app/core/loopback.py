@@ -136,23 +136,37 @@ class ServerThread:
         except BaseException:
             await runner.cleanup()
             raise
-        self._closers.append(runner.cleanup)
+
+        async def close() -> None:
+            server = runner.server
+            transports = [c.transport for c in server.connections if c.transport] if server else []
+            await runner.cleanup()
+            # cleanup() closes connections gracefully: a transport with unsent data stays open
+            # until the client reads it, which a stalled client never does, and the loop would
+            # end with the socket still open. Drop what is left.
+            for transport in transports:
+                transport.abort()
+            await asyncio.sleep(0)  # let the aborts close their sockets
+
+        self._closers.append(close)
         bound: int = runner.addresses[0][1]
         return bound
 
     async def _serve_raw(self, handler: RawHandler, host: str, port: int) -> int:
-        connections: set[asyncio.Task[Any]] = set()
+        connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
-            connections.add(task)
+            connections[task] = writer
             try:
                 await handler(reader, writer)
-            except ConnectionError:
+            except (ConnectionError, asyncio.CancelledError):
+                # CancelledError only comes from close() below; letting it end the task would
+                # make Python 3.11's start_server log "Exception in callback" for it.
                 pass
             finally:
-                connections.discard(task)
+                del connections[task]
                 writer.close()
                 with contextlib.suppress(ConnectionError):
                     await writer.wait_closed()
@@ -161,7 +175,9 @@ class ServerThread:
 
         async def close() -> None:
             server.close()
-            for task in list(connections):
+            for writer in connections.values():
+                writer.transport.abort()
+            for task in connections:
                 task.cancel()
             await asyncio.gather(*connections, return_exceptions=True)
             await server.wait_closed()
