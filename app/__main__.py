@@ -164,7 +164,7 @@ async def _session(args: argparse.Namespace, settings: Settings, warnings: list[
     if args.demo:
         window.start_demo()
     if args.url_file:
-        window.load_path(args.url_file)
+        await window.load_path(args.url_file)
     code = EXIT_OK
     if args.run:
         finished: asyncio.Future[object] = asyncio.get_running_loop().create_future()

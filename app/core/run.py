@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from yarl import URL
+
 from app.core.errors import Failure, Kind, kind_for_status
 from app.core.fetch import Fetcher, fetch, open_session
 from app.core.result import Outcome, Result
@@ -217,7 +219,7 @@ class Run:
         per_host = self.settings.per_host
         assert self._fetcher is not None
         for target in self._targets:
-            if target.url is None:
+            if target.failure is not None:
                 result = Result(target.index, target.line, target.text, Outcome.INVALID,
                                 failure=target.failure)
                 self._emit(result)
@@ -235,11 +237,17 @@ class Run:
         return None, True
 
     def _launch(self, target: Target) -> None:
-        assert self._fetcher is not None and target.url is not None
+        assert self._fetcher is not None
+        try:
+            url = URL(target.text)
+        except ValueError as exc:  # the quick line check passed something yarl refuses
+            self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
+                              failure=Failure.plain(Kind.INVALID_URL, f"not a valid URL: {exc}")))
+            return
         result = Result(target.index, target.line, target.text)
         self._fetcher.host(target.host).active += 1
         task = asyncio.get_running_loop().create_task(
-            fetch(self._fetcher, target.url, result), name=f"fetch {target.index}"
+            fetch(self._fetcher, url, result), name=f"fetch {target.index}"
         )
         self._tasks[task] = (target, result)
         task.add_done_callback(self._on_done)
@@ -299,7 +307,7 @@ class Run:
     def _cancel_unstarted(self) -> None:
         failure = Failure.plain(Kind.CANCELLED, "cancelled before it started")
         for target in self._unstarted():
-            if target.url is None:
+            if target.failure is not None:
                 self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
                                   failure=target.failure))
             else:
@@ -309,7 +317,7 @@ class Run:
     def _fail_unstarted(self, exc: BaseException) -> None:
         failure = Failure.from_exception(exc)
         for target in self._unstarted():
-            if target.url is None:
+            if target.failure is not None:
                 self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
                                   failure=target.failure))
             else:

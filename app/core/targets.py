@@ -1,9 +1,16 @@
 """Turn the text a user pasted or imported into targets: one per non-blank, non-comment line,
-each either a fetchable URL or a rejected line with the reason in plain words."""
+each either a fetchable URL or a rejected line with the reason in plain words.
+
+A list may hold a million lines, so a :class:`TargetList` keeps only each line's text and line
+number; :class:`Target` objects are made as the run reaches them, and the common plain
+``http(s)://host/path`` line is recognised by one regular expression instead of a full parse.
+"""
 
 from __future__ import annotations
 
 import codecs
+import re
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,20 +21,29 @@ from app.core.errors import Failure, Kind
 
 MAX_URL_LENGTH = 8192
 
+# Plain ASCII http(s) URLs with a DNS name or IP literal and an optional port: the vast majority
+# of real lists. Anything else takes the full parse in check_url.
+_PLAIN_URL = re.compile(
+    r"(?i:https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?"
+    r"(?:[/?#][!-~]*)?",
+    re.ASCII,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One input line. ``url`` is None when the line cannot be fetched; ``failure`` says why."""
+    """One input line. ``failure`` is set when the line cannot be fetched, and says why."""
 
     index: int
     line: int
     text: str
-    url: URL | None
     failure: Failure | None = None
+    host: str = ""  # the per-host key: lowercase, IDNA-encoded
 
     @property
-    def host(self) -> str:
-        return (self.url.host or "") if self.url is not None else ""
+    def url(self) -> URL | None:
+        """The parsed URL, made when asked (a run asks once, as it starts the request)."""
+        return None if self.failure is not None else URL(self.text)
 
 
 def check_url(text: str) -> tuple[URL | None, Failure | None]:
@@ -64,6 +80,69 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     return url, None
 
 
+def check_line(text: str) -> tuple[str, Failure | None]:
+    """The per-host key of a stripped line, or why it cannot be fetched. Fast for plain URLs."""
+    match = _PLAIN_URL.fullmatch(text)
+    if match is not None and len(text) <= MAX_URL_LENGTH and ".." not in match.group(1):
+        port = match.group(2)
+        if port is None or 0 < int(port) < 65536:
+            return match.group(1).lower(), None
+    url, failure = check_url(text)
+    if url is None:
+        return "", failure
+    return (url.raw_host or "").lower(), None
+
+
+def make_target(index: int, line: int, text: str) -> Target:
+    host, failure = check_line(text)
+    return Target(index, line, text, failure, host)
+
+
+class TargetList:
+    """The lines of a URL list that will become rows: text and line number, nothing more.
+
+    Iterating yields :class:`Target` objects made on the fly, so a million-line list costs its
+    strings and four bytes a line. Treat it as immutable: the results model shares its lists.
+    """
+
+    __slots__ = ("texts", "lines")
+
+    def __init__(self, texts: list[str], lines: array[int]) -> None:
+        self.texts = texts
+        self.lines = lines
+
+    @classmethod
+    def from_lines(cls, raw_lines: Iterable[str]) -> TargetList:
+        """Keep every line that is not blank and does not start with ``#``."""
+        texts: list[str] = []
+        lines: array[int] = array("L")
+        for number, raw in enumerate(raw_lines, start=1):
+            text = raw.strip().lstrip("\ufeff").strip()
+            if not text or text.startswith("#"):
+                continue
+            texts.append(text)
+            lines.append(number)
+        return cls(texts, lines)
+
+    @classmethod
+    def from_text(cls, text: str) -> TargetList:
+        return cls.from_lines(text.splitlines())
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TargetList:
+        return cls.from_text(read_url_file(path))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self) -> Iterator[Target]:
+        for index, text in enumerate(self.texts):
+            yield make_target(index, self.lines[index], text)
+
+    def __getitem__(self, index: int) -> Target:
+        return make_target(index, self.lines[index], self.texts[index])
+
+
 def iter_targets(lines: Iterable[str]) -> Iterator[Target]:
     """Yield a target for every line that is not blank and does not start with ``#``."""
     index = 0
@@ -71,8 +150,7 @@ def iter_targets(lines: Iterable[str]) -> Iterator[Target]:
         text = raw.strip().lstrip("\ufeff").strip()
         if not text or text.startswith("#"):
             continue
-        url, failure = check_url(text)
-        yield Target(index, number, text, url, failure)
+        yield make_target(index, number, text)
         index += 1
 
 
@@ -85,22 +163,30 @@ class Summary:
     """What the form says about its text before a run."""
 
     fetchable: int
-    rejected: tuple[Target, ...]
+    rejected: tuple[Target, ...]  # the first ones only, when there are very many
+    total: int = -1
+
+    def __post_init__(self) -> None:
+        if self.total < 0:
+            object.__setattr__(self, "total", self.fetchable + len(self.rejected))
 
     @property
-    def total(self) -> int:
-        return self.fetchable + len(self.rejected)
+    def rejected_count(self) -> int:
+        return self.total - self.fetchable
 
 
 def summarize(targets: Iterable[Target], keep_rejected: int = 1000) -> Summary:
-    fetchable = 0
+    """Count fetchable lines; keep the first ``keep_rejected`` rejected ones (with reasons)."""
+    fetchable = rejected_count = 0
     rejected: list[Target] = []
     for target in targets:
-        if target.url is not None:
+        if target.failure is None:
             fetchable += 1
-        elif len(rejected) < keep_rejected:
+            continue
+        rejected_count += 1
+        if len(rejected) < keep_rejected:
             rejected.append(target)
-    return Summary(fetchable, tuple(rejected))
+    return Summary(fetchable, tuple(rejected), fetchable + rejected_count)
 
 
 def read_url_file(path: str | Path) -> str:

@@ -289,8 +289,11 @@ class MainWindow(QMainWindow):
     def start_run(self) -> None:
         if self.controller.running or self._closing:
             return
+        if self.form.loading:
+            self._show_notice("The URL list is still being read; Fetch again in a moment.")
+            return
         targets = self.form.targets()
-        if not targets:
+        if not len(targets):
             self._show_notice("There are no URLs to fetch: paste some, or use Import….")
             return
         self.error_panel.clear()
@@ -483,5 +486,6 @@ class MainWindow(QMainWindow):
             self.demo_server = None
         self.closed.emit()
 
-    def load_path(self, path: str | Path) -> bool:
-        return self.form.load_file(path)
+    def load_path(self, path: str | Path) -> asyncio.Task[None]:
+        """Import a URL file; the task ends once the form shows it."""
+        return self.form.start_loading(path)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor
 
 from app.core.export import mask_passwords_in_text
 from app.core.result import Outcome, Result
-from app.core.targets import Target, mask_password
+from app.core.targets import TargetList, mask_password
 from app.gui.plain import plain_tooltip
 
 # What a user scans first comes first: what happened, then how, then the details.
@@ -93,7 +93,7 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._urls: list[str] = []
-        self._lines: list[int] = []
+        self._lines: Sequence[int] = ()
         self._results: list[Result | None] = []
         self._dirty_low: int | None = None
         self._dirty_high = -1
@@ -101,11 +101,11 @@ class ResultsModel(QAbstractTableModel):
 
     # -- filling -------------------------------------------------------------------------------
 
-    def reset_rows(self, targets: Sequence[Target]) -> None:
-        """Start over with one queued row per target."""
+    def reset_rows(self, targets: TargetList) -> None:
+        """Start over with one queued row per target (sharing the list's text, not copying it)."""
         self.beginResetModel()
-        self._urls = [t.text for t in targets]
-        self._lines = [t.line for t in targets]
+        self._urls = targets.texts
+        self._lines = targets.lines
         self._results = [None] * len(targets)
         self._dirty_low, self._dirty_high = None, -1
         self.endResetModel()

@@ -8,15 +8,16 @@ thousands of results per second costs the GUI one repaint per tick, not one per 
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.result import Result
 from app.core.run import Progress, Run
 from app.core.settings import Settings
-from app.core.targets import Target, check_url
+from app.core.targets import Target, TargetList
 from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
@@ -47,7 +48,7 @@ class RunController(QObject):
         self.settings = settings
         self._run: Run | None = None
         self._task: asyncio.Task[None] | None = None
-        self._targets: list[Target] = []
+        self._targets = TargetList([], array("L"))
         self._batch: list[Result] = []
         self._with_details: deque[Result] = deque()
         self._timer = QTimer(self)
@@ -63,36 +64,30 @@ class RunController(QObject):
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
-    def start(self, targets: Sequence[Target]) -> None:
+    def start(self, targets: TargetList) -> None:
         """Fetch ``targets`` from scratch: the table gets one queued row per target."""
         if self.running:
             raise RuntimeError("a run is already going")
-        self._targets = list(targets)
-        self.model.reset_rows(self._targets)
-        self._begin(self._targets)
+        self._targets = targets
+        self.model.reset_rows(targets)
+        self._begin(targets, len(targets))
 
     def retry(self, indexes: Sequence[int]) -> None:
         """Fetch these rows again with the current settings; their rows update in place."""
         if self.running or not indexes:
             return
-        targets = []
-        for index in sorted(set(indexes)):
-            if not 0 <= index < len(self._targets):
-                continue
-            old = self._targets[index]
-            url, failure = check_url(old.text)
-            targets.append(Target(old.index, old.line, old.text, url, failure))
+        targets = [self._targets[i] for i in sorted(set(indexes)) if 0 <= i < len(self._targets)]
         self.model.requeue(t.index for t in targets)
         self.model.flush()
-        self._begin(targets)
+        self._begin(targets, len(targets))
 
     def cancel(self) -> None:
         if self._run is not None:
             self._run.cancel()
 
-    def _begin(self, targets: Sequence[Target]) -> None:
+    def _begin(self, targets: Iterable[Target], total: int) -> None:
         self._batch = []
-        run = Run(targets, self.settings, self._store)
+        run = Run(targets, self.settings, self._store, total=total)
         self._run = run
         self._task = run.start()
         self._task.add_done_callback(self._on_run_done)

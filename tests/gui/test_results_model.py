@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.core.errors import Failure, Kind
 from app.core.result import Outcome, Result
-from app.core.targets import parse_text
+from app.core.targets import TargetList
 from app.gui.results_model import (
     COL_ERROR_KIND,
     COL_LINE,
@@ -23,7 +23,7 @@ DISPLAY = Qt.ItemDataRole.DisplayRole
 
 def model_with(text: str) -> ResultsModel:
     model = ResultsModel()
-    model.reset_rows(parse_text(text))
+    model.reset_rows(TargetList.from_text(text))
     return model
 
 
