@@ -277,7 +277,8 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             method,
             url,
             allow_redirects=settings.follow_redirects,
-            max_redirects=settings.max_redirects,
+            # aiohttp gives up when the Nth redirect arrives, having followed N-1 of them.
+            max_redirects=settings.max_redirects + 1,
             timeout=timeout,
             headers=headers,
             trace_request_ctx=clock,
@@ -295,9 +296,14 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
                 result.bytes = int(length) if length.isdigit() else None
             return resp.status
     except aiohttp.TooManyRedirects as exc:
+        # Every response received, the last being the redirect that was not followed.
         result.chain = tuple(Hop(h.status, str(h.url)) for h in exc.history)
-        result.redirects = len(exc.history)
-        raise
+        result.redirects = max(0, len(exc.history) - 1)
+        raise FetchError(
+            Kind.TOO_MANY_REDIRECTS,
+            f"{KIND_INFO[Kind.TOO_MANY_REDIRECTS].title}: followed {result.redirects} "
+            f"(the limit) and the server still redirects; see the redirect chain",
+        ) from exc
     except TimeoutError as exc:
         # aiohttp's total timeout is the builtin TimeoutError; say which phase it cut.
         if ttfb is not None:
