@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextvars
 import email.utils
 import hashlib
 import html
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import aiohappyeyeballs
 import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
@@ -91,9 +93,10 @@ def _trace_config() -> aiohttp.TraceConfig:
 
     async def conn_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
         clock = ctx.trace_request_ctx
-        clock.connect_ms = (time.perf_counter() - clock.conn_start) * 1000
+        # aiohttp's span covers DNS, TCP and TLS; report TCP alone when TLS was timed apart.
+        end = clock.tcp_done if clock.tls_ms is not None else time.perf_counter()
+        clock.connect_ms = (end - clock.conn_start) * 1000
         if clock.dns_ms is not None:
-            # aiohttp's connection span includes the DNS lookup; report the TCP/TLS part alone.
             clock.connect_ms = max(0.0, clock.connect_ms - clock.dns_ms)
 
     config.on_dns_resolvehost_start.append(dns_start)
@@ -108,14 +111,67 @@ class _Clock:
     start: float = 0.0
     dns_start: float = 0.0
     conn_start: float = 0.0
+    tcp_done: float = 0.0
     dns_ms: float | None = None
     connect_ms: float | None = None
+    tls_ms: float | None = None
+
+
+# The attempt being made by the current task, for the connector to time TCP and TLS apart.
+_CURRENT_CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
+    "fetchdeck_clock", default=None)
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    """A TCPConnector that splits the connect time into TCP and TLS handshake.
+
+    aiohttp's traces report one span for both. This repeats the body of aiohttp 3.11-3.14's
+    ``_wrap_create_connection`` (open the socket with happy eyeballs, then hand it to
+    ``create_connection``, which does TLS) with a clock between the two steps. Where aiohttp's
+    internals are not what it expects, it defers to aiohttp unchanged and TLS is not timed.
+    """
+
+    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        clock = _CURRENT_CLOCK.get()
+        needed = ("_local_addr_infos", "_happy_eyeballs_delay", "_interleave", "_socket_factory")
+        if (clock is None or not kwargs.get("ssl") or "addr_infos" not in kwargs
+                or not all(hasattr(self, name) for name in needed)):
+            return await super()._wrap_create_connection(*args, **kwargs)
+        addr_infos = kwargs.pop("addr_infos")
+        req = kwargs.pop("req")
+        timeout = kwargs.pop("timeout")
+        client_error = kwargs.pop("client_error", aiohttp.ClientConnectorError)
+        try:
+            async with asyncio.timeout(timeout.sock_connect):
+                sock = await aiohappyeyeballs.start_connection(
+                    addr_infos=addr_infos,
+                    local_addr_infos=self._local_addr_infos,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay,
+                    interleave=self._interleave,
+                    loop=self._loop,
+                    socket_factory=self._socket_factory,
+                )
+                clock.tcp_done = time.perf_counter()
+                shutdown = getattr(self, "_ssl_shutdown_timeout", None)
+                if shutdown:
+                    kwargs["ssl_shutdown_timeout"] = shutdown
+                connection = await self._loop.create_connection(*args, **kwargs, sock=sock)
+                clock.tls_ms = (time.perf_counter() - clock.tcp_done) * 1000
+                return connection
+        except ssl.CertificateError as exc:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl.SSLError as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
 
 
 def open_session(settings: Settings) -> aiohttp.ClientSession:
     """The session for one run. Call inside a coroutine; close it before the loop stops."""
     ssl_arg = make_ssl(settings)
-    connector = aiohttp.TCPConnector(
+    connector = _TimedConnector(
         # The run bounds requests in flight itself; a second queue here would only hide waits
         # inside the request's timeout.
         limit=0,
@@ -266,6 +322,7 @@ async def _fetch_once(fetcher: Fetcher, url: URL, result: Result, notes: list[st
 async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> int:
     settings = fetcher.settings
     clock = _Clock(start=time.perf_counter())
+    _CURRENT_CLOCK.set(clock)
     headers = None
     if settings.auth and url.user is None:
         user, _, password = settings.auth.partition(":")
@@ -320,7 +377,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
         raise
     finally:
         result.elapsed_ms = (time.perf_counter() - clock.start) * 1000
-        result.timings = Timings(clock.dns_ms, clock.connect_ms, None, ttfb)
+        result.timings = Timings(clock.dns_ms, clock.connect_ms, clock.tls_ms, ttfb)
 
 
 def _record_response(result: Result, resp: aiohttp.ClientResponse) -> None:

@@ -208,6 +208,21 @@ def test_tls_with_a_private_ca(tmp_path):
         assert fetch_one(url, verify_tls=False).outcome is Outcome.OK
 
 
+def test_timings_split_dns_tcp_and_tls(tmp_path):
+    tls = TLS(tmp_path)
+    with ThreadedServer(ssl_context=tls.server_context()) as https:
+        secure = fetch_one(f"https://localhost:{https.port}/ok", ca_file=str(tls.ca_pem))
+    t = secure.timings
+    assert secure.outcome is Outcome.OK
+    assert None not in (t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms)
+    assert t.ttfb_ms >= t.tls_ms
+
+
+def test_plain_http_has_no_tls_time(server):
+    result = fetch_one(server.url("/ok"))
+    assert result.timings.tls_ms is None and result.timings.connect_ms is not None
+
+
 def test_a_missing_ca_file_fails_every_row_with_a_reason(server, tmp_path):
     results = fetch_all([server.url("/ok")] * 2, ca_file=str(tmp_path / "missing.pem"))
     assert [r.outcome for r in results] == [Outcome.FAILED] * 2
