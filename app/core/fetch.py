@@ -38,6 +38,8 @@ TITLE_SCAN_BYTES = 256 * 1024
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0
 
+CHARSET_CHECK_BYTES = 64 * 1024
+_TEXTUAL = re.compile(r"json|xml|javascript|csv")
 _TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 
 
@@ -421,11 +423,15 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
         if result.details is not None:
             result.details.preview = bytes(head[:PREVIEW_BYTES])
     result.sha256 = digest.hexdigest()
-    if "html" in result.content_type.lower() or head[:512].lstrip().lower().startswith(
-        (b"<!doctype html", b"<html")
-    ):
-        title, note = extract_title(bytes(head), resp.charset)
-        result.title = title
+    content_type = result.content_type.lower()
+    is_html = "html" in content_type or head[:512].lstrip().lower().startswith(
+        (b"<!doctype html", b"<html"))
+    if is_html:
+        result.title, _ = extract_title(bytes(head), resp.charset)
+    if is_html or content_type.startswith("text/") or _TEXTUAL.search(content_type):
+        # A wrong or unknown charset is no failure, but it is worth saying.
+        _, note = decode_text(_whole_chars(bytes(head[:CHARSET_CHECK_BYTES]), size),
+                              resp.charset)
         if note:
             result.note = note
 
@@ -447,6 +453,13 @@ async def _chunks(resp: aiohttp.ClientResponse, result: Result) -> AsyncIterator
             if announced is not None else f"{KIND_INFO[Kind.TRUNCATED].title}: the body ended "
             f"after {got:,} bytes",
         ) from exc
+
+
+def _whole_chars(data: bytes, size: int) -> bytes:
+    """``data`` without a multi-byte character cut at its end by the check's own limit."""
+    if len(data) >= size:
+        return data
+    return data[:-3] + data[-3:].rstrip(bytes(range(0x80, 0x100))) if len(data) > 3 else data
 
 
 def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:

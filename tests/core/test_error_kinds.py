@@ -161,11 +161,14 @@ def test_tls_to_a_plain_http_port(web_server):
     assert_failed(result, Kind.TLS)
 
 
-def test_wrong_charset_is_not_a_failure(web_server):
+def test_wrong_or_unknown_charset_is_not_a_failure_but_is_said(web_server):
     result = fetch_one(web_server.url("/latin1"))
     assert result.outcome is Outcome.OK
+    assert result.note == "text is not valid utf-8; undecodable bytes replaced"
     result = fetch_one(web_server.url("/unknown-charset"))
     assert result.outcome is Outcome.OK
+    assert "unknown charset 'x-no-such-charset'" in result.note
+    assert fetch_one(web_server.url("/ok")).note == ""
 
 
 def test_connect_timeout():
