@@ -131,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_gui(args: argparse.Namespace, settings: Settings, warnings: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.loop import ExceptionRouter, make_loop
+    from app.gui.exceptions import ExceptionRouter
+    from app.gui.loop import make_loop
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)

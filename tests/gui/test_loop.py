@@ -26,7 +26,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core.errors import Failure, Kind
-from app.gui.loop import ExceptionRouter, FastQEventLoop, default_log_path
+from app.gui.exceptions import ExceptionRouter, default_log_path
+from app.gui.loop import FastQEventLoop
 
 PAGE = b"<html>" + b"x" * 2500 + b"</html>"
 

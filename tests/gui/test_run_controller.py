@@ -12,7 +12,8 @@ from app.gui.run_controller import KEEP_DETAILS, RunController
 def test_only_the_most_recent_rows_keep_their_details(qapp):
     count = KEEP_DETAILS + 10
     model = ResultsModel()
-    model.reset_rows(TargetList.from_text("\n".join(f"https://h.example/{i}" for i in range(count))))
+    urls = "\n".join(f"https://h.example/{i}" for i in range(count))
+    model.reset_rows(TargetList.from_text(urls))
     controller = RunController(model, Settings())
     for i in range(count):
         controller._store(Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
