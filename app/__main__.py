@@ -158,7 +158,7 @@ async def _session(args: argparse.Namespace, settings: Settings, warnings: list[
     from app.gui.main_window import MainWindow
 
     window = MainWindow(settings, warnings)
-    router.internal_error.connect(window.error_panel.add_internal)  # type: ignore[attr-defined]
+    window.attach_router(router)  # type: ignore[arg-type]
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()

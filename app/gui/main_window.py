@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.core.demo import DemoServer
+from app.core.errors import Failure
 from app.core.export import write_csv
 from app.core.result import Result
 from app.core.run import Progress
 from app.core.settings import Settings
 from app.gui.error_panel import ErrorPanel
+from app.gui.exceptions import ExceptionRouter
 from app.gui.results_model import (
     COL_CONTENT_TYPE,
     COL_ERROR,
@@ -384,6 +386,16 @@ class MainWindow(QMainWindow):
     def _dismiss_notices(self) -> None:
         self.notices.clear()
         self.notice_bar.setVisible(False)
+
+    def show_internal_error(self, failure: Failure) -> None:
+        """An error outside any URL (a bug): it goes in the panel, and the panel comes forward."""
+        self.error_panel.add_internal(failure)
+        self.error_panel.show()
+        self.error_panel.raise_()
+        self.progress_label.setText(f"Internal error: {failure.message} (see the Errors panel)")
+
+    def attach_router(self, router: ExceptionRouter) -> None:
+        router.internal_error.connect(self.show_internal_error)
 
     # -- settings ------------------------------------------------------------------------------
 

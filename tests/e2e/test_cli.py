@@ -32,6 +32,15 @@ def fetchdeck(*args: str, cwd: Path, timeout: float = 90) -> subprocess.Complete
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+LOST_ERRORS = ("Traceback", "never retrieved", "Unclosed", "Event loop is closed", "ERROR")
+
+
+def assert_nothing_lost(stderr: str) -> None:
+    """Nothing Fetchdeck should have caught and shown may end up only on the terminal."""
+    for words in LOST_ERRORS:
+        assert words not in stderr, stderr
+
+
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     with path.open(newline="", encoding="utf-8") as stream:
         reader = csv.DictReader(stream)
@@ -56,6 +65,7 @@ def test_batch_run_with_failures_exports_every_line_and_exits_1(server, tmp_path
                                                "unsafe_redirect"]
     assert rows[3]["redirects"] == "2"
     assert "5 URLs" in proc.stderr and "1 invalid" in proc.stderr
+    assert_nothing_lost(proc.stderr)
 
 
 def test_batch_run_where_everything_succeeds_exits_0(server, tmp_path):
@@ -98,6 +108,7 @@ def test_demo_runs_to_the_end_with_every_kind_of_outcome(tmp_path):
     _, rows = read_csv(out)
     outcomes = {r["outcome"] for r in rows}
     assert {"ok", "http_error", "failed"} <= outcomes
+    assert_nothing_lost(proc.stderr)
     kinds = {r["error_kind"] for r in rows}
     assert {"http_4xx", "http_5xx", "too_many_redirects", "unsafe_redirect", "reset",
             "truncated", "protocol", "body_too_large", "refused"} <= kinds

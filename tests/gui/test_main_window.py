@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from app.core.result import Outcome
 from app.core.settings import Settings
 from app.gui.main_window import MainWindow
+from app.gui.settings_dialog import SettingsDialog
 from tests.servers import ReservedPort, ThreadedServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -144,3 +145,73 @@ def test_export_failure_is_shown_not_raised(window, qtbot, server, tmp_path):
         window.export_csv(str(tmp_path))  # a directory cannot be written as a file
     assert blocker.args[1].startswith("Could not write")
     assert window.notice_bar.isVisible()
+
+
+def test_an_exception_in_a_slot_lands_in_the_error_panel(window, qtbot, loop, tmp_path):
+    from app.gui.exceptions import ExceptionRouter
+
+    def broken_slot():
+        raise RuntimeError("a bug in a slot")
+
+    router = ExceptionRouter(log_path=tmp_path / "fetchdeck.log")
+    window.attach_router(router)
+    window.settings_button.clicked.connect(broken_slot)
+    with qtbot.captureExceptions() as passed_on:
+        router.install(loop)
+        try:
+            with qtbot.waitSignal(router.internal_error, timeout=5_000):
+                qtbot.mouseClick(window.settings_button, Qt.MouseButton.LeftButton)
+        finally:
+            router.uninstall()
+            for dialog in window.findChildren(SettingsDialog):
+                dialog.reject()
+    assert [type(exc) for _, exc, _ in passed_on] == [RuntimeError]
+    assert window.error_panel.model.counts() == {"internal": 1}
+    (entry,) = window.error_panel.model.entries()
+    assert "broken_slot" in entry.failure.traceback
+    assert "a bug in a slot" in (tmp_path / "fetchdeck.log").read_text()
+    assert "Internal error" in window.progress_label.text()
+
+
+def test_panel_counts_agree_with_the_csv(window, qtbot, server, tmp_path):
+    with ReservedPort() as closed:
+        urls = [server.url("/ok"), server.url("/status/404"), server.url("/status/404"),
+                server.url("/status/502"), "nope", f"http://127.0.0.1:{closed.port}/",
+                server.url("/redirect-loop")]
+        fetch(qtbot, window, "\n".join(urls))
+    path = tmp_path / "out.csv"
+    with qtbot.waitSignal(window.export_finished, timeout=10_000):
+        window.export_csv(str(path))
+    with path.open(newline="", encoding="utf-8") as stream:
+        kinds = [row["error_kind"] for row in csv.DictReader(stream) if row["error_kind"]]
+    tally = {kind: kinds.count(kind) for kind in set(kinds)}
+    assert window.error_panel.model.counts() == tally
+    assert tally == {"http_4xx": 2, "http_5xx": 1, "invalid_url": 1, "refused": 1,
+                     "too_many_redirects": 1}
+
+
+@pytest.mark.slow
+def test_demo_every_failure_then_cancel_then_close_logs_no_loop_error(window, qtbot):
+    """The whole demo (every kind of outcome), a run cancelled mid-way and a window closed
+    mid-run: the autouse guard fails this test if asyncio, qasync or aiohttp log any error
+    ('Task exception was never retrieved', 'Unclosed client session', ...)."""
+    window.start_demo()
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        window.start_run()
+    counts = window.error_panel.model.counts()
+    assert {"http_4xx", "http_5xx", "too_many_redirects", "unsafe_redirect", "reset", "truncated",
+            "protocol", "body_too_large", "refused"} <= set(counts)
+    assert sum(o is Outcome.OK for o in outcomes(window)) >= 4
+
+    window.start_run()
+    qtbot.waitUntil(lambda: window.model.result(0) is not None)
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.controller.cancel()
+    assert Outcome.CANCELLED in outcomes(window)
+
+    window.start_run()
+    qtbot.waitUntil(lambda: window.model.result(0) is not None)
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        window.close()
+    assert None not in outcomes(window)
+    assert window.demo_server is None
