@@ -305,23 +305,21 @@ class Run:
             await asyncio.wait(tasks)
 
     def _cancel_unstarted(self) -> None:
-        failure = Failure.plain(Kind.CANCELLED, "cancelled before it started")
-        for target in self._unstarted():
-            if target.failure is not None:
-                self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
-                                  failure=target.failure))
-            else:
-                self._emit(Result(target.index, target.line, target.text, Outcome.CANCELLED,
-                                  failure=failure))
+        self._finish_unstarted(Outcome.CANCELLED,
+                               Failure.plain(Kind.CANCELLED, "cancelled before it started"))
 
     def _fail_unstarted(self, exc: BaseException) -> None:
-        failure = Failure.from_exception(exc)
+        self._finish_unstarted(Outcome.FAILED, Failure.from_exception(exc))
+
+    def _finish_unstarted(self, outcome: Outcome, failure: Failure) -> None:
+        """Give every target the run never reached its row: invalid lines as invalid, the rest
+        with ``outcome`` and ``failure``."""
         for target in self._unstarted():
             if target.failure is not None:
                 self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
                                   failure=target.failure))
             else:
-                self._emit(Result(target.index, target.line, target.text, Outcome.FAILED,
+                self._emit(Result(target.index, target.line, target.text, outcome,
                                   failure=failure))
 
     def _unstarted(self) -> Iterator[Target]:
