@@ -3,10 +3,11 @@
     python -m tests.benchmarks.loop_bench [--requests 20000] [--concurrency 100] [--repeat 3]
     python -m tests.benchmarks.loop_bench --profile fast      # cProfile one run of a client
 
-An aiohttp server runs in its own process on 127.0.0.1 and returns a ~2.5 KB page. Each client
-runs in a fresh subprocess: one ClientSession, a bounded dispatcher that keeps only the in-flight
-tasks alive (one task per request, the next started from the done-callback). On the Qt loops a
-10 ms QTimer on the GUI thread measures how late Qt gets to run its own events while the fetch runs.
+A loopback server (tests/benchmarks/servers.py: nginx when installed, else aiohttp workers) runs
+in processes of its own on 127.0.0.1 and returns a ~2.5 KB page. Each client runs in a fresh
+subprocess: one ClientSession, a bounded dispatcher that keeps only the in-flight tasks alive
+(one task per request, the next started from the done-callback). On the Qt loops a 10 ms QTimer
+on the GUI thread measures how late Qt gets to run its own events while the fetch runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import multiprocessing
 import os
 import pstats
 import statistics
@@ -23,50 +23,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 import aiohttp
 
-PAGE = b"<!doctype html><html><body>" + b"<p>fetchdeck benchmark</p>\n" * 92 + b"</body></html>"
+from tests.benchmarks.measure import QtLagProbe, percentiles
+from tests.benchmarks.servers import PAGE, SERVER_KINDS, serving
+
 KINDS = ("asyncio", "qasync", "fast")
 LABELS = {
     "asyncio": "asyncio default loop",
     "qasync": "stock qasync.QEventLoop",
     "fast": "FastQEventLoop",
 }
-
-
-# -- server (own process) ------------------------------------------------------------------
-
-
-def _serve(conn: Connection) -> None:
-    from aiohttp import web
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(body=PAGE, content_type="text/html")
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", page)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.Event().wait()  # until terminated
-
-    asyncio.run(main())
-
-
-def start_server() -> tuple[multiprocessing.process.BaseProcess, int]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child,), daemon=True)
-    process.start()
-    if not parent.poll(30):
-        raise RuntimeError("benchmark server did not start")
-    return process, int(parent.recv())
 
 
 # -- client (own process) --------------------------------------------------------------------
@@ -119,34 +88,13 @@ async def fetch_all(url: str, total: int, concurrency: int) -> dict[str, float]:
             "start": start, "end": end, **loop_lag(start, end)}
 
 
-def _percentiles(lags: list[float], prefix: str) -> dict[str, float]:
-    lags = sorted(lags)
-    if not lags:
-        return {}
-    return {
-        f"{prefix}_p50_ms": statistics.median(lags),
-        f"{prefix}_p99_ms": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-        f"{prefix}_max_ms": lags[-1],
-    }
-
-
 def _qt_lag_probe(app: Any) -> Callable[[float, float], dict[str, float]]:
     """A 10 ms QTimer on the GUI thread: how late Qt gets to run its own events."""
-    from PySide6.QtCore import Qt, QTimer
-
-    ticks: list[float] = []
-    probe = QTimer(app)
-    probe.setTimerType(Qt.TimerType.PreciseTimer)
-    probe.setInterval(10)
-    probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    probe.start()
+    probe = QtLagProbe(app)
 
     def result(start: float, end: float) -> dict[str, float]:
-        # Lateness of each tick in the timed part: gap to the previous tick, minus 10 ms.
         probe.stop()
-        timed = [t for t in ticks if start <= t <= end]
-        gaps = [max(0.0, (b - a) * 1000 - 10) for a, b in zip(timed, timed[1:], strict=False)]
-        return _percentiles(gaps, "qt_lag")
+        return percentiles(probe.lags(start, end), "qt_lag")
 
     return result
 
@@ -166,7 +114,7 @@ def _loop_lag_probe(loop: asyncio.AbstractEventLoop) -> Callable[[float, float],
 
     def result(start: float, end: float) -> dict[str, float]:
         handle[0].cancel()
-        return _percentiles([lag for t, lag in samples if start <= t <= end], "loop_lag")
+        return percentiles([lag for t, lag in samples if start <= t <= end], "loop_lag")
 
     return result
 
@@ -218,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", choices=KINDS, help="cProfile one client run, in-process")
     parser.add_argument("--top", type=int, default=30, help="functions to list with --profile")
     parser.add_argument("--raw", action="store_true", help="also print every run as JSON")
+    parser.add_argument("--server", choices=SERVER_KINDS, default="auto",
+                        help="auto: nginx when installed, else aiohttp workers")
+    parser.add_argument("--workers", type=int, default=2, help="aiohttp server processes")
     args = parser.parse_args(argv)
 
     if args.client:  # we are a client subprocess
@@ -225,8 +176,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_client(args.client, url, args.requests, args.concurrency)))
         return
 
-    server, port = start_server()
-    try:
+    with serving(args.server, args.workers) as server:
+        port = server.port
+        print(f"server: {server.version}", file=sys.stderr)
         if args.profile:
             url = f"http://127.0.0.1:{port}/"
             profiler = cProfile.Profile()
@@ -240,9 +192,6 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.repeat):  # interleaved, so drift on the machine hits every loop alike
             for kind in KINDS:
                 runs[kind].append(_client_in_subprocess(kind, port, args))
-    finally:
-        server.terminate()
-        server.join(10)
 
     print(f"{args.requests} GETs of {len(PAGE)} bytes, {args.concurrency} in flight, "
           f"median of {args.repeat} runs per loop\n")
