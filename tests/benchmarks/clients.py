@@ -1,0 +1,229 @@
+"""The clients the end-to-end benchmark compares, each run in a fresh subprocess by the driver:
+
+* ``bare``: aiohttp on asyncio's default loop, one ClientSession, a bounded dispatcher that keeps
+  only the in-flight tasks alive, the body read in full;
+* ``gui``: Fetchdeck's real window offscreen on the real loop (``make_loop``): the URL file is
+  loaded into the form, Fetch is pressed, the run's end awaited, then Export CSV; a 10 ms QTimer
+  on the GUI thread measures lag during the run.
+
+    python -m tests.benchmarks.clients bare|gui --urls-file F --concurrency 100 [--csv OUT]
+
+Each prints JSON lines: ``{"stage": ...}`` as it goes (so a run that stalls says where), and one
+``{"result": {...}}`` at the end. The driver measures CPU time and peak RSS from outside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import inspect
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.measure import QtLagProbe, emit, percentiles, rss_now
+from tests.benchmarks.servers import PAGE
+
+PROGRESS_EVERY = 5.0  # seconds between progress lines of the GUI client
+
+
+# -- (a) bare aiohttp -------------------------------------------------------------------------
+
+
+async def fetch_urls(urls: list[str], concurrency: int) -> dict[str, Any]:
+    """GET every URL with ``concurrency`` in flight; one task per request, the next started from
+    the done-callback, so only the in-flight tasks exist at any time."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(url: str) -> None:
+            async with session.get(url) as response:
+                body = await response.read()
+                if response.status != 200 or len(body) != len(PAGE):
+                    raise RuntimeError(f"bad response: {response.status}, {len(body)} bytes")
+
+        done: asyncio.Future[None] = loop.create_future()
+        remaining = iter(urls)
+        finished = errors = 0
+
+        def start_next() -> None:
+            url = next(remaining, None)
+            if url is not None:
+                loop.create_task(one(url)).add_done_callback(on_done)
+
+        def on_done(task: asyncio.Task[None]) -> None:
+            nonlocal finished, errors
+            finished += 1
+            if task.cancelled() or task.exception() is not None:
+                errors += 1
+            start_next()
+            if finished == len(urls) and not done.done():
+                done.set_result(None)
+
+        for _ in range(min(concurrency, len(urls))):
+            start_next()
+        if urls:
+            await done
+    end, cpu_end = time.perf_counter(), time.process_time()
+    return {"urls": len(urls), "fetch_s": end - start, "fetch_cpu_s": cpu_end - cpu_start,
+            "errors": errors, "ok": len(urls) - errors}
+
+
+def run_bare(urls: list[str], concurrency: int) -> dict[str, Any]:
+    return asyncio.run(fetch_urls(urls, concurrency))
+
+
+# -- (b) Fetchdeck's window -------------------------------------------------------------------
+
+
+def run_gui(urls_file: str, concurrency: int, csv_path: str | None) -> dict[str, Any]:
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.loop import make_loop
+
+    try:
+        from app.gui.exceptions import ExceptionRouter
+    except ImportError:  # before the router moved out of app.gui.loop
+        from app.gui.loop import ExceptionRouter  # type: ignore[attr-defined,no-redef]
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # as app.__main__ does
+    loop = make_loop(app)
+    asyncio.set_event_loop(loop)
+    router = ExceptionRouter()
+    router.install(loop)
+    try:
+        return loop.run_until_complete(_drive_window(router, urls_file, concurrency, csv_path))
+    finally:
+        router.uninstall()
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def _signalled(signal: Any, start: Any) -> tuple[Any, ...]:
+    """Connect to ``signal``, call ``start()``, and wait for the signal's first emission."""
+    future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+    def receive(*args: Any) -> None:
+        if not future.done():
+            future.set_result(args)
+
+    signal.connect(receive)
+    try:
+        start()
+        return await future
+    finally:
+        signal.disconnect(receive)
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as stream:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+
+
+async def _drive_window(router: Any, urls_file: str, concurrency: int,
+                        csv_path: str | None) -> dict[str, Any]:
+    from app.core.settings import Settings
+    from app.gui.main_window import MainWindow
+
+    internal_errors: list[str] = []
+    router.internal_error.connect(lambda failure: internal_errors.append(failure.message))
+    settings = Settings(per_host=0, concurrency=concurrency, retries=0)
+    window = MainWindow(settings)
+    router.internal_error.connect(window.error_panel.add_internal)
+    window.show()
+    await asyncio.sleep(0.05)  # first paint
+    emit(stage="window shown", pid=os.getpid(), rss=rss_now())
+
+    expected = _count_lines(urls_file)
+    started = time.perf_counter()
+    loading = window.load_path(urls_file)  # Import…: a task in newer versions, a bool before
+    if inspect.isawaitable(loading):
+        await loading
+    count = len(window.form.targets())
+    form_s = time.perf_counter() - started
+    if count != expected:
+        raise RuntimeError(f"the form holds {count:,} URLs after loading {urls_file} "
+                           f"({expected:,} lines)")
+    emit(stage="form loaded", urls=count, seconds=form_s, rss=rss_now())
+
+    probe = QtLagProbe(window)
+    await asyncio.sleep(0.05)  # let the probe tick before the run starts
+    last_report = [time.perf_counter()]
+
+    def report(progress: Any) -> None:
+        now = time.perf_counter()
+        if now - last_report[0] >= PROGRESS_EVERY:
+            last_report[0] = now
+            emit(stage="fetching", done=progress.done, total=progress.total,
+                 seconds=now - start, rss=rss_now(), lag_max_ms=probe.max_since(start))
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    window.controller.progressed.connect(report)
+    (progress,) = await _signalled(window.run_finished, window.start_run)
+    end, cpu_end = time.perf_counter(), time.process_time()
+    await asyncio.sleep(0.05)  # one more probe tick, so a stall at the very end is counted
+    probe.stop()
+    lags = probe.lags(start, end)
+    emit(stage="fetched", seconds=end - start, rss=rss_now())
+
+    result: dict[str, Any] = {
+        "urls": count, "form_s": form_s, "fetch_s": end - start,
+        "fetch_cpu_s": cpu_end - cpu_start, "ok": progress.ok if progress else 0,
+        "errors": count - (progress.ok if progress else 0),
+        "lag_samples": len(lags), **percentiles(lags, "lag"),
+        "rss_after_fetch": rss_now(),
+    }
+    if csv_path:
+        started = time.perf_counter()
+        path, error = await _signalled(window.export_finished,
+                                       lambda: window.export_csv(csv_path))
+        result["export_s"] = time.perf_counter() - started
+        result["export_error"] = error
+        result["export_bytes"] = Path(path).stat().st_size if not error else 0
+        emit(stage="exported", seconds=result["export_s"], rss=rss_now())
+    result["internal_errors"] = internal_errors[:5]
+    closed = asyncio.get_running_loop().create_future()
+    window.closed.connect(lambda: closed.done() or closed.set_result(None))
+    window.close()
+    await asyncio.wait_for(closed, 60)
+    return result
+
+
+# -- entry --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="one benchmark client (run by the driver)")
+    parser.add_argument("kind", choices=("bare", "gui"))
+    parser.add_argument("--urls-file", required=True)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--csv", help="gui: export the results here after the run")
+    parser.add_argument("--cprofile", metavar="PATH", help="write cProfile stats here")
+    args = parser.parse_args(argv)
+    profiler = cProfile.Profile() if args.cprofile else None
+    if profiler is not None:
+        profiler.enable()
+    if args.kind == "bare":
+        urls = Path(args.urls_file).read_text().split()
+        result = run_bare(urls, args.concurrency)
+    else:
+        result = run_gui(args.urls_file, args.concurrency, args.csv)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.cprofile)
+    result["pid"] = os.getpid()
+    emit(result=result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
