@@ -96,6 +96,9 @@ def _env(state_dir: Path) -> dict[str, str]:
 
 
 def _app_revision() -> str:
+    """The app's commit, or what ``$FETCHDECK_BENCH_REVISION`` says (a tree without .git)."""
+    if os.environ.get("FETCHDECK_BENCH_REVISION"):
+        return f"app at {os.environ['FETCHDECK_BENCH_REVISION']}"
     try:
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=10).stdout.strip()
