@@ -6,15 +6,17 @@ import asyncio
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -31,7 +33,7 @@ from app import __version__
 from app.core.demo import DemoServer
 from app.core.errors import Failure
 from app.core.export import write_csv
-from app.core.result import Result
+from app.core.result import Outcome, Result
 from app.core.run import Progress
 from app.core.settings import Settings
 from app.gui.error_panel import ErrorPanel
@@ -49,11 +51,23 @@ from app.gui.results_model import (
     COL_TITLE,
     COL_URL,
     ResultsModel,
+    RowFilter,
 )
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.url_form import UrlForm
+
+OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
+    ("All rows", frozenset()),
+    ("Failures", frozenset({Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID})),
+    ("OK", frozenset({Outcome.OK})),
+    ("HTTP errors", frozenset({Outcome.HTTP_ERROR})),
+    ("Failed", frozenset({Outcome.FAILED})),
+    ("Invalid", frozenset({Outcome.INVALID})),
+    ("Cancelled", frozenset({Outcome.CANCELLED})),
+    ("Queued", frozenset({Outcome.PENDING})),
+)
 
 
 class _ElideRight(QStyledItemDelegate):
@@ -111,6 +125,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._export_task: asyncio.Task[int] | None = None
         self._dialogs: list[QWidget] = []
+        self._pending_selection: int | None = None
         self.demo_server: DemoServer | None = None
 
         self.form = UrlForm()
@@ -124,12 +139,8 @@ class MainWindow(QMainWindow):
 
         self.model = ResultsModel(self)
         self.model.set_mask_passwords(settings.mask_passwords)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(ResultsModel.SortRole)
-        self.proxy.setDynamicSortFilter(False)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -163,9 +174,30 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(8, 8, 4, 8)
         left_layout.addWidget(self.form, 1)
         left_layout.addLayout(buttons)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter rows by URL, error, title or status")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.outcome_filter = QComboBox()
+        for label, outcomes in OUTCOME_FILTERS:
+            self.outcome_filter.addItem(label, outcomes)
+        self.rows_label = QLabel()
+        self.rows_label.setTextFormat(Qt.TextFormat.PlainText)
+        filter_bar = QHBoxLayout()
+        filter_bar.setContentsMargins(4, 8, 8, 0)
+        filter_bar.addWidget(self.filter_edit, 1)
+        filter_bar.addWidget(self.outcome_filter)
+        filter_bar.addWidget(self.rows_label)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(filter_bar)
+        right_layout.addWidget(self.table, 1)
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(200)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(self.table)
+        splitter.addWidget(right)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([360, 920])
@@ -279,6 +311,11 @@ class MainWindow(QMainWindow):
         self.error_panel.row_selected.connect(self.select_row)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.model.dataChanged.connect(self._refresh_details)
+        self.filter_edit.textChanged.connect(self._filter_timer.start)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.outcome_filter.currentIndexChanged.connect(self._apply_filter)
+        self.model.arranged.connect(self._update_rows_label)
+        self.model.modelReset.connect(self._update_rows_label)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -300,7 +337,13 @@ class MainWindow(QMainWindow):
             return
         self.error_panel.clear()
         self.details.show_result(None, mask_passwords=self.settings.mask_passwords)
-        self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
+        for widget in (self.filter_edit, self.outcome_filter):
+            widget.blockSignals(True)
+        self.filter_edit.clear()
+        self.outcome_filter.setCurrentIndex(0)
+        for widget in (self.filter_edit, self.outcome_filter):
+            widget.blockSignals(False)
+        self.table.horizontalHeader().setSortIndicator(COL_LINE, Qt.SortOrder.AscendingOrder)
         self.controller.start(targets)
 
     def retry(self, indexes: list[int]) -> None:
@@ -349,20 +392,39 @@ class MainWindow(QMainWindow):
     # -- table and panel -----------------------------------------------------------------------
 
     def select_row(self, index: int) -> None:
-        source = self.model.index(index, 0)
-        if not source.isValid():
+        """Select input row ``index`` in the table, clearing a filter that hides it."""
+        if self.model.row_of(index) is None and self.model.row_filter:
+            self.filter_edit.clear()
+            self.outcome_filter.setCurrentIndex(0)
+            self._pending_selection = index
+            self._apply_filter()
             return
-        row = self.proxy.mapFromSource(source)
+        row = self.model.row_of(index)
+        if row is None:
+            return
+        cell = self.model.index(row, 0)
         self.table.selectionModel().setCurrentIndex(
-            row, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            cell, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)
-        self.table.scrollTo(row, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.table.scrollTo(cell, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def selected_result(self) -> Result | None:
         current = self.table.selectionModel().currentIndex()
         if not current.isValid():
             return None
-        return self.model.result(self.proxy.mapToSource(current).row())
+        return self.model.result(self.model.index_at(current.row()))
+
+    def _apply_filter(self) -> None:
+        self._filter_timer.stop()
+        outcomes = self.outcome_filter.currentData() or frozenset()
+        self.model.set_filter(RowFilter(self.filter_edit.text().strip(), outcomes))
+
+    def _update_rows_label(self) -> None:
+        shown, total = self.model.rowCount(), len(self.model)
+        self.rows_label.setText(f"{shown:,} of {total:,} rows" if shown != total else "")
+        if self._pending_selection is not None:
+            index, self._pending_selection = self._pending_selection, None
+            self.select_row(index)
 
     def _on_current_row(self, *_: object) -> None:
         self.details.show_result(self.selected_result(),
@@ -372,7 +434,7 @@ class MainWindow(QMainWindow):
         current = self.table.selectionModel().currentIndex()
         if not current.isValid():
             return
-        row = self.proxy.mapToSource(current).row()
+        row = current.row()
         if top.row() <= row <= bottom.row():  # type: ignore[attr-defined]
             self._on_current_row()
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from app.core.result import Outcome
 from app.core.settings import Settings
 from app.gui.main_window import MainWindow
+from app.gui.results_model import COL_STATUS as COL_STATUS_
 from app.gui.settings_dialog import SettingsDialog
 from tests.servers import ReservedPort, ThreadedServer
 
@@ -215,3 +216,26 @@ def test_demo_every_failure_then_cancel_then_close_logs_no_loop_error(window, qt
         window.close()
     assert None not in outcomes(window)
     assert window.demo_server is None
+
+
+def test_sort_and_filter_the_table_while_keeping_the_selection(window, qtbot, server):
+    urls = [server.url("/ok"), server.url("/status/404"), server.url("/status/500"),
+            "not a url", server.url("/redirect/1")]
+    fetch(qtbot, window, "\n".join(urls))
+    window.select_row(2)
+    header = window.table.horizontalHeader()
+    with qtbot.waitSignal(window.model.arranged, timeout=5_000):
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(header.sectionViewportPosition(COL_STATUS_) + 5,
+                                    header.height() // 2))
+    statuses = [window.model.result(window.model.index_at(r)).status
+                for r in range(window.model.rowCount())]
+    assert statuses == sorted(statuses, key=lambda s: float("inf") if s is None else s)
+    assert window.selected_result().index == 2
+    with qtbot.waitSignal(window.model.arranged, timeout=5_000):
+        window.outcome_filter.setCurrentIndex(1)  # Failures
+    assert sorted(window.model.index_at(r) for r in range(window.model.rowCount())) == [1, 2, 3]
+    assert window.rows_label.text() == "3 of 5 rows"
+    with qtbot.waitSignal(window.model.arranged, timeout=5_000):
+        window.select_row(0)  # hidden by the filter: the filter is cleared to show it
+    assert window.selected_result().index == 0

@@ -89,3 +89,59 @@ def test_server_text_in_tooltips_is_shown_literally(qapp):
                        failure=Failure(Kind.HTTP_5XX, "HTTP 500 <b>bold</b>")))
     tip = cell(model, 0, COL_ERROR, Qt.ItemDataRole.ToolTipRole)
     assert "&lt;b&gt;bold&lt;/b&gt;" in tip and "<b>" not in tip
+
+
+def filled_model(n=6):
+    from app.core.errors import Failure as F
+
+    model = model_with("\n".join(f"https://h{i}.example/" for i in range(n)))
+    statuses = [200, 404, None, 500, 200, None]
+    for i in range(n):
+        status = statuses[i % len(statuses)]
+        if status is None:
+            model.store(Result(i, i + 1, "u", Outcome.FAILED,
+                               failure=F(Kind.REFUSED, "Connection refused")))
+        elif status >= 400:
+            model.store(Result(i, i + 1, "u", Outcome.HTTP_ERROR, status=status,
+                               failure=F(Kind.HTTP_4XX, f"HTTP {status}")))
+        else:
+            model.store(Result(i, i + 1, "u", Outcome.OK, status=status, elapsed_ms=float(i)))
+    model.flush()
+    return model
+
+
+def shown(model):
+    return [model.index_at(r) for r in range(model.rowCount())]
+
+
+def test_sorting_orders_rows_and_maps_both_ways(qapp):
+    model = filled_model()
+    model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    assert [model.result(i).status for i in shown(model)][:4] == [None, None, 500, 404]
+    assert all(model.row_of(i) == r for r, i in enumerate(shown(model)))
+    model.sort(COL_LINE, Qt.SortOrder.AscendingOrder)
+    assert shown(model) == list(range(6))
+
+
+def test_filters_by_outcome_and_text(qapp):
+    from app.gui.results_model import RowFilter
+
+    model = filled_model()
+    model.set_filter(RowFilter(outcomes=frozenset({Outcome.FAILED})))
+    assert shown(model) == [2, 5]
+    assert model.row_of(0) is None
+    model.set_filter(RowFilter(text="H3.EXAMPLE"))
+    assert shown(model) == [3]
+    model.set_filter(RowFilter(text="refused"))
+    assert shown(model) == [2, 5]
+    model.set_filter(RowFilter())
+    assert model.rowCount() == 6
+
+
+def test_a_selection_follows_its_row_through_a_sort(qapp):
+    from PySide6.QtCore import QPersistentModelIndex
+
+    model = filled_model()
+    kept = QPersistentModelIndex(model.index(3, 0))
+    model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    assert model.index_at(kept.row()) == 3
