@@ -114,34 +114,40 @@ def shown(model):
     return [model.index_at(r) for r in range(model.rowCount())]
 
 
-def test_sorting_orders_rows_and_maps_both_ways(qapp):
+def arrange(qtbot, model, action):
+    """Sorting and filtering finish in a worker thread: wait for the model to say so."""
+    with qtbot.waitSignal(model.arranged, timeout=5_000):
+        action()
+
+
+def test_sorting_orders_rows_and_maps_both_ways(qtbot, loop):
     model = filled_model()
-    model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    arrange(qtbot, model, lambda: model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder))
     assert [model.result(i).status for i in shown(model)][:4] == [None, None, 500, 404]
     assert all(model.row_of(i) == r for r, i in enumerate(shown(model)))
-    model.sort(COL_LINE, Qt.SortOrder.AscendingOrder)
+    arrange(qtbot, model, lambda: model.sort(COL_LINE, Qt.SortOrder.AscendingOrder))
     assert shown(model) == list(range(6))
 
 
-def test_filters_by_outcome_and_text(qapp):
+def test_filters_by_outcome_and_text(qtbot, loop):
     from app.gui.results_model import RowFilter
 
     model = filled_model()
-    model.set_filter(RowFilter(outcomes=frozenset({Outcome.FAILED})))
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(outcomes=frozenset({Outcome.FAILED}))))
     assert shown(model) == [2, 5]
     assert model.row_of(0) is None
-    model.set_filter(RowFilter(text="H3.EXAMPLE"))
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(text="H3.EXAMPLE")))
     assert shown(model) == [3]
-    model.set_filter(RowFilter(text="refused"))
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(text="refused")))
     assert shown(model) == [2, 5]
-    model.set_filter(RowFilter())
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter()))
     assert model.rowCount() == 6
 
 
-def test_a_selection_follows_its_row_through_a_sort(qapp):
+def test_a_selection_follows_its_row_through_a_sort(qtbot, loop):
     from PySide6.QtCore import QPersistentModelIndex
 
     model = filled_model()
     kept = QPersistentModelIndex(model.index(3, 0))
-    model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    arrange(qtbot, model, lambda: model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder))
     assert model.index_at(kept.row()) == 3
