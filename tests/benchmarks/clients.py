@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.measure import QtLagProbe, emit, percentiles, rss_now
+from tests.benchmarks.measure import GcWatch, QtLagProbe, emit, percentiles, rss_now
 from tests.benchmarks.servers import PAGE
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines of the GUI client
@@ -156,6 +156,7 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
     emit(stage="form loaded", urls=count, seconds=form_s, rss=rss_now())
 
     probe = QtLagProbe(window)
+    collector = GcWatch()
     await asyncio.sleep(0.05)  # let the probe tick before the run starts
     last_report = [time.perf_counter()]
 
@@ -172,6 +173,7 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
     end, cpu_end = time.perf_counter(), time.process_time()
     await asyncio.sleep(0.05)  # one more probe tick, so a stall at the very end is counted
     probe.stop()
+    collector.stop()
     lags = probe.lags(start, end)
     emit(stage="fetched", seconds=end - start, rss=rss_now())
 
@@ -180,6 +182,9 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
         "fetch_cpu_s": cpu_end - cpu_start, "ok": progress.ok if progress else 0,
         "errors": count - (progress.ok if progress else 0),
         "lag_samples": len(lags), **percentiles(lags, "lag"),
+        "stalls_over_100ms": sum(1 for lag in lags if lag > 100),
+        "worst_stalls": [[round(at, 2), round(ms, 1)] for at, ms in probe.worst(start, end)],
+        **collector.summary(start, end),
         "rss_after_fetch": rss_now(),
     }
     if csv_path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -227,5 +228,42 @@ class QtLagProbe:
         return [max(0.0, (b - a) * 1000 - PROBE_MS) for a, b in zip(timed, timed[1:],
                                                                     strict=False)]
 
+    def worst(self, start: float, end: float, count: int = 5) -> list[tuple[float, float]]:
+        """The ``count`` longest stalls in the window: (seconds after ``start``, lag ms)."""
+        first = max(0, bisect.bisect_left(self.ticks, start) - 1)
+        last = bisect.bisect_right(self.ticks, end) + 1
+        timed = self.ticks[first:last]
+        gaps = [(a - start, (b - a) * 1000 - PROBE_MS) for a, b in zip(timed, timed[1:],
+                                                                       strict=False)]
+        return sorted(gaps, key=lambda gap: gap[1], reverse=True)[:count]
+
     def max_since(self, start: float) -> float:
         return max(self.lags(start, float("inf")) or [0.0])
+
+
+class GcWatch:
+    """Python's cyclic garbage collector pauses, from ``gc.callbacks``: a full collection walks
+    every tracked object, so its pause grows with what the process keeps alive."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float, float]] = []  # (generation, ended at, ms)
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            self.pauses.append((info["generation"], now, (now - self._started) * 1000))
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
+
+    def summary(self, start: float, end: float) -> dict[str, float]:
+        timed = [(gen, ms) for gen, at, ms in self.pauses if start <= at <= end]
+        full = [ms for gen, ms in timed if gen == 2]
+        return {"gc_count": len(timed), "gc_total_ms": sum(ms for _, ms in timed),
+                "gc_max_ms": max((ms for _, ms in timed), default=0.0),
+                "gc_full_count": len(full), "gc_full_max_ms": max(full, default=0.0)}

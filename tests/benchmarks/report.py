@@ -100,6 +100,8 @@ def comparison_table(title: str, runs: dict[str, list[dict[str, Any]]], labels: 
         Row("GUI lag max ms", cells(lambda c: fmt(m[c]("lag_max_ms"), ".1f")),
             f"<= {TARGET_LAG_MAX_MS:.0f} ms",
             verdict(None if lag_max is None else lag_max <= TARGET_LAG_MAX_MS)),
+        Row("GUI stalls > 100 ms", cells(lambda c: fmt(m[c]("stalls_over_100ms"), ".0f"))),
+        Row("GC pauses: longest ms", cells(lambda c: fmt(m[c]("gc_max_ms"), ".1f"))),
         Row("peak RSS MiB", cells(lambda c: fmt(_mib(m[c]("max_rss")), ",.0f"))),
         Row("start-up s", cells(lambda c: fmt(start_s, ".2f") if c == "gui" else "-"),
             f"<= {TARGET_STARTUP_S:.1f} s",
@@ -117,8 +119,14 @@ def comparison_table(title: str, runs: dict[str, list[dict[str, Any]]], labels: 
         "CPU µs/request:",
         "  process CPU during the fetch only (curl: whole process) / URLs - steadier than req/s "
         "on a shared machine.",
-        "GUI lag: a 10 ms QTimer on the GUI thread during the run, each gap minus 10 ms.",
+        "GUI lag: a 10 ms QTimer on the GUI thread during the run, each gap minus 10 ms; GC "
+        "pauses: Python's",
+        "  collector during the run (gc.callbacks).",
     ]
+    worst = [r.get("worst_stalls") for r in runs.get("gui", []) if r.get("worst_stalls")]
+    if worst:
+        notes.append("GUI worst stalls, run 1 (s into the run: ms): " + ", ".join(
+            f"{at:.1f}: {ms:,.0f}" for at, ms in worst[0]))
     if startup:
         notes.append(
             f"start-up: `python -m app` spawn to window painted + one more event processed, "
@@ -170,6 +178,12 @@ def scale_table(title: str, runs: dict[int, dict[str, Any]], reference: int) -> 
             verdict(None if top.get("lag_p99_ms") is None else
                     top["lag_p99_ms"] <= TARGET_LAG_P99_MS
                     and top["lag_max_ms"] <= TARGET_LAG_MAX_MS)),
+        Row("stalls > 100 ms", cells(lambda n, r: fmt(r.get("stalls_over_100ms"), ",.0f"))),
+        Row("worst stall at s: ms", cells(lambda n, r: (
+            "{:.1f}: {:,.0f}".format(*r["worst_stalls"][0]) if r.get("worst_stalls") else "-"))),
+        Row("GC full runs / longest ms", cells(lambda n, r: (
+            f"{r['gc_full_count']:.0f} / {r['gc_full_max_ms']:,.0f}"
+            if r.get("gc_full_count") is not None else "-"))),
         Row("peak RSS MiB", cells(lambda n, r: fmt(_mib(r.get("max_rss")), ",.0f")),
             f"<= {TARGET_SCALE_RSS // MIB:,} MiB",
             verdict(None if not is_target or rss is None else rss <= TARGET_SCALE_RSS)),
