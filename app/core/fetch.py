@@ -28,6 +28,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from app.core.environment import Environment
 from app.core.errors import KIND_INFO, RETRYABLE, RETRYABLE_STATUS, FetchError, Kind, classify
 from app.core.result import Details, Hop, Result, Timings
 from app.core.settings import Settings, SettingsError
@@ -58,7 +59,13 @@ class Fetcher:
 
     settings: Settings
     session: aiohttp.ClientSession
+    environment: Environment = field(default_factory=Environment)
     hosts: dict[str, HostState] = field(default_factory=dict)
+    timeout: aiohttp.ClientTimeout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout,
+                                             connect=self.settings.connect_timeout)
 
     def host(self, name: str) -> HostState:
         state = self.hosts.get(name)
@@ -191,7 +198,8 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
         cookie_jar=jar,
         headers=headers,
         proxy=settings.proxy,
-        trust_env=settings.proxy is None,
+        # Environment proxies and netrc are read once per run (see app.core.environment).
+        trust_env=False,
         trace_configs=[_trace_config()],
         # aiohttp adds its own User-Agent unless told not to; ours is in the headers above.
         skip_auto_headers=(),
@@ -326,10 +334,12 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
     clock = _Clock(start=time.perf_counter())
     _CURRENT_CLOCK.set(clock)
     headers = None
-    if settings.auth and url.user is None:
-        user, _, password = settings.auth.partition(":")
-        headers = {"Authorization": basic_auth(user, password)}
-    timeout = aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout)
+    if url.user is None:
+        login = (settings.auth.partition(":")[::2] if settings.auth
+                 else fetcher.environment.login_for(url.host or ""))
+        if login is not None:
+            headers = {"Authorization": basic_auth(*login)}
+    proxy = None if settings.proxy else fetcher.environment.proxy_for(url)
     ttfb: float | None = None
     try:
         async with fetcher.session.request(
@@ -338,8 +348,9 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             allow_redirects=settings.follow_redirects,
             # aiohttp gives up when the Nth redirect arrives, having followed N-1 of them.
             max_redirects=settings.max_redirects + 1,
-            timeout=timeout,
+            timeout=fetcher.timeout,
             headers=headers,
+            proxy=proxy,
             trace_request_ctx=clock,
         ) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from app.core.environment import Environment
 from app.core.errors import Failure, Kind, kind_for_status
 from app.core.fetch import Fetcher, fetch, open_session
 from app.core.result import Outcome, Result
@@ -158,8 +159,9 @@ class Run:
     async def _dispatch(self) -> None:
         self._entered = True
         try:
+            environment = await asyncio.to_thread(Environment.load)
             async with open_session(self.settings) as session:
-                self._fetcher = Fetcher(self.settings, session)
+                self._fetcher = Fetcher(self.settings, session, environment)
                 try:
                     await self._feed()
                 finally:

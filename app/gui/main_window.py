@@ -238,6 +238,8 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel("Ready")
         self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
         self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setVisible(False)
         self.statusBar().addWidget(self.progress_label, 1)
@@ -370,8 +372,10 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_label.setText(progress_text(progress, running=self.controller.running))
-        self.progress_bar.setMaximum(max(1, progress.total))
-        self.progress_bar.setValue(progress.done)
+        # QProgressBar.setValue repaints at once: only when the bar would visibly move.
+        per_mille = progress.done * 1000 // max(1, progress.total)
+        if per_mille != self.progress_bar.value():
+            self.progress_bar.setValue(per_mille)
 
     def _on_finished(self, progress: Progress | None) -> None:
         self.fetch_button.setText("Fetch")

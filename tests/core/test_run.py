@@ -305,3 +305,19 @@ def test_cancel_before_the_run_took_its_first_step_still_accounts_for_every_row(
     asyncio.run(go())
     assert sorted((r.index, r.outcome) for r in results) == [
         (0, Outcome.CANCELLED), (1, Outcome.INVALID), (2, Outcome.CANCELLED)]
+
+
+def test_environment_proxy_and_netrc_are_honoured(server, tmp_path, monkeypatch):
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text(f"machine 127.0.0.1 login {BASIC_AUTH[0]} password {BASIC_AUTH[1]}\n")
+    netrc_file.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    assert fetch_one(server.url("/basic-auth")).outcome is Outcome.OK
+    with ThreadedServer(proxy_app()) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.base_url)
+        monkeypatch.setenv("no_proxy", "")
+        assert fetch_one(server.url("/ok")).outcome is Outcome.OK
+        assert proxy.seen.count() == 1
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        assert fetch_one(server.url("/ok")).outcome is Outcome.OK
+        assert proxy.seen.count() == 1
