@@ -15,16 +15,16 @@ import hashlib
 import html
 import random
 import re
+import socket
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import aiohappyeyeballs
 import aiohttp
+from aiohttp.abc import ResolveResult
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -86,41 +86,26 @@ def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
     return context
 
 
-def _trace_config() -> aiohttp.TraceConfig:
-    """Timings per phase; the trace context is the attempt's ``_Clock``."""
-    config = aiohttp.TraceConfig()
+class _TimedResolver(aiohttp.ThreadedResolver):
+    """aiohttp's default resolver, timing each lookup into the asking attempt's clock."""
 
-    async def dns_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-        ctx.trace_request_ctx.dns_start = time.perf_counter()
-
-    async def dns_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-        clock = ctx.trace_request_ctx
-        clock.dns_ms = (time.perf_counter() - clock.dns_start) * 1000
-
-    async def conn_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-        ctx.trace_request_ctx.conn_start = time.perf_counter()
-
-    async def conn_end(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-        clock = ctx.trace_request_ctx
-        # aiohttp's span covers DNS, TCP and TLS; report TCP alone when TLS was timed apart.
-        end = clock.tcp_done if clock.tls_ms is not None else time.perf_counter()
-        clock.connect_ms = (end - clock.conn_start) * 1000
-        if clock.dns_ms is not None:
-            clock.connect_ms = max(0.0, clock.connect_ms - clock.dns_ms)
-
-    config.on_dns_resolvehost_start.append(dns_start)
-    config.on_dns_resolvehost_end.append(dns_end)
-    config.on_connection_create_start.append(conn_start)
-    config.on_connection_create_end.append(conn_end)
-    return config
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        clock = _CURRENT_CLOCK.get()
+        started = time.perf_counter()
+        try:
+            return await super().resolve(host, port, family)
+        finally:
+            if clock is not None:
+                clock.dns_ms = (time.perf_counter() - started) * 1000
 
 
 @dataclass(slots=True)
 class _Clock:
+    """One attempt's timings, in ms; None for a phase that did not happen (a reused
+    connection has no DNS, connect or TLS)."""
+
     start: float = 0.0
-    dns_start: float = 0.0
-    conn_start: float = 0.0
-    tcp_done: float = 0.0
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
@@ -132,24 +117,27 @@ _CURRENT_CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
 
 
 class _TimedConnector(aiohttp.TCPConnector):
-    """A TCPConnector that splits the connect time into TCP and TLS handshake.
+    """A TCPConnector that times a new connection's TCP connect and TLS handshake apart.
 
-    aiohttp's traces report one span for both. This repeats the body of aiohttp 3.11-3.14's
-    ``_wrap_create_connection`` (open the socket with happy eyeballs, then hand it to
-    ``create_connection``, which does TLS) with a clock between the two steps. Where aiohttp's
-    internals are not what it expects, it defers to aiohttp unchanged and TLS is not timed.
+    Timings come from here and from :class:`_TimedResolver` rather than aiohttp's TraceConfig,
+    whose eight signals per request cost more than the rest of Fetchdeck's bookkeeping. This
+    repeats the body of aiohttp 3.11-3.14's ``_wrap_create_connection`` (open the socket with
+    happy eyeballs, then hand it to ``create_connection``, which does TLS) with a clock between
+    the two steps. Where aiohttp's internals are not what it expects, it defers to aiohttp
+    unchanged and the connection is not timed.
     """
 
     async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
         clock = _CURRENT_CLOCK.get()
         needed = ("_local_addr_infos", "_happy_eyeballs_delay", "_interleave", "_socket_factory")
-        if (clock is None or not kwargs.get("ssl") or "addr_infos" not in kwargs
+        if (clock is None or "addr_infos" not in kwargs
                 or not all(hasattr(self, name) for name in needed)):
             return await super()._wrap_create_connection(*args, **kwargs)
         addr_infos = kwargs.pop("addr_infos")
         req = kwargs.pop("req")
         timeout = kwargs.pop("timeout")
         client_error = kwargs.pop("client_error", aiohttp.ClientConnectorError)
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout.sock_connect):
                 sock = await aiohappyeyeballs.start_connection(
@@ -160,12 +148,14 @@ class _TimedConnector(aiohttp.TCPConnector):
                     loop=self._loop,
                     socket_factory=self._socket_factory,
                 )
-                clock.tcp_done = time.perf_counter()
+                connected = time.perf_counter()
+                clock.connect_ms = (connected - started) * 1000
                 shutdown = getattr(self, "_ssl_shutdown_timeout", None)
-                if shutdown:
+                if kwargs.get("ssl") and shutdown:
                     kwargs["ssl_shutdown_timeout"] = shutdown
                 connection = await self._loop.create_connection(*args, **kwargs, sock=sock)
-                clock.tls_ms = (time.perf_counter() - clock.tcp_done) * 1000
+                if kwargs.get("ssl"):
+                    clock.tls_ms = (time.perf_counter() - connected) * 1000
                 return connection
         except ssl.CertificateError as exc:
             raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
@@ -187,6 +177,7 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
         limit_per_host=0,
         ttl_dns_cache=300,
         ssl=ssl_arg,
+        resolver=_TimedResolver(),
     )
     jar: aiohttp.abc.AbstractCookieJar = (
         aiohttp.CookieJar(unsafe=True) if settings.cookies else aiohttp.DummyCookieJar()
@@ -200,7 +191,6 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
         proxy=settings.proxy,
         # Environment proxies and netrc are read once per run (see app.core.environment).
         trust_env=False,
-        trace_configs=[_trace_config()],
         # aiohttp adds its own User-Agent unless told not to; ours is in the headers above.
         skip_auto_headers=(),
         auto_decompress=True,
@@ -351,7 +341,6 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             timeout=fetcher.timeout,
             headers=headers,
             proxy=proxy,
-            trace_request_ctx=clock,
         ) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000
             _record_response(result, resp)
@@ -413,11 +402,12 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     truncation, timeout), since those bytes are often what explains the failure.
     """
     digest = hashlib.sha256()
-    head = bytearray()
+    head = b""
     size = 0
     result.bytes = 0
+    read = resp.content.read
     try:
-        async for chunk in _chunks(resp, result):
+        while chunk := await read(CHUNK):
             if len(head) < TITLE_SCAN_BYTES:
                 head += chunk[: TITLE_SCAN_BYTES - len(head)]
             if size + len(chunk) > cap:
@@ -430,40 +420,31 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
             digest.update(chunk)
             size += len(chunk)
             result.bytes = size
+    except aiohttp.ClientPayloadError as exc:
+        if classify(exc)[0] is not Kind.TRUNCATED:
+            raise
+        announced = resp.content_length
+        title = KIND_INFO[Kind.TRUNCATED].title
+        raise FetchError(
+            Kind.TRUNCATED,
+            f"{title}: the server announced {announced:,} bytes and sent {size:,} before "
+            "closing the connection" if announced is not None
+            else f"{title}: the body ended after {size:,} bytes",
+        ) from exc
     finally:
         if result.details is not None:
-            result.details.preview = bytes(head[:PREVIEW_BYTES])
+            result.details.preview = head[:PREVIEW_BYTES]
     result.sha256 = digest.hexdigest()
     content_type = result.content_type.lower()
     is_html = "html" in content_type or head[:512].lstrip().lower().startswith(
         (b"<!doctype html", b"<html"))
     if is_html:
-        result.title, _ = extract_title(bytes(head), resp.charset)
+        result.title, _ = extract_title(head, resp.charset)
     if is_html or content_type.startswith("text/") or _TEXTUAL.search(content_type):
         # A wrong or unknown charset is no failure, but it is worth saying.
-        _, note = decode_text(_whole_chars(bytes(head[:CHARSET_CHECK_BYTES]), size),
-                              resp.charset)
+        _, note = decode_text(_whole_chars(head[:CHARSET_CHECK_BYTES], size), resp.charset)
         if note:
             result.note = note
-
-
-async def _chunks(resp: aiohttp.ClientResponse, result: Result) -> AsyncIterator[bytes]:
-    """The body's chunks; a body cut short of its Content-Length is named with both numbers."""
-    try:
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            yield chunk
-    except aiohttp.ClientPayloadError as exc:
-        if classify(exc)[0] is not Kind.TRUNCATED:
-            raise
-        announced = resp.content_length
-        got = result.bytes or 0
-        raise FetchError(
-            Kind.TRUNCATED,
-            f"{KIND_INFO[Kind.TRUNCATED].title}: the server announced {announced:,} bytes "
-            f"and sent {got:,} before closing the connection"
-            if announced is not None else f"{KIND_INFO[Kind.TRUNCATED].title}: the body ended "
-            f"after {got:,} bytes",
-        ) from exc
 
 
 def _whole_chars(data: bytes, size: int) -> bytes:

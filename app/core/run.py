@@ -102,6 +102,8 @@ class Run:
         self._main: asyncio.Task[None] | None = None
         self._cancelling = False
         self._entered = False
+        self._exhausted = False
+        self._stopping = False
 
     # -- control -------------------------------------------------------------------------------
 
@@ -118,7 +120,7 @@ class Run:
     def cancel(self) -> None:
         """Stop quickly: in-flight requests are cancelled, unstarted targets become cancelled."""
         if self._main is not None and not self._main.done():
-            self._cancelling = True
+            self._cancelling = self._stopping = True
             self._main.cancel()
 
     @property
@@ -180,20 +182,26 @@ class Run:
             self._finished = time.monotonic()
 
     async def _feed(self) -> None:
-        settings = self.settings
-        exhausted = False
-        while True:
-            while len(self._tasks) < settings.concurrency:
-                target = self._next_ready()
-                if target is None and not exhausted and self._parked_count < MAX_PARKED:
-                    target, exhausted = self._read_ahead()
-                if target is None:
-                    break
-                self._launch(target)
-            if exhausted and not self._tasks and not self._parked_count:
-                return
+        # Requests are started from the done-callbacks (see _fill); this task only waits for
+        # the end, so a finished request costs no extra task step.
+        self._fill()
+        while not (self._exhausted and not self._tasks and not self._parked_count):
             self._wakeup.clear()
             await self._wakeup.wait()
+            self._fill()
+
+    def _fill(self) -> None:
+        """Start requests until ``concurrency`` are in flight or nothing more can start."""
+        if self._stopping:
+            return
+        concurrency = self.settings.concurrency
+        while len(self._tasks) < concurrency:
+            target = self._next_ready()
+            if target is None and not self._exhausted and self._parked_count < MAX_PARKED:
+                target, self._exhausted = self._read_ahead()
+            if target is None:
+                return
+            self._launch(target)
 
     def _next_ready(self) -> Target | None:
         per_host = self.settings.per_host
@@ -282,9 +290,12 @@ class Run:
             result.failure = dataclasses.replace(
                 Failure.from_exception(exc), kind=Kind.INTERNAL,
                 message=f"Internal error: {exc!r}")
-        finally:
-            self._wakeup.set()
         self._emit(result)
+        try:
+            self._fill()
+        finally:
+            if not self._tasks:
+                self._wakeup.set()  # the end, or nothing could start: let _feed look
 
     def _emit(self, result: Result) -> None:
         self._counts[result.outcome] += 1
@@ -299,6 +310,7 @@ class Run:
     # -- stopping ------------------------------------------------------------------------------
 
     async def _cancel_in_flight(self) -> None:
+        self._stopping = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
