@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -162,6 +163,9 @@ async def _session(args: argparse.Namespace, settings: Settings, warnings: list[
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()
+    # Start-up objects (Qt wrappers, modules) live as long as the app: keep them out of every
+    # future garbage collection (the pattern the gc docs recommend after start-up).
+    gc.freeze()
     if args.demo:
         window.start_demo()
     if args.url_file:

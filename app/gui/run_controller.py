@@ -8,6 +8,7 @@ thousands of results per second costs the GUI one repaint per tick, not one per 
 from __future__ import annotations
 
 import asyncio
+import gc
 from array import array
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,10 @@ FLUSH_MS = 100
 # Headers and body previews are kept for this many most recent rows; older rows drop them so a
 # run of a million URLs does not hold a million previews.
 KEEP_DETAILS = 2000
+# Every this many results, the objects alive are frozen out of the garbage collector's view.
+# A run of a million rows otherwise spent a quarter of its time in full collections, each
+# scanning every row so far, with GUI stalls of up to 1.1 s (docs/benchmarks.md).
+FREEZE_EVERY = 10_000
 
 
 class RunController(QObject):
@@ -51,6 +56,7 @@ class RunController(QObject):
         self._targets = TargetList([], array("L"))
         self._batch: list[Result] = []
         self._with_details: deque[Result] = deque()
+        self._since_freeze = 0
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._tick)
@@ -70,6 +76,7 @@ class RunController(QObject):
             raise RuntimeError("a run is already going")
         self._targets = targets
         self.model.reset_rows(targets)
+        gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self._begin(targets, len(targets))
 
     def retry(self, indexes: Sequence[int]) -> None:
@@ -98,12 +105,19 @@ class RunController(QObject):
     def _store(self, result: Result) -> None:
         self.model.store(result)
         self._batch.append(result)
+        self._since_freeze += 1
         if result.details is not None:
             self._with_details.append(result)
             if len(self._with_details) > KEEP_DETAILS:
                 self._with_details.popleft().details = None
 
     def _tick(self) -> None:
+        if self._since_freeze >= FREEZE_EVERY:
+            # Rows are never garbage cycles: freed by reference counting when a new run
+            # replaces them, frozen or not. What a freeze can hold back is cyclic garbage of
+            # requests in flight at that moment; start() releases it at the next run.
+            self._since_freeze = 0
+            gc.freeze()
         self.model.flush()
         if self._batch:
             batch, self._batch = self._batch, []
