@@ -498,12 +498,24 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: str) -> asyncio.Task[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
-        results = list(self.model.results())
+        rows = self.model.snapshot()  # a C-level list copy: the GUI thread does no more
+        total = len(rows)
         settings = self.settings
+        loop = asyncio.get_running_loop()
         self.export_button.setEnabled(False)
-        self.progress_label.setText(f"Exporting {len(results):,} rows to {path}…")
+        self.progress_label.setText(f"Exporting {total:,} rows to {path}…")
 
-        task = asyncio.ensure_future(asyncio.to_thread(write_csv, path, results, settings))
+        def progress(written: int) -> None:  # called on the export thread
+            percent = written * 100 // max(1, total)
+            loop.call_soon_threadsafe(
+                self.progress_label.setText,
+                f"Exporting to {path}: {written:,} of {total:,} rows ({percent}%)")
+
+        def export() -> int:
+            results = (r for r in rows if r is not None)
+            return write_csv(path, results, settings, progress=progress, every=50_000)
+
+        task = asyncio.ensure_future(asyncio.to_thread(export))
         self._export_task = task
 
         def done(task: asyncio.Task[int]) -> None:

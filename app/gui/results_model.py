@@ -324,6 +324,11 @@ class ResultsModel(QAbstractTableModel):
         """Every row's result in input order; rows without one yet are skipped."""
         return (r for r in self._results if r is not None)
 
+    def snapshot(self) -> list[Result | None]:
+        """Every row's result (None while queued), in input order: a copy safe to read from
+        another thread while the run goes on."""
+        return list(self._results)
+
     def pending_rows(self) -> int:
         return sum(1 for r in self._results if r is None)
 
