@@ -8,6 +8,7 @@ and URL passwords are masked unless ``Settings.mask_passwords`` is off.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import tempfile
@@ -77,14 +78,25 @@ def row_values(result: Result, settings: Settings) -> list[str]:
             url = "'" + url
         if final_url and final_url[0] in first:
             final_url = "'" + final_url
-        reason, content_type, error, chain, title, server, note = (
-            "'" + c if c and c[0] in first else c
-            for c in (reason, content_type, error, chain, title, server, note))
+        if reason and reason[0] in first:
+            reason = "'" + reason
+        if content_type and content_type[0] in first:
+            content_type = "'" + content_type
+        if error and error[0] in first:
+            error = "'" + error
+        if chain and chain[0] in first:
+            chain = "'" + chain
+        if title and title[0] in first:
+            title = "'" + title
+        if server and server[0] in first:
+            server = "'" + server
+        if note and note[0] in first:
+            note = "'" + note
     t = result.timings
     status, size = result.status, result.bytes
     return [
         url,
-        result.outcome.value,
+        result.outcome,  # a StrEnum: csv writes its value
         "" if status is None else str(status),
         reason,
         final_url,
@@ -129,10 +141,11 @@ def write_csv(
             writer = csv.writer(stream, lineterminator="\r\n")
             writer.writerow(COLUMNS)
             row = row_values
-            for result in results:
-                writer.writerow(row(result, settings))
-                count += 1
-                if progress is not None and count % every == 0:
+            remaining = iter(results)
+            while batch := list(itertools.islice(remaining, every)):
+                writer.writerows([row(result, settings) for result in batch])
+                count += len(batch)
+                if progress is not None and len(batch) == every:
                     progress(count)
         os.replace(temp_name, target)
     except BaseException:
