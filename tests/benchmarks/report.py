@@ -167,7 +167,7 @@ def scale_table(title: str, runs: dict[int, dict[str, Any]], reference: int) -> 
         Row("req/s", cells(lambda n, r: fmt(r.get("rps"), ",.0f"))),
         Row("time per URL µs", cells(lambda n, _r: fmt(per_url.get(n), ",.0f"))),
         Row(f"  vs {reference:,} run", cells(
-            lambda n, _r: "-" if n == reference or slow is None else f"{slow:+.0%}"),
+            lambda n, _r: "-" if n == reference or slow is None else f"{slow:+.1%}"),
             f"<= +{TARGET_PER_URL_SLOWDOWN:.0%}",
             verdict(None if not is_target else (slow is not None
                                                 and slow <= TARGET_PER_URL_SLOWDOWN))),
