@@ -30,7 +30,7 @@ from yarl import URL
 
 from app.core.environment import Environment
 from app.core.errors import KIND_INFO, RETRYABLE, RETRYABLE_STATUS, FetchError, Kind, classify
-from app.core.result import Details, Hop, Result, Timings
+from app.core.result import Details, HeaderPairs, Hop, Result, Timings
 from app.core.settings import Settings, SettingsError
 
 CHUNK = 64 * 1024
@@ -206,14 +206,19 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
     """
     settings = fetcher.settings
     host = fetcher.host(url.host or "")
+    method = settings.method.upper()
     attempt = 0
     notes: list[str] = []
     while True:
         attempt += 1
         result.attempts = attempt
-        await _wait_turn(host, settings)
+        if settings.rate > 0 or host.paused_until:
+            await _wait_turn(host, settings)
         try:
-            status = await _fetch_once(fetcher, url, result, notes)
+            if method == "HEAD-THEN-GET":
+                status = await _head_then_get(fetcher, url, result, notes)
+            else:  # the common case, one coroutine less per request
+                status = await _request(fetcher, method, url, result)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -298,25 +303,21 @@ async def _wait_turn(host: HostState, settings: Settings) -> None:
         await asyncio.sleep(start - now)
 
 
-async def _fetch_once(fetcher: Fetcher, url: URL, result: Result, notes: list[str]) -> int:
-    settings = fetcher.settings
-    method = settings.method
-    if method == "head-then-get":
-        try:
-            status = await _request(fetcher, "HEAD", url, result)
-        except asyncio.CancelledError:
+async def _head_then_get(fetcher: Fetcher, url: URL, result: Result, notes: list[str]) -> int:
+    try:
+        status = await _request(fetcher, "HEAD", url, result)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        kind, _ = classify(exc)
+        if kind is Kind.INTERNAL:
             raise
-        except Exception as exc:
-            kind, message = classify(exc)
-            if kind is Kind.INTERNAL:
-                raise
-            notes.append(f"HEAD failed ({kind.value}); fetched with GET")
-        else:
-            if status not in (405, 501):
-                return status
-            notes.append(f"HEAD answered {status}; fetched with GET")
-        return await _request(fetcher, "GET", url, result)
-    return await _request(fetcher, method.upper(), url, result)
+        notes.append(f"HEAD failed ({kind.value}); fetched with GET")
+    else:
+        if status not in (405, 501):
+            return status
+        notes.append(f"HEAD answered {status}; fetched with GET")
+    return await _request(fetcher, "GET", url, result)
 
 
 async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> int:
@@ -345,8 +346,8 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             ttfb = (time.perf_counter() - clock.start) * 1000
             _record_response(result, resp)
             result.details = Details(
-                request_headers=tuple(resp.request_info.headers.items()),
-                response_headers=tuple(resp.headers.items()),
+                request_headers=HeaderPairs(resp.request_info.headers),
+                response_headers=HeaderPairs(resp.headers),
             )
             if method != "HEAD":
                 await _read_body(resp, result, settings.max_body)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import overload
 
 from app.core.errors import Failure
 
@@ -38,12 +40,38 @@ class Timings:
     ttfb_ms: float | None = None
 
 
+class HeaderPairs(Sequence[tuple[str, str]]):
+    """A response's or request's headers as (name, value) pairs, read from aiohttp's immutable
+    multidict when asked rather than copied for every response."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._items = headers
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        return list(self._items.items())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items.items())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        return self._pairs()[index]
+
+
 @dataclass(slots=True)
 class Details:
     """Heavy per-row data for the detail pane, kept only while memory allows."""
 
-    request_headers: tuple[tuple[str, str], ...] = ()
-    response_headers: tuple[tuple[str, str], ...] = ()
+    request_headers: Sequence[tuple[str, str]] = ()
+    response_headers: Sequence[tuple[str, str]] = ()
     preview: bytes = b""
 
 

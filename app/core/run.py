@@ -256,9 +256,7 @@ class Run:
             return
         result = Result(target.index, target.line, target.text)
         self._fetcher.host(target.host).active += 1
-        task = asyncio.get_running_loop().create_task(
-            fetch(self._fetcher, url, result), name=f"fetch {target.index}"
-        )
+        task = asyncio.get_running_loop().create_task(fetch(self._fetcher, url, result))
         self._tasks[task] = (target, result)
         task.add_done_callback(self._on_done)
 

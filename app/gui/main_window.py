@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self._export_task: asyncio.Task[int] | None = None
         self._dialogs: list[QWidget] = []
         self._pending_selection: int | None = None
+        self._bar_moved = 0.0
         self.demo_server: DemoServer | None = None
 
         self.form = UrlForm()
@@ -372,9 +373,12 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_label.setText(progress_text(progress, running=self.controller.running))
-        # QProgressBar.setValue repaints at once: only when the bar would visibly move.
+        # QProgressBar.setValue repaints the window at once: twice a second is smooth enough.
         per_mille = progress.done * 1000 // max(1, progress.total)
-        if per_mille != self.progress_bar.value():
+        now = time.monotonic()
+        if per_mille != self.progress_bar.value() and (
+                now - self._bar_moved >= 0.5 or per_mille == 1000):
+            self._bar_moved = now
             self.progress_bar.setValue(per_mille)
 
     def _on_finished(self, progress: Progress | None) -> None:
