@@ -26,30 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.settings import MIB, Settings
 from app.gui.config import config_path, load_settings, save_settings
 from app.gui.settings_dialog import CLI_FLAGS, SettingsDialog
-
-# Every field away from its default (tests/core/test_settings.py checks the same shape).
-CHANGED = Settings(
-    concurrency=7,
-    per_host=0,
-    rate=2.5,
-    timeout=3.25,
-    connect_timeout=1.5,
-    retries=0,
-    method="head-then-get",
-    follow_redirects=False,
-    max_redirects=3,
-    headers=(("X-Token", "abc: def"), ("Accept", "text/html")),
-    user_agent="probe/1",
-    cookies=False,
-    auth="ann:pa:ss",
-    proxy="http://proxy.example:3128",
-    verify_tls=False,
-    ca_file="/etc/ssl/extra.pem",
-    max_body=3 * MIB + 5,
-    retry_after_cap=9.5,
-    mask_passwords=False,
-    csv_raw=True,
-)
+from tests.core.test_settings import CHANGED  # every field away from its default
 
 
 @pytest.fixture(autouse=True)
