@@ -384,7 +384,3 @@ def make_loop(app: QApplication, *, already_running: bool = False) -> FastQEvent
 # -- exception routing -----------------------------------------------------------------------
 
 # Past this the log rotates once to .1, so an error repeating in a paint loop cannot fill a disk.
-
-
-# Kept importable from here: the router was born in this module.
-from app.gui.exceptions import ExceptionRouter, default_log_path  # noqa: E402,F401
