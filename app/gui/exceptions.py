@@ -28,6 +28,7 @@ __all__ = ["ExceptionRouter", "default_log_path"]
 
 _logger = logging.getLogger("fetchdeck.errors")
 
+# Past this the log rotates once to .1, so an error repeating in a paint loop cannot fill a disk.
 _LOG_MAX_BYTES = 5 * 1024 * 1024
 
 

@@ -379,8 +379,3 @@ def _format_handle(handle: asyncio.Handle) -> str:
 def make_loop(app: QApplication, *, already_running: bool = False) -> FastQEventLoop:
     """The app's asyncio loop on Qt's event loop (``already_running`` when Qt runs already)."""
     return FastQEventLoop(app, already_running=already_running)
-
-
-# -- exception routing -----------------------------------------------------------------------
-
-# Past this the log rotates once to .1, so an error repeating in a paint loop cannot fill a disk.
