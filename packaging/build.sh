@@ -10,4 +10,5 @@ out=$(mktemp -d)
 QT_QPA_PLATFORM=offscreen FETCHDECK_CONFIG_DIR="$out" FETCHDECK_STATE_DIR="$out" \
   dist/fetchdeck/fetchdeck --demo --export-csv "$out/demo.csv" --exit-when-done || test $? -eq 1
 test -s "$out/demo.csv"
-echo "bundle ok: dist/fetchdeck/ ($(du -sh dist/fetchdeck | cut -f1)); demo CSV has $(($(wc -l < "$out/demo.csv") - 1)) rows"
+rows=$(.venv-build/bin/python -c 'import csv, sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1], newline=""))))' "$out/demo.csv")
+echo "bundle ok: dist/fetchdeck/ ($(du -sh dist/fetchdeck | cut -f1)); demo CSV has $rows rows"

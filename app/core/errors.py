@@ -332,7 +332,7 @@ def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read t
 
 
 def _message(kind: Kind, exc: BaseException) -> str:
-    detail = _detail(exc)
+    detail = _one_line(_detail(exc))
     title = KIND_INFO[kind].title
     if kind is Kind.INTERNAL:
         return f"{title}: {type(exc).__name__}: {detail}" if detail else title
@@ -341,6 +341,15 @@ def _message(kind: Kind, exc: BaseException) -> str:
     if not detail or detail == title:
         return title
     return f"{title}: {detail}"
+
+
+def _one_line(text: str) -> str:
+    """Messages are one line (a table cell, a CSV cell): aiohttp's parser errors span several,
+    with a caret drawn under the bad byte. The full text stays in the chain and traceback."""
+    words = text.split()
+    if words and set(words[-1]) == {"^"}:
+        words.pop()
+    return " ".join(words)
 
 
 def _detail(exc: BaseException) -> str:

@@ -193,3 +193,10 @@ def test_connect_timeout():
             s.close()
         listener.close()
     assert_failed(result, Kind.CONNECT_TIMEOUT)
+
+
+def test_messages_are_one_line_and_the_details_stay_in_the_chain(raw):
+    result = fetch_one(raw.url("garbage"))
+    assert "\n" not in result.error
+    assert result.error.startswith("Malformed response: Bad status line")
+    assert any("SSH-2.0" in link for link in result.failure.chain)
