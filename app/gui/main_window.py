@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
     def _update_rows_label(self) -> None:
         shown, total = self.model.rowCount(), len(self.model)
         self.rows_label.setText(f"{shown:,} of {total:,} rows" if shown != total else "")
+        self._on_current_row()  # the selected row may have been filtered out
         if self._pending_selection is not None:
             index, self._pending_selection = self._pending_selection, None
             self.select_row(index)
