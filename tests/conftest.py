@@ -7,7 +7,6 @@ import asyncio
 import gc
 import logging
 import os
-import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep user config and logs of test runs out of the real home directory.
