@@ -211,6 +211,7 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
     notes: list[str] = []
     while True:
         attempt += 1
+        _forget_attempt(result)
         result.attempts = attempt
         if settings.rate > 0 or host.paused_until:
             await _wait_turn(host, settings)
@@ -241,6 +242,18 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
                 delay = _backoff(attempt)
                 notes.append(f"attempt {attempt}: {status}, retried after {delay:.1f} s")
         await asyncio.sleep(delay)
+
+
+def _forget_attempt(result: Result) -> None:
+    """Clear what an earlier attempt recorded, so a row never mixes two attempts (a 503's
+    title on the retry's 200, a status on a retry that got no answer)."""
+    result.status = result.bytes = result.elapsed_ms = None
+    result.reason = result.final_url = result.content_type = result.server = ""
+    result.title = result.sha256 = result.note = ""
+    result.redirects = 0
+    result.chain = ()
+    result.details = None
+    result.timings = Timings()
 
 
 def basic_auth(user: str, password: str) -> str:

@@ -321,3 +321,25 @@ def test_environment_proxy_and_netrc_are_honoured(server, tmp_path, monkeypatch)
         monkeypatch.setenv("no_proxy", "127.0.0.1")
         assert fetch_one(server.url("/ok")).outcome is Outcome.OK
         assert proxy.seen.count() == 1
+
+
+def test_a_retried_row_shows_only_its_last_attempt():
+    from aiohttp import web
+
+    calls = []
+
+    async def busy_then_json(request):
+        calls.append(1)
+        if len(calls) == 1:
+            return web.Response(status=503, text="<html><title>Busy</title></html>",
+                                content_type="text/html", headers={"Server": "first"})
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/", busy_then_json)
+    with ThreadedServer(app) as once:
+        result = fetch_one(once.url("/"), retries=1)
+    assert result.outcome is Outcome.OK and result.attempts == 2
+    assert result.title == ""  # the 503's title must not stay on the 200's row
+    assert result.server != "first"
+    assert result.content_type.startswith("application/json")
