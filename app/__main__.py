@@ -175,7 +175,15 @@ async def _session(args: argparse.Namespace, settings: Settings, warnings: list[
         finished: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         window.run_finished.connect(lambda p: finished.done() or finished.set_result(p))
         window.start_run()
-        if args.exit_when_done or args.export_csv:
+        if not window.controller.running:
+            # Nothing to fetch (an empty list, or a file that could not be read): the window
+            # already says why; a script gets a failure status instead of a wait forever.
+            print("fetchdeck: there are no URLs to fetch", file=sys.stderr)
+            if args.exit_when_done:
+                window.close()
+                await closed.wait()
+                return EXIT_FAILURES
+        elif args.exit_when_done or args.export_csv:
             await finished
             code = _batch_status(window)
             if args.export_csv:

@@ -120,6 +120,16 @@ def row_values(result: Result, settings: Settings) -> list[str]:
     ]
 
 
+def _new_file_mode(target: Path) -> int:
+    """The mode an ordinary new file would get (mkstemp makes 0600), or the replaced file's."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_csv(
     path: str | os.PathLike[str],
     results: Iterable[Result],
@@ -147,6 +157,7 @@ def write_csv(
                 count += len(batch)
                 if progress is not None and len(batch) == every:
                     progress(count)
+        os.chmod(temp_name, _new_file_mode(target))
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -112,3 +112,21 @@ def test_demo_runs_to_the_end_with_every_kind_of_outcome(tmp_path):
     kinds = {r["error_kind"] for r in rows}
     assert {"http_4xx", "http_5xx", "too_many_redirects", "unsafe_redirect", "reset",
             "truncated", "protocol", "body_too_large", "refused"} <= kinds
+
+
+def test_a_list_with_no_urls_exits_1_instead_of_waiting(tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# only a comment\n\n")
+    proc = fetchdeck(str(urls), "--exit-when-done", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1
+    assert "no URLs to fetch" in proc.stderr
+
+
+def test_exported_csv_gets_ordinary_file_permissions(server, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text(server.url("/ok") + "\n")
+    out = tmp_path / "results.csv"
+    fetchdeck(str(urls), "--export-csv", str(out), "--exit-when-done", cwd=tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
