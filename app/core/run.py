@@ -23,7 +23,7 @@ from app.core.errors import Failure, Kind, kind_for_status
 from app.core.fetch import Fetcher, fetch, open_session
 from app.core.result import Outcome, Result
 from app.core.settings import Settings, SettingsError
-from app.core.targets import Target
+from app.core.targets import Target, mask_password
 
 Sink = Callable[[Result], None]
 
@@ -301,7 +301,7 @@ class Run:
             self._sink(result)
         except Exception as exc:
             asyncio.get_running_loop().call_exception_handler({
-                "message": f"Fetchdeck could not show the result of {result.url}",
+                "message": f"Fetchdeck could not show the result of {mask_password(result.url)}",
                 "exception": exc,
             })
 

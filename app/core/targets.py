@@ -63,8 +63,8 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     scheme = url.scheme.lower()
     # "example.com:8080/x" parses with scheme "example.com": that is a missing scheme too.
     if not scheme or "." in scheme or scheme == "localhost":
-        return None, Failure.plain(
-            Kind.INVALID_URL, f"no scheme: did you mean https://{text}?")
+        suggestion = mask_password("https://" + text.lstrip("/"))
+        return None, Failure.plain(Kind.INVALID_URL, f"no scheme: did you mean {suggestion}?")
     if scheme not in ("http", "https"):
         return None, Failure.plain(
             Kind.UNSUPPORTED_SCHEME, f"`{scheme}:` is not an http(s) URL")
@@ -127,10 +127,6 @@ class TargetList:
     @classmethod
     def from_text(cls, text: str) -> TargetList:
         return cls.from_lines(text.splitlines())
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TargetList:
-        return cls.from_text(read_url_file(path))
 
     def __len__(self) -> int:
         return len(self.texts)

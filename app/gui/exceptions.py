@@ -23,6 +23,7 @@ import platformdirs
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from app.core.errors import Failure, Kind
+from app.core.export import mask_passwords_in_text
 
 __all__ = ["ExceptionRouter", "default_log_path"]
 
@@ -212,10 +213,15 @@ class ExceptionRouter(QObject):
         finally:
             self._local.routing = False
 
+    def record(self, failure: Failure) -> None:
+        """Append a failure shown elsewhere (an internal error on a row) to the log only."""
+        self._append_to_log(failure)
+
     def _append_to_log(self, failure: Failure) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         body = "".join(f"    {line}\n" for line in failure.traceback.splitlines())
-        entry = f"{stamp} {failure.kind.value}: {failure.message}\n{body}"
+        # Passwords in URLs never reach the disk, whatever the display setting.
+        entry = mask_passwords_in_text(f"{stamp} {failure.kind.value}: {failure.message}\n{body}")
         try:
             with self._write_lock:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,9 @@ def test_passwords_are_masked_but_user_names_kept():
         "https://ann:***@host.example/p?q=1"
     assert mask_password("https://host.example/") == "https://host.example/"
     assert mask_password("https://ann@host.example/") == "https://ann@host.example/"
+
+
+def test_a_password_in_a_line_without_scheme_is_not_echoed():
+    (target,) = parse_text("//bob:hunter2@intranet.example/report")
+    assert "hunter2" not in target.failure.message
+    assert "did you mean https://bob:***@intranet.example/report?" in target.failure.message
