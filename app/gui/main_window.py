@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.core.demo import DemoServer
-from app.core.errors import Failure
+from app.core.errors import Failure, Kind
 from app.core.export import write_csv
 from app.core.result import Outcome, Result
 from app.core.run import Progress
@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []
         self._pending_selection: int | None = None
         self._bar_moved = 0.0
+        self._router: ExceptionRouter | None = None
         self.demo_server: DemoServer | None = None
 
         self.form = UrlForm()
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
         self.form.import_failed.connect(self._show_notice)
         self.controller.started.connect(self._on_started)
         self.controller.results_arrived.connect(self.error_panel.update_results)
+        self.controller.results_arrived.connect(self._log_internal_rows)
         self.controller.progressed.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
         self.error_panel.retry_requested.connect(self.retry)
@@ -387,10 +389,9 @@ class MainWindow(QMainWindow):
         self.fetch_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
         self.retry_failed_action.setEnabled(True)
-        has_rows = len(self.model) > 0
-        self.export_button.setEnabled(has_rows)
-        self.export_action.setEnabled(has_rows)
+        self._enable_export()
         self.progress_bar.setVisible(False)
+        self.model.rearrange()  # rows finished since the table was sorted or filtered
         if progress is not None:
             self.progress_label.setText(progress_text(progress, running=False))
         self.run_finished.emit(progress)
@@ -467,6 +468,15 @@ class MainWindow(QMainWindow):
 
     def attach_router(self, router: ExceptionRouter) -> None:
         router.internal_error.connect(self.show_internal_error)
+        self._router = router
+
+    def _log_internal_rows(self, results: list[Result]) -> None:
+        """A row whose failure is a bug in Fetchdeck is shown on its row and also logged."""
+        if self._router is None:
+            return
+        for result in results:
+            if result.failure is not None and result.failure.kind is Kind.INTERNAL:
+                self._router.record(result.failure)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -508,6 +518,7 @@ class MainWindow(QMainWindow):
         settings = self.settings
         loop = asyncio.get_running_loop()
         self.export_button.setEnabled(False)
+        self.export_action.setEnabled(False)
         self.progress_label.setText(f"Exporting {total:,} rows to {path}…")
 
         def progress(written: int) -> None:  # called on the export thread
@@ -524,21 +535,29 @@ class MainWindow(QMainWindow):
         self._export_task = task
 
         def done(task: asyncio.Task[int]) -> None:
-            self.export_button.setEnabled(len(self.model) > 0)
+            self._export_task = None
+            self._enable_export()
             if task.cancelled():
                 self.export_finished.emit(path, "export cancelled")
-                return
-            exc = task.exception()
-            if exc is not None:
+            elif (exc := task.exception()) is not None:
                 message = f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}"
                 self._show_notice(message)
                 self.export_finished.emit(path, message)
             else:
                 self.progress_label.setText(f"Exported {task.result():,} rows to {path}")
                 self.export_finished.emit(path, "")
+            if self._closing:
+                self.close()  # the window waited for the file to be complete
 
         task.add_done_callback(done)
         return task
+
+    def _enable_export(self) -> None:
+        """Export needs finished rows, no run going and no export already writing."""
+        can = (len(self.model) > 0 and not self.controller.running
+               and (self._export_task is None or self._export_task.done()))
+        self.export_button.setEnabled(can)
+        self.export_action.setEnabled(can)
 
     # -- help, closing -----------------------------------------------------------------------
 
@@ -573,6 +592,11 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.controller.cancel()
             self.progress_label.setText("Cancelling before closing…")
+            event.ignore()
+            return
+        if self._export_task is not None and not self._export_task.done():
+            self._closing = True
+            self.progress_label.setText("Finishing the export before closing…")
             event.ignore()
             return
         super().closeEvent(event)

@@ -147,7 +147,6 @@ class ResultsModel(QAbstractTableModel):
         self._sort: tuple[int, Qt.SortOrder] = (COL_LINE, Qt.SortOrder.AscendingOrder)
         self._filter = RowFilter()
         self._generation = 0
-        self._arranging: asyncio.Future[Any] | None = None
 
     # -- filling -------------------------------------------------------------------------------
 
@@ -221,6 +220,10 @@ class ResultsModel(QAbstractTableModel):
         self._sort = (column, order)
         self._arrange()
 
+    def rearrange(self) -> None:
+        """Sort and filter again (results arrived since: a 'Failures' view gains new ones)."""
+        self._arrange()
+
     def set_filter(self, row_filter: RowFilter) -> None:
         self._filter = row_filter
         self._arrange()
@@ -228,10 +231,6 @@ class ResultsModel(QAbstractTableModel):
     @property
     def row_filter(self) -> RowFilter:
         return self._filter
-
-    @property
-    def arranging(self) -> bool:
-        return self._arranging is not None and not self._arranging.done()
 
     def _arrange(self) -> None:
         self._generation += 1
@@ -247,12 +246,15 @@ class ResultsModel(QAbstractTableModel):
             self._apply(*compute(), generation)
             return
         future = loop.run_in_executor(None, compute)
-        self._arranging = future
 
         def done(future: asyncio.Future[tuple[array[int], array[int]]]) -> None:
-            if not future.cancelled() and future.exception() is None:
+            if generation != self._generation or future.cancelled():
+                # Replaced by a newer sort, filter or new rows while it ran; it may even have
+                # failed reading lists that changed under it. Either way it no longer matters.
+                return
+            if future.exception() is None:
                 self._apply(*future.result(), generation)
-            elif not future.cancelled():
+            else:
                 exc = future.exception()
                 loop.call_exception_handler({"message": "Sorting the table failed",
                                              "exception": exc, "future": future})
@@ -328,9 +330,6 @@ class ResultsModel(QAbstractTableModel):
         """Every row's result (None while queued), in input order: a copy safe to read from
         another thread while the run goes on."""
         return list(self._results)
-
-    def pending_rows(self) -> int:
-        return sum(1 for r in self._results if r is None)
 
     def __len__(self) -> int:
         return len(self._results)

@@ -69,15 +69,12 @@ class RunController(QObject):
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    @property
-    def task(self) -> asyncio.Task[None] | None:
-        return self._task
-
     def start(self, targets: TargetList) -> None:
         """Fetch ``targets`` from scratch: the table gets one queued row per target."""
         if self.running:
             raise RuntimeError("a run is already going")
         self._targets = targets
+        self._with_details.clear()
         self.model.reset_rows(targets)
         gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self._begin(targets, len(targets))
