@@ -239,3 +239,14 @@ def test_sort_and_filter_the_table_while_keeping_the_selection(window, qtbot, se
     with qtbot.waitSignal(window.model.arranged, timeout=5_000):
         window.select_row(0)  # hidden by the filter: the filter is cleared to show it
     assert window.selected_result().index == 0
+
+
+def test_closing_during_an_export_waits_for_the_file(window, qtbot, server, tmp_path):
+    fetch(qtbot, window, "\n".join(server.url(f"/ok?n={i}") for i in range(20)))
+    path = tmp_path / "out.csv"
+    window.export_csv(str(path))
+    assert not window.export_button.isEnabled() and not window.export_action.isEnabled()
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        window.close()
+    with path.open(newline="", encoding="utf-8") as stream:
+        assert len(list(csv.DictReader(stream))) == 20
