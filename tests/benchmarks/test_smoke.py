@@ -29,3 +29,17 @@ def test_smoke_run_prints_the_table_and_exits_0(tmp_path: Path) -> None:
     assert "(a) bare aiohttp" in done.stdout and "(b) Fetchdeck GUI" in done.stdout
     assert "verdict" in done.stdout
     assert (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_table_benchmark_runs_every_operation(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FETCHDECK_STATE_DIR": str(tmp_path),
+           "FETCHDECK_CONFIG_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.table_bench", "--rows", "2000"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=100,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for operation in ("sort by time", "filter: text", "filter: failures", "scroll jumps"):
+        assert operation in done.stdout
