@@ -240,9 +240,9 @@ def misbehaving_app(
 
     async def endless(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        await response.prepare(request)
         chunk = b"e" * (64 * 1024)
         try:
+            await response.prepare(request)  # the client may be gone already
             while True:
                 await response.write(chunk)
                 await asyncio.sleep(0)  # let the loop notice a client that went away

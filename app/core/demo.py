@@ -131,10 +131,10 @@ async def big(request: web.Request) -> web.StreamResponse:
     size = int(number_param(request, "bytes", 12 * MIB, 64 * 1024 * MIB))
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = size
-    await response.prepare(request)
     chunk = b"x" * (256 * 1024)
     left = size
     try:
+        await response.prepare(request)  # the client may be gone already (a cancelled run)
         while left > 0:
             await response.write(chunk[:left])
             left -= len(chunk)
