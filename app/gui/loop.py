@@ -11,7 +11,9 @@ import asyncio
 import heapq
 import logging
 import math
+import selectors
 import threading
+from asyncio.selector_events import BaseSelectorEventLoop
 from collections.abc import Callable
 from typing import Any
 
@@ -63,8 +65,12 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
       only becomes ready once ``time()`` has reached its deadline, so sleeps never end early.
     * ``call_soon_threadsafe`` appends (atomic on a deque) and wakes the GUI thread through a
       queued Qt signal.
-    * A socket callback runs as soon as its ``QSocketNotifier`` fires, from a ``Handle`` made once
-      per ``add_reader``/``add_writer``, with no Qt calls in between.
+    * Sockets are watched by an epoll (kqueue on BSD/macOS) selector of the loop's own, exactly as
+      asyncio's selector loop watches them; Qt watches only that selector's descriptor, with one
+      ``QSocketNotifier``. When it fires, and at every drain, the loop polls the selector without
+      blocking and runs the ready callbacks in the same batch, as asyncio's ``_run_once`` does:
+      one Qt event serves every socket that became ready, not one Qt signal per socket. Where
+      there is no pollable selector (Windows), each socket gets its own ``QSocketNotifier``.
     * The default executor is asyncio's ``ThreadPoolExecutor``, not qasync's QThreads.
     """
 
@@ -88,6 +94,14 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
         self._later_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._later_timer.timeout.connect(self._on_later_timer)
         self._waker = _Waker(self._on_wakeup)
+        # Registered with before qasync's __init__ returns: it adds the self-pipe's reader.
+        self._io_selector: selectors.BaseSelector | None = _pollable_selector()
+        self._io_notifier: QSocketNotifier | None = None
+        if self._io_selector is not None:
+            self._io_notifier = QSocketNotifier(self._io_selector.fileno(),  # type: ignore[attr-defined]
+                                                QSocketNotifier.Type.Read)
+            self._io_notifier.activated["int"].connect(self._on_io_ready)
+            self._io_notifier.setEnabled(True)
         super().__init__(app, set_running_loop, already_running)
         if already_running:
             # Lets debug mode's _check_thread catch call_soon from the wrong thread.
@@ -146,6 +160,8 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
 
     def _drain(self) -> None:
         self._drain_scheduled = False
+        if self._io_selector is not None:
+            self._collect_io()
         if self._scheduled:
             self._collect_due_timers()
         ready = self._ready
@@ -266,21 +282,62 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
 
     # -- I/O -----------------------------------------------------------------------------------
 
-    # qasync disables the notifier, queues the callback with call_soon and re-enables it when the
-    # callback has run: three Qt calls and a Handle per readiness event. Here the Handle is made
-    # once per watch (as asyncio's selector loop does) and run as soon as Qt reports the socket
-    # ready, which also leaves a level-triggered notifier nothing to re-report.
+    def _make_self_pipe(self) -> None:
+        # Called from asyncio's __init__, after qasync handed it a Qt-notifier "selector": every
+        # descriptor (the self-pipe first) goes to the loop's own selector instead.
+        if self._io_selector is not None:
+            self._selector.close()
+            self._selector = self._io_selector
+        super()._make_self_pipe()
 
-    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def _on_io_ready(self, _fd: int) -> None:
+        # Some socket is ready: run it, and whatever else is ready, now, as one batch.
+        self._drain()
+
+    def _collect_io(self) -> None:
+        """Move the callbacks of every ready socket to the ready queue (asyncio's
+        ``_process_events``, without its signal-safe ``_add_callback``)."""
+        assert self._io_selector is not None
+        ready = self._ready
+        for key, mask in self._io_selector.select(0):
+            fileobj, (reader, writer) = key.fileobj, key.data
+            if mask & selectors.EVENT_READ and reader is not None:
+                if reader._cancelled:
+                    self._remove_reader(fileobj)
+                else:
+                    ready.append(reader)
+            if mask & selectors.EVENT_WRITE and writer is not None:
+                if writer._cancelled:
+                    self._remove_writer(fileobj)
+                else:
+                    ready.append(writer)
+
+    # Without a pollable selector: qasync disables the notifier, queues the callback with
+    # call_soon and re-enables it when the callback has run: three Qt calls and a Handle per
+    # readiness event. Here the Handle is made once per watch (as asyncio's selector loop does)
+    # and run as soon as Qt reports the socket ready, which also leaves a level-triggered notifier
+    # nothing to re-report.
+
+    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> Any:
+        if self._io_selector is not None:
+            return BaseSelectorEventLoop._add_reader(self, fd, callback, *args)
         self._watch(self._read_notifiers, QSocketNotifier.Type.Read, fd, callback, args)
+        return None
 
-    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> Any:
+        if self._io_selector is not None:
+            return BaseSelectorEventLoop._add_writer(self, fd, callback, *args)
         self._watch(self._write_notifiers, QSocketNotifier.Type.Write, fd, callback, args)
+        return None
 
     def _remove_reader(self, fd: Any) -> bool:
+        if self._io_selector is not None:
+            return bool(BaseSelectorEventLoop._remove_reader(self, fd))
         return self._unwatch(self._read_notifiers, fd)
 
     def _remove_writer(self, fd: Any) -> bool:
+        if self._io_selector is not None:
+            return bool(BaseSelectorEventLoop._remove_writer(self, fd))
         return self._unwatch(self._write_notifiers, fd)
 
     def _watch(
@@ -334,7 +391,14 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
+        if self._io_notifier is not None:
+            # Before asyncio closes the selector: Qt must never poll a closed (or reused) fd.
+            self._io_notifier.setEnabled(False)
+            self._io_notifier.activated["int"].disconnect()
+            self._io_notifier.deleteLater()
+            self._io_notifier = None
         super().close()
+        self._io_selector = None
         self._drain_timer.stop()
         self._later_timer.stop()
         self._timer_deadline = math.inf
@@ -358,6 +422,16 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
             raise TypeError(f"A callable object or None is expected, got {handler!r}")
         self._exception_handler = handler
         super().set_exception_handler(handler)
+
+
+def _pollable_selector() -> selectors.BaseSelector | None:
+    """A selector whose own descriptor Qt can poll (epoll, kqueue), or None (Windows)."""
+    for name in ("EpollSelector", "KqueueSelector"):
+        kind = getattr(selectors, name, None)
+        if kind is not None:
+            selector: selectors.BaseSelector = kind()
+            return selector
+    return None
 
 
 def _fileno(fd: Any) -> int:

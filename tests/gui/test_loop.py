@@ -248,6 +248,69 @@ def test_an_exception_in_a_reader_reaches_the_exception_handler(
     assert isinstance(contexts[0]["exception"], ValueError)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no pollable selector")
+def test_sockets_are_watched_by_one_selector_that_qt_polls(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop,
+) -> None:
+    # Two hundred sockets ready at once: every reader runs, and Qt holds no notifier per socket.
+    pairs = [socket.socketpair() for _ in range(200)]
+    got: dict[int, bytes] = {}
+    try:
+        for number, (left, _right) in enumerate(pairs):
+            left.setblocking(False)
+            loop.add_reader(left, lambda n=number, s=left: got.__setitem__(n, s.recv(100)))
+        for number, (_left, right) in enumerate(pairs):
+            right.send(b"%d" % number)
+        qtbot.waitUntil(lambda: len(got) == len(pairs))
+        assert got == {n: b"%d" % n for n in range(len(pairs))}
+        assert isinstance(loop, FastQEventLoop)
+        assert not loop._read_notifiers and not loop._write_notifiers
+        assert loop._selector is loop._io_selector
+        assert len(loop._selector.get_map()) >= len(pairs)
+    finally:
+        for left, right in pairs:
+            loop.remove_reader(left)
+            left.close()
+            right.close()
+
+
+def test_a_reader_and_a_writer_on_one_socket_both_run_and_are_removed_apart(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    left, right = socket_pair
+    writes: list[int] = []
+    reads: list[bytes] = []
+
+    def writer() -> None:
+        writes.append(left.send(b"ping"))
+        loop.remove_writer(left)  # a writer stays ready: stop after one write
+
+    loop.add_reader(left, lambda: reads.append(left.recv(100)))
+    loop.add_writer(left, writer)
+    try:
+        qtbot.waitUntil(lambda: writes == [4])
+        assert right.recv(100) == b"ping"
+        right.send(b"pong")
+        qtbot.waitUntil(lambda: reads == [b"pong"])
+        assert loop.remove_writer(left) is False
+    finally:
+        assert loop.remove_reader(left) is True
+
+
+def test_a_closed_loop_lets_go_of_its_selector(qapp: QApplication) -> None:
+    other = FastQEventLoop(qapp)
+    selector = other._io_selector
+    other.close()
+    assert other.is_closed()
+    if selector is not None:  # Windows has none
+        assert other._io_notifier is None
+        with pytest.raises((OSError, ValueError)):
+            selector.select(0)  # closed with the loop: Qt polls no stale descriptor
+    other.close()  # twice is harmless
+
+
 # -- delayed callbacks ----------------------------------------------------------------------
 
 
