@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +52,7 @@ from app.gui.results_model import (
     ResultsModel,
     RowFilter,
 )
+from app.gui.results_view import ResultsView
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
 
         self.model = ResultsModel(self)
         self.model.set_mask_passwords(settings.mask_passwords)
-        self.table = QTableView()
+        self.table = ResultsView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
