@@ -62,10 +62,18 @@ class Fetcher:
     environment: Environment = field(default_factory=Environment)
     hosts: dict[str, HostState] = field(default_factory=dict)
     timeout: aiohttp.ClientTimeout = field(init=False)
+    # Every request's keyword arguments to aiohttp, made once per run.
+    options: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout,
                                              connect=self.settings.connect_timeout)
+        self.options = {
+            "allow_redirects": self.settings.follow_redirects,
+            # aiohttp gives up when the Nth redirect arrives, having followed N-1 of them.
+            "max_redirects": self.settings.max_redirects + 1,
+            "timeout": self.timeout,
+        }
 
     def host(self, name: str) -> HostState:
         state = self.hosts.get(name)
@@ -75,8 +83,15 @@ class Fetcher:
 
 
 def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
+    """What the connector verifies certificates with. Reads files: call it off the loop thread.
+
+    ``True`` is aiohttp's default verifying context, made once when aiohttp is imported: making
+    one per run cost ~40 ms of certificate loading on the GUI thread as Fetch was pressed.
+    """
     if not settings.verify_tls:
         return False
+    if not settings.ca_file:
+        return True
     context = ssl.create_default_context()
     if settings.ca_file:
         try:
@@ -167,9 +182,14 @@ class _TimedConnector(aiohttp.TCPConnector):
             raise client_error(req.connection_key, exc) from exc
 
 
-def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """The session for one run. Call inside a coroutine; close it before the loop stops."""
-    ssl_arg = make_ssl(settings)
+def open_session(settings: Settings,
+                 ssl_arg: ssl.SSLContext | bool | None = None) -> aiohttp.ClientSession:
+    """The session for one run. Call inside a coroutine; close it before the loop stops.
+
+    ``ssl_arg`` is :func:`make_ssl`'s answer when the caller made it already (off the loop).
+    """
+    if ssl_arg is None:
+        ssl_arg = make_ssl(settings)
     connector = _TimedConnector(
         # The run bounds requests in flight itself; a second queue here would only hide waits
         # inside the request's timeout.
@@ -211,7 +231,8 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
     notes: list[str] = []
     while True:
         attempt += 1
-        _forget_attempt(result)
+        if attempt > 1:
+            _forget_attempt(result)
         result.attempts = attempt
         if settings.rate > 0 or host.paused_until:
             await _wait_turn(host, settings)
@@ -231,7 +252,8 @@ async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
             notes.append(f"attempt {attempt} failed ({kind.value}); retried after {delay:.1f} s")
         else:
             if status not in RETRYABLE_STATUS or attempt > settings.retries:
-                result.note = "; ".join(n for n in (*notes, result.note) if n)
+                if notes:
+                    result.note = "; ".join(n for n in (*notes, result.note) if n)
                 return
             pause = _retry_after(result, settings)
             if pause is not None:
@@ -343,19 +365,13 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
                  else fetcher.environment.login_for(url.host or ""))
         if login is not None:
             headers = {"Authorization": basic_auth(*login)}
+    options = fetcher.options
     proxy = None if settings.proxy else fetcher.environment.proxy_for(url)
+    if headers is not None or proxy is not None:
+        options = {**options, "headers": headers, "proxy": proxy}
     ttfb: float | None = None
     try:
-        async with fetcher.session.request(
-            method,
-            url,
-            allow_redirects=settings.follow_redirects,
-            # aiohttp gives up when the Nth redirect arrives, having followed N-1 of them.
-            max_redirects=settings.max_redirects + 1,
-            timeout=fetcher.timeout,
-            headers=headers,
-            proxy=proxy,
-        ) as resp:
+        async with fetcher.session.request(method, url, **options) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000
             _record_response(result, resp)
             result.details = Details(
@@ -419,10 +435,13 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     head = b""
     size = 0
     result.bytes = 0
-    read = resp.content.read
+    content = resp.content
+    read = content.read
     try:
         while chunk := await read(CHUNK):
-            if len(head) < TITLE_SCAN_BYTES:
+            if not head:
+                head = chunk[:TITLE_SCAN_BYTES]
+            elif len(head) < TITLE_SCAN_BYTES:
                 head += chunk[: TITLE_SCAN_BYTES - len(head)]
             if size + len(chunk) > cap:
                 result.bytes = cap
@@ -434,6 +453,8 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
             digest.update(chunk)
             size += len(chunk)
             result.bytes = size
+            if content.at_eof():
+                break  # a small body is usually whole at the first read: no second await
     except aiohttp.ClientPayloadError as exc:
         if classify(exc)[0] is not Kind.TRUNCATED:
             raise

@@ -20,7 +20,7 @@ from yarl import URL
 
 from app.core.environment import Environment
 from app.core.errors import Failure, Kind, kind_for_status
-from app.core.fetch import Fetcher, fetch, open_session
+from app.core.fetch import Fetcher, fetch, make_ssl, open_session
 from app.core.result import Outcome, Result
 from app.core.settings import Settings, SettingsError
 from app.core.targets import Target, mask_password
@@ -100,6 +100,7 @@ class Run:
         self._started = 0.0
         self._finished: float | None = None
         self._main: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._cancelling = False
         self._entered = False
         self._exhausted = False
@@ -112,7 +113,9 @@ class Run:
         if self._main is not None:
             raise RuntimeError("a run can only be started once")
         self._started = time.monotonic()
-        self._main = asyncio.get_running_loop().create_task(self._dispatch(), name="fetchdeck-run")
+        # Kept: asking asyncio for the running loop costs a getpid() system call each time.
+        self._loop = asyncio.get_running_loop()
+        self._main = self._loop.create_task(self._dispatch(), name="fetchdeck-run")
         # Added before any caller's callback, so rows are complete when callers hear of the end.
         self._main.add_done_callback(self._on_main_done)
         return self._main
@@ -161,8 +164,9 @@ class Run:
     async def _dispatch(self) -> None:
         self._entered = True
         try:
-            environment = await asyncio.to_thread(Environment.load)
-            async with open_session(self.settings) as session:
+            environment, ssl_arg = await asyncio.to_thread(
+                lambda: (Environment.load(), make_ssl(self.settings)))
+            async with open_session(self.settings, ssl_arg) as session:
                 self._fetcher = Fetcher(self.settings, session, environment)
                 try:
                     await self._feed()
@@ -247,7 +251,7 @@ class Run:
         return None, True
 
     def _launch(self, target: Target) -> None:
-        assert self._fetcher is not None
+        assert self._fetcher is not None and self._loop is not None
         try:
             url = URL(target.text)
         except ValueError as exc:  # the quick line check passed something yarl refuses
@@ -256,7 +260,7 @@ class Run:
             return
         result = Result(target.index, target.line, target.text)
         self._fetcher.host(target.host).active += 1
-        task = asyncio.get_running_loop().create_task(fetch(self._fetcher, url, result))
+        task = self._loop.create_task(fetch(self._fetcher, url, result))
         self._tasks[task] = (target, result)
         task.add_done_callback(self._on_done)
 
