@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from app import __version__
 from app.core.settings import METHODS, Settings, SettingsError
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start the built-in demo server on 127.0.0.1 and load its URLs")
     parser.add_argument("--version", action="version", version=f"fetchdeck {__version__}")
 
-    net = parser.add_argument_group("fetching (defaults come from the saved settings)")
+    net = parser.add_argument_group(
+        "fetching (defaults come from the saved settings; a flag applies to this session only "
+        "and is not saved)")
     net.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (50)")
     net.add_argument("--per-host", type=int, metavar="N",
                      help="requests in flight per host, 0 = no limit (6)")
@@ -73,9 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
-    """The saved settings with every flag given on the command line applied on top."""
-    changes: dict[str, object] = {}
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings fields the command line sets, by name.
+
+    They stay apart from the saved settings: they apply to this session only, and the Settings
+    dialog must not save them unless the user changes that field there.
+    """
+    changes: dict[str, Any] = {}
     for flag, field in (
         ("concurrency", "concurrency"), ("per_host", "per_host"), ("rate", "rate"),
         ("timeout", "timeout"), ("connect_timeout", "connect_timeout"),
@@ -102,7 +109,7 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
         changes["headers"] = tuple(headers)
     if args.ca_file and not Path(args.ca_file).is_file():
         raise SettingsError(f"--ca-file {args.ca_file}: no such file")
-    return base.replace(**changes) if changes else base
+    return changes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,13 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     saved, warnings = load_settings()
     try:
-        settings = settings_from_args(saved, args)
+        overrides = overrides_from_args(args)
+        saved.replace(**overrides)  # refuse a bad value now, with a usage error
     except SettingsError as exc:
         parser.error(str(exc))
-    return run_gui(args, settings, warnings)
+    return run_gui(args, saved, overrides, warnings)
 
 
-def run_gui(args: argparse.Namespace, settings: Settings, warnings: list[str]) -> int:
+def run_gui(args: argparse.Namespace, saved: Settings, overrides: dict[str, Any],
+            warnings: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.gui.exceptions import ExceptionRouter
@@ -147,18 +156,18 @@ def run_gui(args: argparse.Namespace, settings: Settings, warnings: list[str]) -
     router = ExceptionRouter()
     router.install(loop)
     try:
-        return loop.run_until_complete(_session(args, settings, warnings, router))
+        return loop.run_until_complete(_session(args, saved, overrides, warnings, router))
     finally:
         router.uninstall()
         loop.close()
         asyncio.set_event_loop(None)
 
 
-async def _session(args: argparse.Namespace, settings: Settings, warnings: list[str],
-                   router: object) -> int:
+async def _session(args: argparse.Namespace, saved: Settings, overrides: dict[str, Any],
+                   warnings: list[str], router: object) -> int:
     from app.gui.main_window import MainWindow
 
-    window = MainWindow(settings, warnings)
+    window = MainWindow(saved, warnings, overrides=overrides)
     window.attach_router(router)  # type: ignore[arg-type]
     closed = asyncio.Event()
     window.closed.connect(closed.set)

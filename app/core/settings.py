@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -167,6 +168,21 @@ class Settings:
             if not good and not warnings:
                 warnings.append(str(exc))
             return cls(**good), warnings
+
+
+def overrides_after_edit(before: Settings, after: Settings,
+                         overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The command-line overrides still in force once the user edited their settings from
+    ``before`` to ``after``.
+
+    A flag is a one-off for the session, applied on top of the user's own settings. A field the
+    user changed in the dialog is theirs again: their new value is saved and wins for the rest
+    of the session too, so that field's override lapses. The others stay, except one that
+    equals the user's value: it changes nothing, and naming it would only puzzle the user.
+    Called with ``before`` == ``after`` it gives the overrides that matter at start-up.
+    """
+    return {name: value for name, value in overrides.items()
+            if getattr(before, name) == getattr(after, name) != value}
 
 
 def _check(condition: bool, message: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -34,7 +36,7 @@ from app.core.errors import Failure, Kind
 from app.core.export import write_csv
 from app.core.result import Outcome, Result
 from app.core.run import Progress
-from app.core.settings import Settings
+from app.core.settings import Settings, overrides_after_edit
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
 from app.gui.results_model import (
@@ -117,10 +119,18 @@ class MainWindow(QMainWindow):
     run_finished = Signal(object)
     export_finished = Signal(str, str)  # path, error message ("" when it worked)
 
-    def __init__(self, settings: Settings, settings_warnings: list[str] | None = None) -> None:
+    def __init__(self, settings: Settings, settings_warnings: list[str] | None = None, *,
+                 overrides: Mapping[str, Any] | None = None) -> None:
+        """``settings`` are the user's saved settings; ``overrides`` the fields set on the
+        command line, which apply on top of them for this session only and are never saved."""
         super().__init__()
         self.setWindowTitle("Fetchdeck")
         self.resize(1280, 800)
+        # The Settings dialog edits and saves these (plus credentials typed this session, which
+        # stay in memory); runs use them with the command-line overrides applied on top.
+        self.saved_settings = settings
+        self.overrides = overrides_after_edit(settings, settings, overrides or {})
+        settings = settings.replace(**self.overrides)
         self.settings = settings
         self._closing = False
         self._export_task: asyncio.Task[int] | None = None
@@ -481,21 +491,28 @@ class MainWindow(QMainWindow):
     # -- settings ------------------------------------------------------------------------------
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+        # The dialog shows the saved values, not the command line's: OK must not make a one-off
+        # flag permanent. It says which fields the command line overrides for this session.
+        dialog = SettingsDialog(self.saved_settings, self, overrides=self.overrides)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
-    def apply_settings(self, settings: Settings) -> None:
+    def apply_settings(self, saved: Settings) -> None:
+        """Save the user's edited settings and run with them, keeping the command-line
+        overrides of the fields the user did not change."""
         from app.gui.config import save_settings
 
+        self.overrides = overrides_after_edit(self.saved_settings, saved, self.overrides)
+        self.saved_settings = saved
+        settings = saved.replace(**self.overrides)
         self.settings = settings
         self.controller.settings = settings
         self.model.set_mask_passwords(settings.mask_passwords)
         self.error_panel.set_settings(settings)
         self._on_current_row()  # the details pane masks (or unmasks) at once
         try:
-            save_settings(settings)
+            save_settings(saved)
         except OSError as exc:
             self._show_notice(f"Settings are in use but could not be saved: {exc}")
 

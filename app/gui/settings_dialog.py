@@ -1,15 +1,18 @@
 """The Settings dialog: one editor per :class:`Settings` field, grouped as the user thinks of them.
 
-It edits a copy; callers open it with ``open()`` (never ``exec()``: a nested event loop re-enters
-qasync, guide fact 12), wait for ``accepted``, then read :meth:`SettingsDialog.settings` and decide
-whether to save. The dialog itself writes nothing to disk.
+It edits a copy of the user's saved settings; callers open it with ``open()`` (never ``exec()``: a
+nested event loop re-enters qasync, guide fact 12), wait for ``accepted``, then read
+:meth:`SettingsDialog.settings` and decide whether to save. The dialog itself writes nothing to
+disk. A line under each field the command line overrides for this session says so, so that a
+value differing from what the session runs with surprises nobody.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TypeVar, cast
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QPalette, QResizeEvent, QShowEvent
@@ -37,13 +40,14 @@ from PySide6.QtWidgets import (
 from yarl import URL
 
 from app.core.settings import DEFAULT_USER_AGENT, METHODS, MIB, Settings, SettingsError
+from app.core.targets import mask_password
 from app.gui.plain import plain_tooltip
 
-__all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "parse_headers"]
+__all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "override_flag", "parse_headers"]
 
 # Shown in each field's tooltip so that what a user sets here can be repeated in a script.
-# Keep in step with app/__main__.py's build_parser(); None: no flag, the saved value applies.
-CLI_FLAGS: dict[str, str | None] = {
+# Keep in step with app/__main__.py's build_parser().
+CLI_FLAGS: dict[str, str] = {
     "concurrency": "--concurrency N",
     "per_host": "--per-host N (0 = no limit)",
     "rate": "--rate R (0 = no limit)",
@@ -61,11 +65,10 @@ CLI_FLAGS: dict[str, str | None] = {
     "verify_tls": "--insecure (to turn off)",
     "ca_file": "--ca-file PATH",
     "max_body": "--max-body BYTES",
-    "retry_after_cap": None,
-    "mask_passwords": None,
-    "csv_raw": None,
+    "retry_after_cap": "--retry-after-cap SECONDS",
+    "mask_passwords": "--mask-passwords / --no-mask-passwords",
+    "csv_raw": "--csv-raw / --no-csv-raw",
 }
-NO_FLAG = "Command line: no flag; runs started from the command line use the saved value."
 
 METHOD_LABELS = {
     "get": "GET",
@@ -99,6 +102,30 @@ def format_headers(headers: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers)
 
 
+def override_flag(name: str, value: Any) -> str:
+    """A command-line override as the user typed it, e.g. ``--concurrency 5``.
+
+    Secrets stay hidden, since the dialog may be on a shared screen: the password of ``--auth``
+    and of a proxy URL, and header values (an API key is often one).
+    """
+    if name == "follow_redirects" and not value:
+        return "--no-redirects"
+    if name == "verify_tls" and not value:
+        return "--insecure"
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    if name == "headers":
+        return " ".join(f"--header {shlex.quote(f'{header}: …')}" for header, _ in value)
+    if name == "auth":
+        return f"--auth {shlex.quote(str(value).partition(':')[0] + ':***')}"
+    if name == "proxy":
+        return f"--proxy {shlex.quote(mask_password(str(value)))}"
+    if isinstance(value, float):
+        return f"{flag} {value:g}"
+    return f"{flag} {shlex.quote(str(value))}"
+
+
 class _FieldError(SettingsError):
     """A value the dialog refuses, and the editor to put the cursor in."""
 
@@ -127,6 +154,7 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         notices: Sequence[str] = (),
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -136,9 +164,13 @@ class SettingsDialog(QDialog):
         self._exact: dict[QDoubleSpinBox, tuple[float, float]] = {}
         self._ca_browser: QFileDialog | None = None
         self._sized = False
+        self._override_marks: dict[str, QLabel] = {}
         self._build()
+        self._plain_tips = {widget: widget.toolTip()
+                            for widgets in self._field_widgets().values() for widget in widgets}
         self.set_notices(notices)
         self.set_settings(settings)
+        self.set_overrides(overrides or {})
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -183,6 +215,39 @@ class SettingsDialog(QDialog):
             shown.append(f"…and {len(notices) - 2} more (hover to see all)")
         self._notice_text.setText("\n".join(shown))
         self._notice_text.setToolTip(plain_tooltip("\n".join(notices)))
+
+    def set_overrides(self, overrides: Mapping[str, Any]) -> None:
+        """Say which fields the command line overrides for this session, and with what.
+
+        The fields keep showing the saved values (that is what OK saves); a line under each
+        such field, its tooltip and a note by the buttons say that the session runs with the
+        flag instead.
+        """
+        flags = {name: override_flag(name, value) for name, value in overrides.items()}
+        fields = self._field_widgets()
+        for name, widgets in fields.items():
+            for widget in widgets:
+                tip = self._plain_tips[widget]
+                if name in flags:
+                    tip = plain_tooltip(
+                        f"This session uses {flags[name]} from the command line instead of the "
+                        f"saved value shown here. Change the field to use and save your own "
+                        f"value.\n\n{tip}") or ""
+                widget.setToolTip(tip)
+        for mark in self._override_marks.values():
+            _form_of(mark).removeRow(mark)  # deletes it
+        self._override_marks = {
+            name: self._mark_override(fields[name][-1], name, flag)
+            for name, flag in flags.items() if name in fields}
+        self._overrides_note.setVisible(bool(flags))
+
+    def overrides_text(self) -> str:
+        """The note on command-line overrides, or '' when there are none."""
+        return self._overrides_text.text() if not self._overrides_note.isHidden() else ""
+
+    def override_marks(self) -> dict[str, str]:
+        """The line shown under each field the command line overrides, by setting name."""
+        return {name: mark.text() for name, mark in self._override_marks.items()}
 
     def restore_defaults(self) -> None:
         self.set_settings(Settings())
@@ -322,6 +387,22 @@ class SettingsDialog(QDialog):
         self._error.setWordWrap(True)
         self._error.hide()
 
+        self._overrides_note = _named(QWidget(), "overrides_note")
+        info = QLabel()
+        info.setPixmap(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
+        info.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self._overrides_text = _plain_label(
+            "Some settings come from the command line for this session only (see the lines "
+            "under their fields). They are not saved: the fields show your saved settings. "
+            "Change a field to use and save your own value instead.",
+            objectName="overrides_text")
+        self._overrides_text.setWordWrap(True)
+        note_row = QHBoxLayout(self._overrides_note)
+        note_row.setContentsMargins(0, 0, 0, 0)
+        note_row.addWidget(info)
+        note_row.addWidget(self._overrides_text, 1)
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Cancel
@@ -340,7 +421,30 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._notice)
         layout.addLayout(columns, 1)
         layout.addWidget(self._error)
+        layout.addWidget(self._overrides_note)
         layout.addWidget(buttons)
+
+    def _mark_override(self, editor: QWidget, name: str, flag: str) -> QLabel:
+        """Put a line saying what the session uses under ``editor``'s row in its form."""
+        form = _form_of(editor)
+        row, role = cast(tuple[int, QFormLayout.ItemRole], form.getWidgetPosition(editor))
+        mark = _plain_label(f"This session uses {flag} from the command line.",
+                            objectName=f"{name}_override")
+        mark.setWordWrap(True)
+        _hint(mark)
+        if role == QFormLayout.ItemRole.SpanningRole:  # a check box: line up under it
+            form.insertRow(row + 1, mark)
+        else:
+            form.insertRow(row + 1, "", mark)
+        return mark
+
+    def _field_widgets(self) -> dict[str, list[QWidget]]:
+        """The widgets whose tooltip explains each setting (the CA file's is its whole row)."""
+        widgets = {name: [widget] for name in CLI_FLAGS
+                   if (widget := self.findChild(QWidget, name)) is not None}
+        widgets["auth"] = [self._auth_user, self._auth_password]
+        widgets["ca_file"] = [self._ca_row]
+        return widgets
 
     def _connections_group(self) -> QGroupBox:
         self._concurrency = _spin("concurrency", 1, 10_000)
@@ -546,6 +650,11 @@ def _check_proxy(proxy: str, widget: QWidget) -> None:
                           widget)
 
 
+def _form_of(widget: QWidget) -> QFormLayout:
+    """The form a field sits in: its group box's layout."""
+    return cast(QFormLayout, cast(QGroupBox, widget.parentWidget()).layout())
+
+
 def _align_labels(column: QVBoxLayout) -> None:
     """Give the forms stacked in one column the same label width, so their fields line up."""
     groups = [column.itemAt(i).widget() for i in range(column.count())]  # type: ignore[union-attr]
@@ -594,8 +703,7 @@ def _group(title: str, rows: list[tuple[str, QWidget, str]]) -> QGroupBox:
 def _tooltip(explanation: str, name: str) -> str:
     if name not in CLI_FLAGS:
         return explanation
-    flag = CLI_FLAGS[name]
-    return f"{explanation}\n\n{f'Command line: {flag}' if flag else NO_FLAG}"
+    return f"{explanation}\n\nCommand line: {CLI_FLAGS[name]}"
 
 
 def _spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:

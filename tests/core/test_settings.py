@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.core.settings import MIB, Settings, SettingsError
+from app.core.settings import MIB, Settings, SettingsError, overrides_after_edit
 
 # A value other than the default for every field, so a field that does not round-trip shows.
 CHANGED = Settings(
@@ -132,3 +132,17 @@ def test_header_value_may_be_empty_or_contain_colons():
 def test_replace_validates():
     with pytest.raises(SettingsError, match="concurrency"):
         Settings().replace(concurrency=0)
+
+
+def test_an_override_lapses_only_for_the_field_the_user_changed():
+    before = Settings(concurrency=20)
+    overrides = {"concurrency": 5, "timeout": 3.0}
+    assert overrides_after_edit(before, before.replace(retries=4), overrides) == overrides
+    assert overrides_after_edit(before, before.replace(concurrency=8), overrides) == {
+        "timeout": 3.0}
+
+
+def test_an_override_equal_to_the_users_value_is_dropped():
+    saved = Settings(concurrency=5)
+    assert overrides_after_edit(saved, saved, {"concurrency": 5, "retries": 0}) == {
+        "retries": 0}

@@ -130,3 +130,25 @@ def test_exported_csv_gets_ordinary_file_permissions(server, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_flags_reach_the_window_apart_from_the_saved_settings(tmp_path, monkeypatch):
+    """In process: the window gets the saved settings and the flags separately, so that the
+    Settings dialog can save the one without making the other permanent."""
+    import app.__main__ as entry
+    from app.core.settings import Settings
+    from app.gui.config import save_settings
+
+    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
+    save_settings(Settings(concurrency=20, retries=4))
+    seen = {}
+
+    def run_gui(args, saved, overrides, warnings):
+        seen.update(saved=saved, overrides=overrides)
+        return 0
+
+    monkeypatch.setattr(entry, "run_gui", run_gui)
+    assert entry.main(["--concurrency", "5", "--insecure", "--header", "X-A: 1"]) == 0
+    assert seen["saved"] == Settings(concurrency=20, retries=4)
+    assert seen["overrides"] == {"concurrency": 5, "verify_tls": False,
+                                 "headers": (("X-A", "1"),)}

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 
 from app.core.settings import MIB, Settings
 from app.gui.config import config_path, load_settings, save_settings
-from app.gui.settings_dialog import CLI_FLAGS, SettingsDialog
+from app.gui.main_window import MainWindow
+from app.gui.settings_dialog import CLI_FLAGS, SettingsDialog, override_flag
 from tests.core.test_settings import CHANGED  # every field away from its default
 
 
@@ -238,6 +239,38 @@ def test_notices_show_config_problems(make_dialog):
     assert not child(make_dialog(), QWidget, "notice").isVisibleTo(dialog)
 
 
+def test_command_line_overrides_are_marked_while_the_fields_show_the_saved_values(make_dialog):
+    dialog = make_dialog(Settings(concurrency=20), overrides={"concurrency": 5,
+                                                              "verify_tls": False})
+    assert child(dialog, QSpinBox, "concurrency").value() == 20  # what OK saves
+    assert child(dialog, QWidget, "overrides_note").isVisibleTo(dialog)
+    assert "for this session only" in dialog.overrides_text()
+    assert "not saved" in dialog.overrides_text()
+    assert dialog.override_marks() == {
+        "concurrency": "This session uses --concurrency 5 from the command line.",
+        "verify_tls": "This session uses --insecure from the command line.",
+    }
+    assert child(dialog, QLabel, "concurrency_override").isVisibleTo(dialog)
+    assert "--concurrency 5" in child(dialog, QSpinBox, "concurrency").toolTip()
+    assert "--concurrency 5" not in child(dialog, QSpinBox, "retries").toolTip()
+
+
+def test_no_override_note_without_overrides(make_dialog):
+    dialog = make_dialog(Settings(concurrency=20))
+    assert not child(dialog, QWidget, "overrides_note").isVisibleTo(dialog)
+    assert dialog.overrides_text() == "" and dialog.override_marks() == {}
+    assert dialog.findChild(QLabel, "concurrency_override") is None
+
+
+def test_override_marks_hide_secrets():
+    assert override_flag("auth", "ann:pa:ss") == "--auth 'ann:***'"
+    assert override_flag("proxy", "http://u:secret@proxy:3128") == (
+        "--proxy 'http://u:***@proxy:3128'")
+    assert override_flag("headers", (("X-Api-Key", "k3y"),)) == "--header 'X-Api-Key: …'"
+    assert override_flag("timeout", 2.5) == "--timeout 2.5"
+    assert override_flag("cookies", False) == "--no-cookies"
+
+
 # -- the file ------------------------------------------------------------------------------------
 
 
@@ -325,3 +358,94 @@ def test_save_reports_an_unwritable_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(blocker / "sub"))
     with pytest.raises(OSError):
         save_settings(Settings())
+
+
+# -- the window: saved settings, command-line overrides and OK -----------------------------------
+
+
+@pytest.fixture
+def started(qtbot, loop):
+    """The window as ``python -m app`` starts it: the saved settings and the flags apart."""
+    def start(**overrides) -> MainWindow:
+        saved, warnings = load_settings()
+        assert warnings == []
+        window = MainWindow(saved, warnings, overrides=overrides)
+        qtbot.addWidget(window)
+        return window
+    return start
+
+
+def open_settings(window: MainWindow) -> SettingsDialog:
+    window.open_settings()
+    # A dialog closed earlier may linger until its deleteLater runs: take the open one.
+    [dialog] = [d for d in window.findChildren(SettingsDialog) if d.isVisible()]
+    return dialog
+
+
+def press_ok_in_settings(qtbot, window: MainWindow, edit=lambda dialog: None) -> None:
+    dialog = open_settings(window)
+    edit(dialog)
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)
+
+
+def test_ok_does_not_save_an_untouched_command_line_value(qtbot, started):
+    save_settings(Settings(concurrency=20))
+    window = started(concurrency=5)
+    assert window.settings.concurrency == 5
+    press_ok_in_settings(qtbot, window)
+    assert load_settings()[0] == Settings(concurrency=20)
+    # The flag still holds for the rest of the session.
+    assert window.settings.concurrency == 5 and window.controller.settings.concurrency == 5
+
+
+def test_a_changed_overridden_field_is_saved_and_wins(qtbot, started):
+    save_settings(Settings(concurrency=20))
+    window = started(concurrency=5, timeout=3.0)
+    press_ok_in_settings(
+        qtbot, window, lambda dialog: child(dialog, QSpinBox, "concurrency").setValue(8))
+    assert load_settings()[0] == Settings(concurrency=8)
+    assert window.settings == Settings(concurrency=8, timeout=3.0)
+    assert window.controller.settings == window.settings
+    # The dialog no longer says the command line sets it; the other flag still shows.
+    dialog = open_settings(window)
+    assert list(dialog.override_marks()) == ["timeout"]
+    dialog.reject()
+
+
+def test_other_fields_save_as_before_while_flags_stay_for_the_session(qtbot, started):
+    window = started(concurrency=5, verify_tls=False)
+    press_ok_in_settings(
+        qtbot, window, lambda dialog: child(dialog, QSpinBox, "retries").setValue(4))
+    assert load_settings()[0] == Settings(retries=4)
+    assert window.settings == Settings(retries=4, concurrency=5, verify_tls=False)
+
+
+def test_credentials_from_the_command_line_stay_for_the_session_and_are_never_saved(
+        qtbot, started):
+    window = started(auth="ann:pw")
+
+    def untouched(dialog: SettingsDialog) -> None:
+        # The fields hold the user's own credentials (none yet), never the flag's password.
+        assert child(dialog, QLineEdit, "auth_user").text() == ""
+        assert child(dialog, QLineEdit, "auth_password").text() == ""
+        assert dialog.override_marks()["auth"] == (
+            "This session uses --auth 'ann:***' from the command line.")
+
+    press_ok_in_settings(qtbot, window, untouched)
+    assert "auth" not in config_path().read_text()
+    assert window.settings.auth == "ann:pw"
+    # Credentials typed in the dialog win for the session, and are not saved either.
+    press_ok_in_settings(qtbot, window, lambda dialog: (
+        child(dialog, QLineEdit, "auth_user").setText("bob"),
+        child(dialog, QLineEdit, "auth_password").setText("pw2")))
+    assert "auth" not in config_path().read_text() and "pw2" not in config_path().read_text()
+    assert window.settings.auth == "bob:pw2"
+
+
+def test_no_override_note_when_started_without_flags(qtbot, started):
+    window = started()
+    dialog = open_settings(window)
+    assert dialog.overrides_text() == ""
+    dialog.reject()
