@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import contextvars
 import email.utils
+import functools
 import hashlib
 import html
 import random
@@ -30,7 +31,7 @@ from yarl import URL
 
 from app.core.environment import Environment
 from app.core.errors import KIND_INFO, RETRYABLE, RETRYABLE_STATUS, FetchError, Kind, classify
-from app.core.result import Details, HeaderPairs, Hop, Result, Timings
+from app.core.result import NO_TIMINGS, Details, HeaderPairs, Hop, Result, Timings
 from app.core.settings import Settings, SettingsError
 
 CHUNK = 64 * 1024
@@ -218,14 +219,18 @@ def open_session(settings: Settings,
     )
 
 
-async def fetch(fetcher: Fetcher, url: URL, result: Result) -> None:
+async def fetch(fetcher: Fetcher, url: URL, result: Result,
+                host: HostState | None = None) -> None:
     """Fetch ``url`` into ``result``, retrying what is worth retrying.
 
     Returns normally when a response was read (any status); raises when there is none. Before
     raising, ``result`` holds what was learned; the exception's ``__cause__`` chain is intact.
+    ``host`` is the run's state for the URL's host (rate limit, Retry-After pause), keyed as
+    :func:`app.core.targets.check_line` keys hosts; looked up when not given.
     """
     settings = fetcher.settings
-    host = fetcher.host(url.host or "")
+    if host is None:
+        host = fetcher.host((url.raw_host or "").lower())
     method = settings.method.upper()
     attempt = 0
     notes: list[str] = []
@@ -275,7 +280,7 @@ def _forget_attempt(result: Result) -> None:
     result.redirects = 0
     result.chain = ()
     result.details = None
-    result.timings = Timings()
+    result.timings = NO_TIMINGS
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -359,21 +364,23 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
     settings = fetcher.settings
     clock = _Clock(start=time.perf_counter())
     _CURRENT_CLOCK.set(clock)
-    headers = None
-    if url.user is None:
-        login = (settings.auth.partition(":")[::2] if settings.auth
-                 else fetcher.environment.login_for(url.host or ""))
-        if login is not None:
-            headers = {"Authorization": basic_auth(*login)}
     options = fetcher.options
-    proxy = None if settings.proxy else fetcher.environment.proxy_for(url)
-    if headers is not None or proxy is not None:
-        options = {**options, "headers": headers, "proxy": proxy}
+    environment = fetcher.environment
+    if settings.auth or environment.credentials is not None or environment.proxies:
+        headers = None
+        if url.user is None:
+            login = (settings.auth.partition(":")[::2] if settings.auth
+                     else environment.login_for(url.host or ""))
+            if login is not None:
+                headers = {"Authorization": basic_auth(*login)}
+        proxy = None if settings.proxy else environment.proxy_for(url)
+        if headers is not None or proxy is not None:
+            options = {**options, "headers": headers, "proxy": proxy}
     ttfb: float | None = None
     try:
         async with fetcher.session.request(method, url, **options) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000
-            _record_response(result, resp)
+            _record_response(result, resp, url)
             result.details = Details(
                 request_headers=HeaderPairs(resp.request_info.headers),
                 response_headers=HeaderPairs(resp.headers),
@@ -412,17 +419,24 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
         result.timings = Timings(clock.dns_ms, clock.connect_ms, clock.tls_ms, ttfb)
 
 
-def _record_response(result: Result, resp: aiohttp.ClientResponse) -> None:
+def _record_response(result: Result, resp: aiohttp.ClientResponse, url: URL) -> None:
     # Rows can number a million: share the strings that repeat from row to row.
     result.status = resp.status
     result.reason = sys.intern(resp.reason or "")
+    headers = resp.headers
+    result.content_type = sys.intern(headers.get("Content-Type", ""))
+    result.server = sys.intern(headers.get("Server", ""))
+    history = resp.history
+    if not history and resp.url is url:  # not redirected: the URL as the user wrote it
+        result.final_url = result.url
+        result.redirects = 0
+        result.chain = ()
+        return
     final = str(resp.url)
     result.final_url = result.url if final == result.url else final
-    result.content_type = sys.intern(resp.headers.get("Content-Type", ""))
-    result.server = sys.intern(resp.headers.get("Server", ""))
-    result.redirects = len(resp.history)
-    result.chain = (*(Hop(h.status, str(h.url)) for h in resp.history),
-                    Hop(resp.status, final)) if resp.history else ()
+    result.redirects = len(history)
+    result.chain = (*(Hop(h.status, str(h.url)) for h in history),
+                    Hop(resp.status, final)) if history else ()
 
 
 async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> None:
@@ -470,16 +484,22 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
         if result.details is not None:
             result.details.preview = head[:PREVIEW_BYTES]
     result.sha256 = digest.hexdigest()
-    content_type = result.content_type.lower()
+    content_type = _lower(result.content_type)
     is_html = "html" in content_type or head[:512].lstrip().lower().startswith(
         (b"<!doctype html", b"<html"))
-    if is_html:
-        result.title, _ = extract_title(head, resp.charset)
     if is_html or content_type.startswith("text/") or _TEXTUAL.search(content_type):
+        charset = resp.charset
+        codec, note = _codec(charset)
         # A wrong or unknown charset is no failure, but it is worth saying.
-        _, note = decode_text(_whole_chars(head[:CHARSET_CHECK_BYTES], size), resp.charset)
+        if not note:
+            try:
+                _whole_chars(head[:CHARSET_CHECK_BYTES], size).decode(codec)
+            except UnicodeDecodeError:
+                note = f"text is not valid {codec}; undecodable bytes replaced"
         if note:
             result.note = note
+        if is_html:
+            result.title = _title(head, codec)
 
 
 def _whole_chars(data: bytes, size: int) -> bytes:
@@ -491,28 +511,49 @@ def _whole_chars(data: bytes, size: int) -> bytes:
 
 def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:
     """The page's ``<title>`` as plain text, and a note when the charset had to be guessed."""
+    codec, note = _codec(charset)
+    title = _title(head, codec)
+    if title and not note:
+        try:
+            _TITLE_RE.search(head).group(1).decode(codec)  # type: ignore[union-attr]
+        except UnicodeDecodeError:
+            note = f"text is not valid {codec}; undecodable bytes replaced"
+    return title, note
+
+
+def _title(head: bytes, codec: str) -> str:
     match = _TITLE_RE.search(head)
     if not match:
-        return "", ""
-    raw = match.group(1)
-    text, note = decode_text(raw, charset)
-    title = " ".join(html.unescape(text).split())
-    return title[:300], note
+        return ""
+    text = match.group(1).decode(codec, errors="replace")
+    return " ".join(html.unescape(text).split())[:300]
 
 
 def decode_text(data: bytes, charset: str | None) -> tuple[str, str]:
     """Decode server text without ever failing: replacement characters, and a note saying so."""
+    codec, note = _codec(charset)
+    try:
+        return data.decode(codec), note
+    except UnicodeDecodeError:
+        return (data.decode(codec, errors="replace"),
+                note or f"text is not valid {codec}; undecodable bytes replaced")
+
+
+@functools.lru_cache(maxsize=256)
+def _codec(charset: str | None) -> tuple[str, str]:
+    """The codec name for a declared charset, and a note when it is unknown (then UTF-8)."""
     name = (charset or "utf-8").strip().strip('"').lower()
     try:
         codecs.lookup(name)
     except LookupError:
-        return (data.decode("utf-8", errors="replace"),
-                f"unknown charset {charset!r}; decoded as UTF-8 with replacement characters")
-    try:
-        return data.decode(name), ""
-    except UnicodeDecodeError:
-        return (data.decode(name, errors="replace"),
-                f"text is not valid {name}; undecodable bytes replaced")
+        return "utf-8", (f"unknown charset {charset!r}; "
+                         "decoded as UTF-8 with replacement characters")
+    return name, ""
+
+
+@functools.lru_cache(maxsize=256)
+def _lower(content_type: str) -> str:
+    return content_type.lower()
 
 
 def _human(size: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import overload
 
@@ -38,6 +38,9 @@ class Timings:
     connect_ms: float | None = None
     tls_ms: float | None = None
     ttfb_ms: float | None = None
+
+
+NO_TIMINGS = Timings()
 
 
 class HeaderPairs(Sequence[tuple[str, str]]):
@@ -100,7 +103,7 @@ class Result:
     title: str = ""
     sha256: str = ""
     server: str = ""
-    timings: Timings = field(default_factory=Timings)
+    timings: Timings = NO_TIMINGS  # immutable, so one shared "nothing timed" for every row
     # Things worth saying that are not failures: charset replaced, Retry-After waited...
     note: str = ""
     details: Details | None = None

@@ -20,7 +20,7 @@ from yarl import URL
 
 from app.core.environment import Environment
 from app.core.errors import Failure, Kind, kind_for_status
-from app.core.fetch import Fetcher, fetch, make_ssl, open_session
+from app.core.fetch import Fetcher, HostState, fetch, make_ssl, open_session
 from app.core.result import Outcome, Result
 from app.core.settings import Settings, SettingsError
 from app.core.targets import Target, mask_password
@@ -91,7 +91,7 @@ class Run:
             total = len(targets)  # type: ignore[arg-type]
         self.total = total or 0
         self._counts = dict.fromkeys(Outcome, 0)
-        self._tasks: dict[asyncio.Task[None], tuple[Target, Result]] = {}
+        self._tasks: dict[asyncio.Task[None], tuple[Target, Result, HostState]] = {}
         self._parked: dict[str, deque[Target]] = {}
         self._parked_count = 0
         self._ready_hosts: deque[str] = deque()
@@ -200,7 +200,7 @@ class Run:
             return
         concurrency = self.settings.concurrency
         while len(self._tasks) < concurrency:
-            target = self._next_ready()
+            target = self._next_ready() if self._ready_hosts else None
             if target is None and not self._exhausted and self._parked_count < MAX_PARKED:
                 target, self._exhausted = self._read_ahead()
             if target is None:
@@ -259,19 +259,18 @@ class Run:
                               failure=Failure.plain(Kind.INVALID_URL, f"not a valid URL: {exc}")))
             return
         result = Result(target.index, target.line, target.text)
-        self._fetcher.host(target.host).active += 1
-        task = self._loop.create_task(fetch(self._fetcher, url, result))
-        self._tasks[task] = (target, result)
+        host = self._fetcher.host(target.host)
+        host.active += 1
+        task = self._loop.create_task(fetch(self._fetcher, url, result, host))
+        self._tasks[task] = (target, result, host)
         task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         """Turn the task's outcome into the row's final record. Never raises."""
-        target, result = self._tasks.pop(task)
+        target, result, host = self._tasks.pop(task)
         try:
-            assert self._fetcher is not None
-            host = self._fetcher.host(target.host)
             host.active -= 1
-            if target.host in self._parked:
+            if self._parked and target.host in self._parked:
                 self._ready_hosts.append(target.host)
             if task.cancelled():
                 result.outcome = Outcome.CANCELLED
