@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 
 from app.core.curl import curl_command
 from app.core.errors import KIND_INFO, Kind
-from app.core.result import Result
+from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.gui.errors_model import (
     COL_ATTEMPTS,
@@ -104,6 +104,9 @@ class ErrorPanel(QDockWidget):
         self._settings = Settings()
         self._updating = False
         self._queue: deque[Result] = deque()
+        # Rows that were ever sent here as failures (since the last clear): only for those can
+        # an ok result change the panel, so the ok results of a fast run skip the queue.
+        self._failed_rows: set[int] = set()
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.setInterval(0)
@@ -127,8 +130,17 @@ class ErrorPanel(QDockWidget):
 
     def update_results(self, results: Iterable[Result]) -> None:
         """Take a batch of finished results: failures are listed, results now ok leave."""
-        self._queue.extend(results)
-        self._drain()
+        failed = self._failed_rows
+        relevant = []
+        for result in results:
+            if result.outcome is not Outcome.OK:
+                failed.add(result.index)
+                relevant.append(result)
+            elif result.index in failed:
+                relevant.append(result)
+        if relevant:
+            self._queue.extend(relevant)
+            self._drain()
 
     def update(self, *args: Any) -> None:
         """``update(results)`` is :meth:`update_results`; ``update()`` repaints, as QWidget's.
@@ -148,6 +160,7 @@ class ErrorPanel(QDockWidget):
     def clear(self) -> None:
         """Forget every failure: a new run starts. The filter text stays."""
         self._queue.clear()
+        self._failed_rows.clear()
         self._drain_timer.stop()
         self._updating = True
         try:

@@ -314,6 +314,24 @@ def test_a_retried_failure_updates_in_place_and_the_table_does_not_jump(panel, r
     assert real["503"].url not in panel.details_text()
 
 
+def test_ok_results_of_rows_never_failed_are_not_queued_but_a_fix_still_removes(panel, real):
+    ok = real["ok"]
+    panel.update_results([dataclasses.replace(ok, index=10_000 + i) for i in range(500)])
+    assert panel.pending() == 0 and panel.model.failure_count() == 0
+    failed = dataclasses.replace(real["500"], index=77)
+    # The failure and the later ok of the same row arrive before the panel lists either.
+    panel._queue.append(failed)
+    panel._failed_rows.add(77)
+    panel.update_results([dataclasses.replace(ok, index=77)])
+    assert panel.model.entry_for(77) is None
+    panel.update_results([failed])
+    assert panel.model.entry_for(77) is not None
+    panel.update_results([dataclasses.replace(ok, index=77)])
+    assert panel.model.entry_for(77) is None
+    panel.clear()
+    assert not panel._failed_rows
+
+
 def test_copy_details_and_ctrl_c_put_the_details_on_the_clipboard(panel, real, qtbot):
     panel.update_results(list(real.values()))
     clipboard = QApplication.clipboard()
