@@ -8,7 +8,13 @@ import csv
 import pytest
 
 from app.core.errors import Failure, Kind
-from app.core.export import COLUMNS, CONTRACT_COLUMNS, mask_passwords_in_text, write_csv
+from app.core.export import (
+    COLUMNS,
+    CONTRACT_COLUMNS,
+    mask_passwords_in_text,
+    row_values,
+    write_csv,
+)
 from app.core.result import Hop, Outcome, Result, Timings
 from app.core.settings import Settings
 
@@ -102,3 +108,38 @@ def test_passwords_in_free_text_are_masked():
     text = "redirected to https://bob:hunter2@x.example/ then http://y.example/"
     assert mask_passwords_in_text(text) == \
         "redirected to https://bob:***@x.example/ then http://y.example/"
+
+
+HOSTILE = ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\ronly", "crlf\r\n", ",", '"',
+           " lead", "trail ", "ünïcode ✓", "tab\there", "=1+1", "'quoted"]
+
+
+def test_lines_are_byte_for_byte_what_the_csv_module_writes(tmp_path):
+    # The fast path joins cells itself: it must never differ from csv.writer, whatever a
+    # server put in a title, reason or header.
+    results = []
+    for i, text in enumerate(HOSTILE * 3):
+        other = HOSTILE[(i * 7) % len(HOSTILE)]
+        results.append(Result(
+            i, i + 1, f"https://h.example/{i}?q={text}", Outcome.HTTP_ERROR, status=500,
+            reason=text, final_url=f"https://h.example/{other}", content_type=other,
+            bytes=i, elapsed_ms=i / 3, attempts=2, title=text + other, server=other, note=text,
+            failure=Failure.plain(Kind.HTTP_5XX, f"HTTP 500 {text}"),
+            chain=(Hop(301, f"https://h.example/{text}"), Hop(500, "https://h.example/x")),
+            timings=Timings(1.25, None, 3.5, 4.75)))
+    for settings in (Settings(), Settings(csv_raw=True, mask_passwords=False)):
+        path = tmp_path / "out.csv"
+        write_csv(path, results, settings)
+        expected = tmp_path / "expected.csv"
+        with expected.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, lineterminator="\r\n")
+            writer.writerow(COLUMNS)
+            writer.writerows(row_values(r, settings) for r in results)
+        assert path.read_bytes() == expected.read_bytes()
+        with path.open(encoding="utf-8", newline="") as stream:
+            rows = list(csv.reader(stream))
+        assert len(rows) == len(results) + 1
+        assert all(len(row) == len(COLUMNS) for row in rows)
+        assert [row[3] for row in rows[1:]] == [
+            "'" + r.reason if not settings.csv_raw and r.reason[:1] in ("=", "\r") else r.reason
+            for r in results]
