@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the run the big one is compared with (default {SCALE_REFERENCE:,})")
     parser.add_argument("--scale-baseline", action="store_true",
                         help="with --scale, also run bare aiohttp at each size")
+    parser.add_argument("--no-table", action="store_true",
+                        help="with --scale, skip sorting, filtering and scrolling a table of "
+                             "--urls finished rows (tests/benchmarks/table_bench.py)")
     parser.add_argument("--timeout", type=float, metavar="S",
                         help="time limit per client process (default 600; --scale 900; "
                              "--smoke 120)")
@@ -267,7 +270,22 @@ def scale(bench: Workbench, count: int) -> str:
         table += "\nbare aiohttp at the same sizes: " + ", ".join(
             f"{n:,}: {b.get('rps', 0):,.0f} req/s, peak RSS {b['max_rss'] / 2**20:,.0f} MiB"
             for n, b in baseline.items())
-    return "\n\n".join([table, *dumps])
+    parts = [table, *dumps]
+    if not args.no_table:
+        parts.append(table_operations(bench, count))
+    return "\n\n".join(parts)
+
+
+def table_operations(bench: Workbench, rows: int) -> str:
+    """Sort, filter and scroll a table of ``rows`` finished rows in the real window, in a
+    process of its own (tests/benchmarks/table_bench.py); its table as printed."""
+    log(f"table of {rows:,} rows: sorting, filtering, scrolling")
+    child = run_child(bench.python("-m", "tests.benchmarks.table_bench", "--rows", str(rows)),
+                      bench.args.timeout, env=bench.env, cwd=str(ROOT))
+    if child.returncode != 0:
+        return f"Table operations at {rows:,} rows did not finish: {child.failure()}"
+    peak = f"(table process peak RSS {child.max_rss / 2**20:,.0f} MiB)"
+    return child.stdout.rstrip() + "\n" + peak
 
 
 def _where_stopped(child: Child, stages: list[dict[str, Any]]) -> str:
