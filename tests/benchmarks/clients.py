@@ -4,9 +4,12 @@
   only the in-flight tasks alive, the body read in full;
 * ``gui``: Fetchdeck's real window offscreen on the real loop (``make_loop``): the URL file is
   loaded into the form, Fetch is pressed, the run's end awaited, then Export CSV; a 10 ms QTimer
-  on the GUI thread measures lag during the run.
+  on the GUI thread measures lag during the run;
+* ``core``: Fetchdeck's fetching alone (``app.core.run.Run``, every result kept, the GUI's
+  garbage-collector setting) on asyncio's default loop, no Qt: what the GUI path costs beyond
+  bare aiohttp, split into the core's share and the window's.
 
-    python -m tests.benchmarks.clients bare|gui --urls-file F --concurrency 100 [--csv OUT]
+    python -m tests.benchmarks.clients bare|gui|core --urls-file F --concurrency 100 [--csv OUT]
 
 Each prints JSON lines: ``{"stage": ...}`` as it goes (so a run that stalls says where), and one
 ``{"result": {...}}`` at the end. The driver measures CPU time and peak RSS from outside.
@@ -78,6 +81,31 @@ async def fetch_urls(urls: list[str], concurrency: int) -> dict[str, Any]:
 
 def run_bare(urls: list[str], concurrency: int) -> dict[str, Any]:
     return asyncio.run(fetch_urls(urls, concurrency))
+
+
+# -- (d) Fetchdeck's core, no GUI -----------------------------------------------------------
+
+
+async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
+    import gc
+
+    from app.core.result import Outcome
+    from app.core.run import Run
+    from app.core.settings import Settings
+    from app.core.targets import TargetList
+    from app.gui.run_controller import GC_YOUNG_THRESHOLD
+
+    with open(urls_file, encoding="utf-8") as stream:
+        targets = TargetList.from_lines(stream)
+    kept: list[Any] = []
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # as the window's runs do
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run = Run(targets, Settings(per_host=0, concurrency=concurrency, retries=0), kept.append)
+    await run.start()
+    end, cpu_end = time.perf_counter(), time.process_time()
+    ok = sum(1 for result in kept if result.outcome is Outcome.OK)
+    return {"urls": len(targets), "fetch_s": end - start, "fetch_cpu_s": cpu_end - cpu_start,
+            "ok": ok, "errors": len(targets) - ok}
 
 
 # -- (b) Fetchdeck's window -------------------------------------------------------------------
@@ -208,7 +236,7 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="one benchmark client (run by the driver)")
-    parser.add_argument("kind", choices=("bare", "gui"))
+    parser.add_argument("kind", choices=("bare", "gui", "core"))
     parser.add_argument("--urls-file", required=True)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--csv", help="gui: export the results here after the run")
@@ -220,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind == "bare":
         urls = Path(args.urls_file).read_text().split()
         result = run_bare(urls, args.concurrency)
+    elif args.kind == "core":
+        result = asyncio.run(run_core_async(args.urls_file, args.concurrency))
     else:
         result = run_gui(args.urls_file, args.concurrency, args.csv)
     if profiler is not None:

@@ -32,8 +32,10 @@ from tests.benchmarks.profiles import cprofile_top, py_spy_top
 from tests.benchmarks.servers import PAGE, SERVER_KINDS, Server, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = ("bare", "gui", "curl")
-LABELS = {"bare": "(a) bare aiohttp", "gui": "(b) Fetchdeck GUI", "curl": "(c) curl --parallel"}
+CLIENTS = ("bare", "gui", "curl")  # the default; "core" on request (--clients bare,gui,core)
+KNOWN_CLIENTS = (*CLIENTS, "core")
+LABELS = {"bare": "(a) bare aiohttp", "gui": "(b) Fetchdeck GUI", "curl": "(c) curl --parallel",
+          "core": "(d) core, no GUI"}
 SCALE_URLS = 1_000_000
 SCALE_REFERENCE = 100_000
 GIB = 1024 ** 3
@@ -58,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, metavar="N",
                         help="aiohttp server processes (SO_REUSEPORT) (default 2)")
     parser.add_argument("--clients", default=",".join(CLIENTS), metavar="LIST",
-                        help="which of bare,gui,curl to run (default all; curl when installed)")
+                        help="which of bare,gui,curl,core to run (default bare,gui,curl; curl "
+                             "when installed; core: Fetchdeck's fetching without the window)")
     parser.add_argument("--startup-runs", type=int, metavar="N",
                         help="start-ups of `python -m app` timed, after one untimed (default 5)")
     parser.add_argument("--scale", action="store_true",
@@ -368,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _settle(args)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    unknown = sorted(set(clients) - set(CLIENTS))
+    unknown = sorted(set(clients) - set(KNOWN_CLIENTS))
     if unknown or args.urls < 1 or args.concurrency < 1:
         parser.error(f"unknown clients {unknown}" if unknown else "--urls and --concurrency "
                      "must be at least 1")
