@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import overload
+from typing import NamedTuple, overload
 
 from app.core.errors import Failure
 
@@ -29,10 +29,10 @@ class Hop:
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class Timings:
+class Timings(NamedTuple):
     """Milliseconds spent in each phase of the last attempt; None where it did not happen
-    (a reused connection does no DNS, connect or TLS)."""
+    (a reused connection does no DNS, connect or TLS). A named tuple: one is made per request,
+    three times cheaper than a frozen dataclass."""
 
     dns_ms: float | None = None
     connect_ms: float | None = None
