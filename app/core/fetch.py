@@ -94,11 +94,10 @@ def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
     if not settings.ca_file:
         return True
     context = ssl.create_default_context()
-    if settings.ca_file:
-        try:
-            context.load_verify_locations(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise SettingsError(f"cannot use CA file {settings.ca_file}: {exc}") from exc
+    try:
+        context.load_verify_locations(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"cannot use CA file {settings.ca_file}: {exc}") from exc
     return context
 
 
