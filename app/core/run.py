@@ -253,7 +253,8 @@ class Run:
     def _launch(self, target: Target) -> None:
         assert self._fetcher is not None and self._loop is not None
         try:
-            url = URL(target.text)
+            # A line already in yarl's normal form skips its re-encoding (see targets._EXACT_URL).
+            url = URL(target.text, encoded=True) if target.exact else URL(target.text)
         except ValueError as exc:  # the quick line check passed something yarl refuses
             self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
                               failure=Failure.plain(Kind.INVALID_URL, f"not a valid URL: {exc}")))

@@ -87,3 +87,63 @@ def test_a_password_in_a_line_without_scheme_is_not_echoed():
     (target,) = parse_text("//bob:hunter2@intranet.example/report")
     assert "hunter2" not in target.failure.message
     assert "did you mean https://bob:***@intranet.example/report?" in target.failure.message
+
+
+# Pieces of URLs that are, or are nearly, in yarl's normal form: the fast path must take the
+# first kind and leave the second to the full parse, and either way the URL must be the same.
+_HOSTS = ["a.com", "127.0.0.1", "xn--e1afmkfd.xn--p1ai", "h-1.example", "A.com", "a.com.",
+          "a..b", "localhost", "[::1]"]
+_PORTS = ["", ":8080", ":80", ":443", ":080", ":65535", ":1"]
+_PATH_BITS = ["", "/", "/x", "/x/", "/.", "/..", "/./", "/../", "/.x", "/..x", "/x.y", "/~u",
+              "/a(b)", "/'q'", "/a;b=c", "/%7e", "/%aa", "/%20", "/é", "/a b", "/a|b", "/a:b@c",
+              "//", "/x*y+z,w$!&"]
+_QUERIES = ["", "?", "?q=1", "?a=b&c=d", "?q=a+b", "?q=%20", "?q=/x?y", "?q='()*!$,;:@",
+            "?q=é", "?q=[1]", "?q=a|b"]
+_FRAGMENTS = ["", "#", "#f"]
+
+
+def test_lines_already_in_normal_form_make_the_same_url_without_re_encoding():
+    import random
+
+    from yarl import URL
+
+    from app.core.targets import make_target
+
+    rng = random.Random(5)
+    exact = 0
+    for _ in range(4000):
+        path = "".join(rng.choice(_PATH_BITS) for _ in range(rng.randint(0, 3)))
+        text = (rng.choice(["http://", "https://", "HTTP://"]) + rng.choice(_HOSTS)
+                + rng.choice(_PORTS) + path + rng.choice(_QUERIES) + rng.choice(_FRAGMENTS))
+        target = make_target(0, 1, text)
+        if target.failure is not None:
+            continue
+        url = target.url
+        full = URL(text)
+        assert url == full, text
+        assert str(url) == str(full), text
+        assert url.raw_path_qs == full.raw_path_qs, text
+        assert url.host_port_subcomponent == full.host_port_subcomponent, text
+        assert target.host == (full.raw_host or "").lower(), text
+        exact += target.exact
+    assert exact > 100  # the fast path was taken often enough to mean something
+
+
+@pytest.mark.parametrize(("line", "exact"), [
+    ("https://example.com/a/b.html?x=1&y=2", True),
+    ("http://127.0.0.1:8080/page?n=3", True),
+    ("https://example.com", True),
+    ("https://Example.com/", False),  # yarl lowercases the host
+    ("https://example.com/a/../b", False),  # and removes dot segments
+    ("https://example.com/%7e", False),  # and normalizes escapes
+    ("https://example.com/é", False),  # and quotes non-ASCII
+    ("https://example.com/#top", False),
+])
+def test_the_fast_path_takes_only_lines_yarl_would_not_change(line, exact):
+    from yarl import URL
+
+    from app.core.targets import make_target
+
+    target = make_target(0, 1, line)
+    assert target.exact is exact
+    assert target.url == URL(line)
