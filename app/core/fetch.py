@@ -26,12 +26,12 @@ from typing import Any
 import aiohappyeyeballs
 import aiohttp
 from aiohttp.abc import ResolveResult
-from multidict import CIMultiDict
+from multidict import CIMultiDict, istr
 from yarl import URL
 
 from app.core.environment import Environment
 from app.core.errors import KIND_INFO, RETRYABLE, RETRYABLE_STATUS, FetchError, Kind, classify
-from app.core.result import NO_TIMINGS, Details, HeaderPairs, Hop, Result, Timings
+from app.core.result import NO_TIMINGS, Details, Hop, Result, Timings
 from app.core.settings import Settings, SettingsError
 
 CHUNK = 64 * 1024
@@ -182,6 +182,14 @@ class _TimedConnector(aiohttp.TCPConnector):
             raise client_error(req.connection_key, exc) from exc
 
 
+@functools.lru_cache(maxsize=8)
+def _request_class(user_agent: str) -> type[aiohttp.ClientRequest]:
+    """aiohttp's request with ``user_agent`` among its default headers, which it adds to each
+    request unless the user's headers have one (a User-Agent in the settings' headers wins)."""
+    defaults = {**aiohttp.ClientRequest.DEFAULT_HEADERS, istr("User-Agent"): user_agent}
+    return type("FetchdeckRequest", (aiohttp.ClientRequest,), {"DEFAULT_HEADERS": defaults})
+
+
 def open_session(settings: Settings,
                  ssl_arg: ssl.SSLContext | bool | None = None) -> aiohttp.ClientSession:
     """The session for one run. Call inside a coroutine; close it before the loop stops.
@@ -202,17 +210,16 @@ def open_session(settings: Settings,
     jar: aiohttp.abc.AbstractCookieJar = (
         aiohttp.CookieJar(unsafe=True) if settings.cookies else aiohttp.DummyCookieJar()
     )
-    headers = CIMultiDict(settings.headers)
-    headers.setdefault("User-Agent", settings.user_agent)
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=jar,
-        headers=headers,
+        # The user's own headers only: merging session headers into every request costs
+        # more than aiohttp's default headers, which is where the User-Agent goes.
+        headers=CIMultiDict(settings.headers) if settings.headers else None,
+        request_class=_request_class(settings.user_agent),
         proxy=settings.proxy,
         # Environment proxies and netrc are read once per run (see app.core.environment).
         trust_env=False,
-        # aiohttp adds its own User-Agent unless told not to; ours is in the headers above.
-        skip_auto_headers=(),
         auto_decompress=True,
         timeout=aiohttp.ClientTimeout(total=None),
     )
@@ -380,10 +387,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
         async with fetcher.session.request(method, url, **options) as resp:
             ttfb = (time.perf_counter() - clock.start) * 1000
             _record_response(result, resp, url)
-            result.details = Details(
-                request_headers=HeaderPairs(resp.request_info.headers),
-                response_headers=HeaderPairs(resp.headers),
-            )
+            result.details = Details(resp.request_info.headers, resp.headers)
             if method != "HEAD":
                 await _read_body(resp, result, settings.max_body)
             else:
@@ -444,7 +448,7 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     The first bytes are kept as the row's preview even when reading fails part way (cap,
     truncation, timeout), since those bytes are often what explains the failure.
     """
-    digest = hashlib.sha256()
+    digest = None  # made from the first chunk: a body that comes whole is hashed in one call
     head = b""
     size = 0
     result.bytes = 0
@@ -463,7 +467,10 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
                     f"{KIND_INFO[Kind.BODY_TOO_LARGE].title}: stopped after {cap:,} bytes "
                     f"(cap {_human(cap)}); the body is larger",
                 )
-            digest.update(chunk)
+            if digest is None:
+                digest = hashlib.sha256(chunk)
+            else:
+                digest.update(chunk)
             size += len(chunk)
             result.bytes = size
             if content.at_eof():
@@ -482,13 +489,12 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     finally:
         if result.details is not None:
             result.details.preview = head[:PREVIEW_BYTES]
-    result.sha256 = digest.hexdigest()
+    result.sha256 = (digest or hashlib.sha256()).hexdigest()
     content_type = _lower(result.content_type)
     is_html = "html" in content_type or head[:512].lstrip().lower().startswith(
         (b"<!doctype html", b"<html"))
     if is_html or content_type.startswith("text/") or _TEXTUAL.search(content_type):
-        charset = resp.charset
-        codec, note = _codec(charset)
+        codec, note = _codec(_charset(resp, result.content_type))
         # A wrong or unknown charset is no failure, but it is worth saying.
         if not note:
             try:
@@ -548,6 +554,21 @@ def _codec(charset: str | None) -> tuple[str, str]:
         return "utf-8", (f"unknown charset {charset!r}; "
                          "decoded as UTF-8 with replacement characters")
     return name, ""
+
+
+_CHARSETS: dict[str, str | None] = {}
+
+
+def _charset(resp: aiohttp.ClientResponse, content_type: str) -> str | None:
+    """``resp.charset``, remembered by Content-Type value: aiohttp parses the header again for
+    every response, and a run sees the same few values thousands of times."""
+    try:
+        return _CHARSETS[content_type]
+    except KeyError:
+        charset = _CHARSETS[content_type] = resp.charset
+        if len(_CHARSETS) > 256:
+            _CHARSETS.clear()
+        return charset
 
 
 @functools.lru_cache(maxsize=256)

@@ -69,13 +69,35 @@ class HeaderPairs(Sequence[tuple[str, str]]):
         return self._pairs()[index]
 
 
-@dataclass(slots=True)
 class Details:
-    """Heavy per-row data for the detail pane, kept only while memory allows."""
+    """Heavy per-row data for the detail pane, kept only while memory allows.
 
-    request_headers: Sequence[tuple[str, str]] = ()
-    response_headers: Sequence[tuple[str, str]] = ()
-    preview: bytes = b""
+    Headers are kept as given (aiohttp's immutable multidicts for a fetched row) and read as
+    (name, value) pairs when asked: a run makes one of these per response, a pane reads few.
+    """
+
+    __slots__ = ("_request", "_response", "preview")
+
+    def __init__(self, request_headers: _Headers = (), response_headers: _Headers = (),
+                 preview: bytes = b"") -> None:
+        self._request = request_headers
+        self._response = response_headers
+        self.preview = preview
+
+    @property
+    def request_headers(self) -> Sequence[tuple[str, str]]:
+        return _pairs(self._request)
+
+    @property
+    def response_headers(self) -> Sequence[tuple[str, str]]:
+        return _pairs(self._response)
+
+
+_Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def _pairs(headers: _Headers) -> Sequence[tuple[str, str]]:
+    return HeaderPairs(headers) if isinstance(headers, Mapping) else headers
 
 
 @dataclass(slots=True)

@@ -343,3 +343,22 @@ def test_a_retried_row_shows_only_its_last_attempt():
     assert result.title == ""  # the 503's title must not stay on the 200's row
     assert result.server != "first"
     assert result.content_type.startswith("application/json")
+
+
+def test_a_user_agent_header_wins_over_the_user_agent_setting(server):
+    settings = Settings(retries=0, headers=(("user-agent", "Mine/1"),), user_agent="Probe/2")
+    result = fetch_one(server.url("/ok"), settings)
+    assert result.outcome is Outcome.OK, result.failure
+    (seen,) = server.seen.requests("/ok")
+    assert [v for k, v in seen.headers if k.lower() == "user-agent"] == ["Mine/1"]
+    # The detail pane shows what was sent.
+    assert ("User-Agent", "Probe/2") not in list(result.details.request_headers)
+    assert [v for k, v in result.details.request_headers if k.lower() == "user-agent"] == [
+        "Mine/1"]
+
+
+def test_the_user_agent_setting_is_sent_once_and_shown_in_the_details(server):
+    result = fetch_one(server.url("/ok"), Settings(retries=0, user_agent="Probe/3"))
+    (seen,) = server.seen.requests("/ok")
+    assert [v for k, v in seen.headers if k.lower() == "user-agent"] == ["Probe/3"]
+    assert ("User-Agent", "Probe/3") in list(result.details.request_headers)
