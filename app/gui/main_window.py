@@ -58,6 +58,7 @@ from app.gui.results_view import ResultsView
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
+from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
 
 OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
@@ -247,8 +248,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.error_panel, self.details_dock)
         self.error_panel.raise_()
 
-        self.progress_label = QLabel("Ready")
-        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress_label = StatusText("Ready")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(False)

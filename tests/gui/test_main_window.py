@@ -250,3 +250,50 @@ def test_closing_during_an_export_waits_for_the_file(window, qtbot, server, tmp_
         window.close()
     with path.open(newline="", encoding="utf-8") as stream:
         assert len(list(csv.DictReader(stream))) == 20
+
+
+def test_progress_text_repaints_its_line_without_laying_out_the_window(window, qtbot):
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    class LayoutRequests(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.LayoutRequest and obj in (window,
+                                                                    window.statusBar()):
+                self.seen.append(type(obj).__name__)
+            return False
+
+    def set_texts(widget):
+        for n in range(1, 21):
+            widget.setText(f"Fetching: {n * 1234:,} / 20,000 done · {n * 1234:,} ok")
+            QApplication.processEvents()
+
+    qtbot.wait(100)  # the window's own first layouts
+    watcher = LayoutRequests()
+    QApplication.instance().installEventFilter(watcher)
+    try:
+        set_texts(window.progress_label)
+        assert watcher.seen == []
+        # A QLabel in its place would cost a layout of the status bar and the window per text.
+        label = QLabel()
+        window.statusBar().addWidget(label)
+        QApplication.processEvents()
+        watcher.seen.clear()
+        set_texts(label)
+        assert "MainWindow" in watcher.seen
+    finally:
+        QApplication.instance().removeEventFilter(watcher)
+
+
+def test_a_long_status_text_is_elided_and_does_not_widen_the_window(window, qtbot):
+    before = window.minimumSizeHint().width()
+    long_text = "Exported 1,000,000 rows to /" + "very-long-folder-name/" * 40 + "out.csv"
+    window.progress_label.setText(long_text)
+    assert window.minimumSizeHint().width() == before
+    assert window.progress_label.text() == long_text
+    assert "out.csv" in window.progress_label.toolTip()
+    assert window.progress_label.accessibleName() == long_text

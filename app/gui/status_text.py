@@ -1,0 +1,59 @@
+"""The status bar's one line of text, which changes ten times a second during a run."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.gui.plain import plain_tooltip
+
+
+class StatusText(QWidget):
+    """A line of plain text whose size does not depend on its text.
+
+    ``QLabel.setText`` calls ``updateGeometry()``, and Qt answers each call with a layout of the
+    status bar and then, because ``QLayout.activate`` always tells the parent, of the whole main
+    window with its docks: ten times a second while a run reports progress. This widget takes
+    the width the status bar gives it, so a new text only repaints the line. Text that does not
+    fit is elided at its end, and the whole of it is in the tooltip.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name)
+        if text == self._text:
+            return
+        self._text = text
+        self.setToolTip(plain_tooltip(text) or "")
+        self.setAccessibleName(text)
+        self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        metrics = self.fontMetrics()
+        return QSize(metrics.averageCharWidth() * 60, metrics.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        metrics = self.fontMetrics()
+        return QSize(metrics.averageCharWidth() * 10, metrics.height())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.FontChange:
+            self.updateGeometry()  # the size hints follow the font, not the text
+        super().changeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight,
+                                              rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(
+            painter, rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            self.palette(), self.isEnabled(), shown, QPalette.ColorRole.WindowText)
