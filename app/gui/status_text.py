@@ -22,6 +22,8 @@ class StatusText(QWidget):
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._text = ""
+        self._elided = ""
+        self._elided_for: tuple[str, int, str] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
@@ -51,9 +53,13 @@ class StatusText(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight,
-                                              rect.width())
+        key = (self._text, rect.width(), self.font().key())
+        if key != self._elided_for:  # eliding lays the text out: only when text or width change
+            self._elided_for = key
+            self._elided = self.fontMetrics().elidedText(
+                self._text, Qt.TextElideMode.ElideRight, rect.width())
+        group = QPalette.ColorGroup.Active if self.isEnabled() else QPalette.ColorGroup.Disabled
         painter = QPainter(self)
-        self.style().drawItemText(
-            painter, rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            self.palette(), self.isEnabled(), shown, QPalette.ColorRole.WindowText)
+        painter.setPen(self.palette().color(group, QPalette.ColorRole.WindowText))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         self._elided)
