@@ -264,6 +264,14 @@ def scale(bench: Workbench, count: int) -> str:
         runs[n] = figures
         log(f"{n:,} URLs, GUI: {'completed' if figures['completed'] else 'did not complete'}"
             f", peak RSS {figures['max_rss'] / 2**20:,.0f} MiB")
+    reference = min(args.scale_reference, count)
+    if count != reference and runs[reference].get("fetch_s"):
+        # This machine's speed drifts over the minutes of the big run: the reference is run
+        # again after it, and the big run is compared with the two reference runs' mean.
+        log(f"{reference:,} URLs, GUI: again, after the {count:,}-URL run")
+        again, _ = bench.run("gui", reference, strict=False)
+        if again.get("fetch_s"):
+            runs[reference]["fetch_s_after"] = again["fetch_s"]
     title = (f"Fetchdeck at scale: GUI path, {bench.server.version} on 127.0.0.1, "
              f"{args.concurrency} in flight (per_host=0, retries=0), one run per size, time "
              f"limit {args.timeout:.0f} s each; {_app_revision()}")
