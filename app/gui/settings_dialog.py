@@ -10,14 +10,12 @@ value differing from what the session runs with surprises nobody.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QFontDatabase, QPalette, QResizeEvent, QShowEvent
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,7 +30,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -40,91 +37,29 @@ from PySide6.QtWidgets import (
 from yarl import URL
 
 from app.core.settings import DEFAULT_USER_AGENT, METHODS, MIB, Settings, SettingsError
-from app.core.targets import mask_password
 from app.gui.plain import plain_tooltip
+from app.gui.settings_fields import (
+    CLI_FLAGS,
+    METHOD_LABELS,
+    HeadersEdit,
+    align_labels,
+    check_box,
+    double_spin,
+    field_group,
+    fit_range,
+    flag_tooltip,
+    form_of,
+    format_headers,
+    hint_style,
+    int_spin,
+    line_edit,
+    named,
+    override_flag,
+    parse_headers,
+    plain_label,
+)
 
 __all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "override_flag", "parse_headers"]
-
-# Shown in each field's tooltip so that what a user sets here can be repeated in a script.
-# Keep in step with app/__main__.py's build_parser().
-CLI_FLAGS: dict[str, str] = {
-    "concurrency": "--concurrency N",
-    "per_host": "--per-host N (0 = no limit)",
-    "rate": "--rate R (0 = no limit)",
-    "timeout": "--timeout SECONDS",
-    "connect_timeout": "--connect-timeout SECONDS",
-    "retries": "--retries N",
-    "method": "--method get|head|head-then-get",
-    "follow_redirects": "--no-redirects (to turn off)",
-    "max_redirects": "--max-redirects N",
-    "headers": "--header 'Name: value' (repeat for each header)",
-    "user_agent": "--user-agent TEXT",
-    "cookies": "--cookies / --no-cookies",
-    "auth": "--auth USER:PASS",
-    "proxy": "--proxy URL",
-    "verify_tls": "--insecure (to turn off)",
-    "ca_file": "--ca-file PATH",
-    "max_body": "--max-body BYTES",
-    "retry_after_cap": "--retry-after-cap SECONDS",
-    "mask_passwords": "--mask-passwords / --no-mask-passwords",
-    "csv_raw": "--csv-raw / --no-csv-raw",
-}
-
-METHOD_LABELS = {
-    "get": "GET",
-    "head": "HEAD (headers only)",
-    "head-then-get": "HEAD, then GET if HEAD is refused",
-}
-
-
-def parse_headers(text: str) -> tuple[tuple[str, str], ...]:
-    """``Name: value`` lines -> pairs; blank lines are skipped.
-
-    Raises :class:`SettingsError` naming the first bad line.
-    """
-    pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise SettingsError(f"Headers, line {number}: expected “Name: value”, got {line!r}")
-        pair = (name.strip(), value.strip())
-        try:
-            Settings(headers=(pair,))
-        except SettingsError as exc:
-            raise SettingsError(f"Headers, line {number}: {exc}") from None
-        pairs.append(pair)
-    return tuple(pairs)
-
-
-def format_headers(headers: Sequence[tuple[str, str]]) -> str:
-    return "\n".join(f"{name}: {value}" for name, value in headers)
-
-
-def override_flag(name: str, value: Any) -> str:
-    """A command-line override as the user typed it, e.g. ``--concurrency 5``.
-
-    Secrets stay hidden, since the dialog may be on a shared screen: the password of ``--auth``
-    and of a proxy URL, and header values (an API key is often one).
-    """
-    if name == "follow_redirects" and not value:
-        return "--no-redirects"
-    if name == "verify_tls" and not value:
-        return "--insecure"
-    flag = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return flag if value else f"--no-{flag[2:]}"
-    if name == "headers":
-        return " ".join(f"--header {shlex.quote(f'{header}: …')}" for header, _ in value)
-    if name == "auth":
-        return f"--auth {shlex.quote(str(value).partition(':')[0] + ':***')}"
-    if name == "proxy":
-        return f"--proxy {shlex.quote(mask_password(str(value)))}"
-    if isinstance(value, float):
-        return f"{flag} {value:g}"
-    return f"{flag} {shlex.quote(str(value))}"
-
 
 class _FieldError(SettingsError):
     """A value the dialog refuses, and the editor to put the cursor in."""
@@ -180,15 +115,15 @@ class SettingsDialog(QDialog):
 
     def set_settings(self, settings: Settings) -> None:
         """Fill every field from ``settings``."""
-        self._concurrency.setValue(_fit(self._concurrency, settings.concurrency))
-        self._per_host.setValue(_fit(self._per_host, settings.per_host))
+        self._concurrency.setValue(fit_range(self._concurrency, settings.concurrency))
+        self._per_host.setValue(fit_range(self._per_host, settings.per_host))
         self._set_exact(self._rate, settings.rate)
         self._set_exact(self._timeout, settings.timeout)
         self._set_exact(self._connect_timeout, settings.connect_timeout)
-        self._retries.setValue(_fit(self._retries, settings.retries))
+        self._retries.setValue(fit_range(self._retries, settings.retries))
         self._method.setCurrentIndex(METHODS.index(settings.method))
         self._follow.setChecked(settings.follow_redirects)
-        self._max_redirects.setValue(_fit(self._max_redirects, settings.max_redirects))
+        self._max_redirects.setValue(fit_range(self._max_redirects, settings.max_redirects))
         self._headers.setPlainText(format_headers(settings.headers))
         self._user_agent.setText("" if settings.user_agent == DEFAULT_USER_AGENT
                                  else settings.user_agent)
@@ -214,7 +149,7 @@ class SettingsDialog(QDialog):
         if len(notices) > 2:
             shown.append(f"…and {len(notices) - 2} more (hover to see all)")
         self._notice_text.setText("\n".join(shown))
-        self._notice_text.setToolTip(plain_tooltip("\n".join(notices)))
+        self._notice_text.setToolTip(plain_tooltip("\n".join(notices)) or "")
 
     def set_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Say which fields the command line overrides for this session, and with what.
@@ -235,7 +170,7 @@ class SettingsDialog(QDialog):
                         f"value.\n\n{tip}") or ""
                 widget.setToolTip(tip)
         for mark in self._override_marks.values():
-            _form_of(mark).removeRow(mark)  # deletes it
+            form_of(mark).removeRow(mark)  # deletes it
         self._override_marks = {
             name: self._mark_override(fields[name][-1], name, flag)
             for name, flag in flags.items() if name in fields}
@@ -351,7 +286,7 @@ class SettingsDialog(QDialog):
     # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self._notice = _named(QFrame(), "notice")
+        self._notice = named(QFrame(), "notice")
         self._notice.setFrameShape(QFrame.Shape.StyledPanel)
         self._notice.setStyleSheet(
             "QFrame#notice { background: #fff4ce; border: 1px solid #e0c060; border-radius: 3px; }"
@@ -361,7 +296,7 @@ class SettingsDialog(QDialog):
         icon.setPixmap(self.style().standardIcon(
             QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size, size))
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self._notice_text = _plain_label("", objectName="notice_text")
+        self._notice_text = plain_label("", objectName="notice_text")
         self._notice_text.setWordWrap(True)
         row = QHBoxLayout(self._notice)
         row.setContentsMargins(8, 6, 8, 6)
@@ -382,17 +317,17 @@ class SettingsDialog(QDialog):
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
 
-        self._error = _plain_label("", objectName="error")
+        self._error = plain_label("", objectName="error")
         self._error.setStyleSheet("color: #b00020; font-weight: bold;")
         self._error.setWordWrap(True)
         self._error.hide()
 
-        self._overrides_note = _named(QWidget(), "overrides_note")
+        self._overrides_note = named(QWidget(), "overrides_note")
         info = QLabel()
         info.setPixmap(self.style().standardIcon(
             QStyle.StandardPixmap.SP_MessageBoxInformation).pixmap(size, size))
         info.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self._overrides_text = _plain_label(
+        self._overrides_text = plain_label(
             "Some settings come from the command line for this session only (see the lines "
             "under their fields). They are not saved: the fields show your saved settings. "
             "Change a field to use and save your own value instead.",
@@ -414,8 +349,8 @@ class SettingsDialog(QDialog):
         restore.clicked.connect(self.restore_defaults)
         self._buttons = buttons
 
-        _align_labels(left)
-        _align_labels(right)
+        align_labels(left)
+        align_labels(right)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self._notice)
@@ -426,12 +361,12 @@ class SettingsDialog(QDialog):
 
     def _mark_override(self, editor: QWidget, name: str, flag: str) -> QLabel:
         """Put a line saying what the session uses under ``editor``'s row in its form."""
-        form = _form_of(editor)
+        form = form_of(editor)
         row, role = cast(tuple[int, QFormLayout.ItemRole], form.getWidgetPosition(editor))
-        mark = _plain_label(f"This session uses {flag} from the command line.",
+        mark = plain_label(f"This session uses {flag} from the command line.",
                             objectName=f"{name}_override")
         mark.setWordWrap(True)
-        _hint(mark)
+        hint_style(mark)
         if role == QFormLayout.ItemRole.SpanningRole:  # a check box: line up under it
             form.insertRow(row + 1, mark)
         else:
@@ -447,12 +382,12 @@ class SettingsDialog(QDialog):
         return widgets
 
     def _connections_group(self) -> QGroupBox:
-        self._concurrency = _spin("concurrency", 1, 10_000)
-        self._per_host = _spin("per_host", 0, 10_000, special="No limit")
-        self._rate = _dspin("rate", 0, 100_000, 2, " req/s", special="No limit")
-        self._connect_timeout = _dspin("connect_timeout", 0.01, 3600, 2, " s")
-        self._proxy = _line("proxy", "System proxy (environment)")
-        return _group("Connections", [
+        self._concurrency = int_spin("concurrency", 1, 10_000)
+        self._per_host = int_spin("per_host", 0, 10_000, special="No limit")
+        self._rate = double_spin("rate", 0, 100_000, 2, " req/s", special="No limit")
+        self._connect_timeout = double_spin("connect_timeout", 0.01, 3600, 2, " s")
+        self._proxy = line_edit("proxy", "System proxy (environment)")
+        return field_group("Connections", [
             ("Requests in flight:", self._concurrency,
              "How many requests run at the same time in the whole run."),
             ("Per host:", self._per_host,
@@ -467,17 +402,17 @@ class SettingsDialog(QDialog):
         ])
 
     def _requests_group(self) -> QGroupBox:
-        self._method = _named(QComboBox(), "method")
+        self._method = named(QComboBox(), "method")
         for method in METHODS:
             self._method.addItem(METHOD_LABELS[method], method)
-        self._timeout = _dspin("timeout", 0.01, 86_400, 2, " s")
-        self._retries = _spin("retries", 0, 100)
-        self._headers = _named(_HeadersEdit(), "headers")
+        self._timeout = double_spin("timeout", 0.01, 86_400, 2, " s")
+        self._retries = int_spin("retries", 0, 100)
+        self._headers = named(HeadersEdit(), "headers")
         self._headers.setPlaceholderText("Accept-Language: en\nX-Api-Key: …")
         self._headers.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._headers.setTabChangesFocus(True)
         self._headers.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        group = _group("Requests", [
+        group = field_group("Requests", [
             ("Method:", self._method,
              "GET fetches the body. HEAD fetches headers only. HEAD, then GET retries with GET "
              "when the server refuses HEAD (405/501) or HEAD fails."),
@@ -496,10 +431,10 @@ class SettingsDialog(QDialog):
         return group
 
     def _redirects_group(self) -> QGroupBox:
-        self._follow = _check("follow_redirects", "Follow redirects")
-        self._max_redirects = _spin("max_redirects", 0, 1000)
+        self._follow = check_box("follow_redirects", "Follow redirects")
+        self._max_redirects = int_spin("max_redirects", 0, 1000)
         self._follow.toggled.connect(self._sync_enabled)
-        return _group("Redirects", [
+        return field_group("Redirects", [
             ("", self._follow,
              "Follow 3xx answers to their Location. Off: the 3xx answer itself is the result."),
             ("Give up after:", self._max_redirects,
@@ -507,21 +442,21 @@ class SettingsDialog(QDialog):
         ])
 
     def _identity_group(self) -> QGroupBox:
-        self._user_agent = _line("user_agent", DEFAULT_USER_AGENT)
-        self._cookies = _check("cookies", "Keep cookies between requests of a run")
-        self._auth_user = _line("auth_user", "User name")
-        self._auth_password = _line("auth_password", "Password")
+        self._user_agent = line_edit("user_agent", DEFAULT_USER_AGENT)
+        self._cookies = check_box("cookies", "Keep cookies between requests of a run")
+        self._auth_user = line_edit("auth_user", "User name")
+        self._auth_password = line_edit("auth_password", "Password")
         self._auth_password.setEchoMode(QLineEdit.EchoMode.Password)
-        not_saved = _plain_label(
+        not_saved = plain_label(
             "Credentials are not saved: the settings file is plain text. Enter them again "
             "after restarting Fetchdeck.", objectName="auth_note")
         not_saved.setWordWrap(True)
-        _hint(not_saved)
-        auth_tip = _tooltip("HTTP basic auth sent to every URL that has no user:password@ of its "
-                            "own.", "auth")
+        hint_style(not_saved)
+        auth_tip = flag_tooltip(
+            "HTTP basic auth sent to every URL that has no user:password@ of its own.", "auth")
         self._auth_user.setToolTip(auth_tip)
         self._auth_password.setToolTip(auth_tip)
-        group = _group("Identity", [
+        group = field_group("Identity", [
             ("User-Agent:", self._user_agent,
              "The User-Agent header. Empty: Fetchdeck's own, with its version."),
             ("", self._cookies,
@@ -535,14 +470,14 @@ class SettingsDialog(QDialog):
         return group
 
     def _security_group(self) -> QGroupBox:
-        self._verify_tls = _check("verify_tls", "Verify TLS certificates")
-        unchecked = _plain_label(
+        self._verify_tls = check_box("verify_tls", "Verify TLS certificates")
+        unchecked = plain_label(
             "Certificates are not checked: anyone on the network path can read or change "
             "the traffic.", objectName="insecure_note")
         unchecked.setWordWrap(True)
         unchecked.setStyleSheet("color: #b00020;")
-        self._ca_file = _line("ca_file", "None")
-        browse = _named(QPushButton("Browse…"), "ca_browse")
+        self._ca_file = line_edit("ca_file", "None")
+        browse = named(QPushButton("Browse…"), "ca_browse")
         browse.setToolTip("Choose a PEM file of extra certificate authorities.")
         browse.clicked.connect(self._browse_ca_file)
         ca = QWidget()
@@ -551,8 +486,8 @@ class SettingsDialog(QDialog):
         ca_row.addWidget(self._ca_file, 1)
         ca_row.addWidget(browse)
         self._verify_tls.toggled.connect(self._sync_enabled)
-        self._mask_passwords = _check("mask_passwords", "Mask passwords in URLs")
-        group = _group("Security", [
+        self._mask_passwords = check_box("mask_passwords", "Mask passwords in URLs")
+        group = field_group("Security", [
             ("", self._verify_tls,
              "Refuse servers whose certificate is not trusted or is for another host."),
             ("", unchecked, ""),
@@ -564,15 +499,15 @@ class SettingsDialog(QDialog):
              "error panel, logs and exports."),
         ])
         # The row is a container; its children show its tooltip (tooltip events go to parents).
-        ca.setToolTip(_tooltip(ca.toolTip(), "ca_file"))
+        ca.setToolTip(flag_tooltip(ca.toolTip(), "ca_file"))
         self._insecure_note = unchecked
         self._ca_row = ca
         return group
 
     def _limits_group(self) -> QGroupBox:
-        self._max_body = _dspin("max_body", 0.01, 1_000_000, 2, " MiB")
-        self._retry_after_cap = _dspin("retry_after_cap", 0, 86_400, 1, " s")
-        return _group("Limits", [
+        self._max_body = double_spin("max_body", 0.01, 1_000_000, 2, " MiB")
+        self._retry_after_cap = double_spin("retry_after_cap", 0, 86_400, 1, " s")
+        return field_group("Limits", [
             ("Body size cap:", self._max_body,
              "Stop reading a body past this size (counted after decompression); the URL fails "
              "with “body over the size cap”."),
@@ -581,13 +516,13 @@ class SettingsDialog(QDialog):
         ])
 
     def _export_group(self) -> QGroupBox:
-        self._csv_raw = _check("csv_raw", "Export raw cell values")
-        explain = _plain_label(
+        self._csv_raw = check_box("csv_raw", "Export raw cell values")
+        explain = plain_label(
             "Cells starting with = + - @ can run as formulas in spreadsheets. Off: such cells "
             "are prefixed with ' so they show as text.", objectName="csv_raw_note")
         explain.setWordWrap(True)
-        _hint(explain)
-        return _group("Export", [
+        hint_style(explain)
+        return field_group("Export", [
             ("", self._csv_raw,
              "Write cells exactly as fetched. Only for CSV read by programs, not opened in a "
              "spreadsheet."),
@@ -627,18 +562,6 @@ class SettingsDialog(QDialog):
         self._error.setVisible(bool(message))
 
 
-class _HeadersEdit(QPlainTextEdit):
-    """A few lines tall by default; it takes whatever height the column has left."""
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        hint = super().sizeHint()
-        lines = self.fontMetrics().lineSpacing()
-        return QSize(hint.width(), lines * 4 + 2 * self.frameWidth() + 8)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return self.sizeHint()
-
-
 def _check_proxy(proxy: str, widget: QWidget) -> None:
     try:
         url = URL(proxy)
@@ -650,107 +573,3 @@ def _check_proxy(proxy: str, widget: QWidget) -> None:
                           widget)
 
 
-def _form_of(widget: QWidget) -> QFormLayout:
-    """The form a field sits in: its group box's layout."""
-    return cast(QFormLayout, cast(QGroupBox, widget.parentWidget()).layout())
-
-
-def _align_labels(column: QVBoxLayout) -> None:
-    """Give the forms stacked in one column the same label width, so their fields line up."""
-    groups = [column.itemAt(i).widget() for i in range(column.count())]  # type: ignore[union-attr]
-    forms = [cast(QFormLayout, group.layout()) for group in groups if isinstance(group, QGroupBox)]
-    labels = [item.widget() for form in forms for row in range(form.rowCount())
-              if (item := form.itemAt(row, QFormLayout.ItemRole.LabelRole)) is not None]
-    found = [label for label in labels if isinstance(label, QLabel)]
-    width = max((label.sizeHint().width() for label in found), default=0)
-    for label in found:
-        label.setMinimumWidth(width)
-        label.setAlignment(forms[0].labelAlignment())
-
-
-W = TypeVar("W", bound=QWidget)
-
-
-def _named(widget: W, name: str) -> W:
-    """``widget`` with its object name set: tests and style sheets find editors by it."""
-    if name:
-        widget.setObjectName(name)
-    return widget
-
-
-def _fit(spin: QSpinBox, value: int) -> int:
-    # A value set on the command line may be past the spin box's range; widen rather than clip.
-    spin.setMaximum(max(spin.maximum(), min(value, 2**31 - 1)))
-    return value
-
-
-def _group(title: str, rows: list[tuple[str, QWidget, str]]) -> QGroupBox:
-    group = QGroupBox(title)
-    form = QFormLayout(group)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    for label, widget, explanation in rows:
-        name = widget.objectName()
-        if explanation:
-            widget.setToolTip(_tooltip(explanation, name))
-        if label:
-            form.addRow(label, widget)
-        else:
-            form.addRow(widget)
-    return group
-
-
-def _tooltip(explanation: str, name: str) -> str:
-    if name not in CLI_FLAGS:
-        return explanation
-    return f"{explanation}\n\nCommand line: {CLI_FLAGS[name]}"
-
-
-def _spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:
-    spin = _named(QSpinBox(), name)
-    spin.setRange(low, high)
-    spin.setAccelerated(True)
-    if special:
-        spin.setSpecialValueText(special)
-    return spin
-
-
-def _dspin(name: str, low: float, high: float, decimals: int, suffix: str, *,
-           special: str = "") -> QDoubleSpinBox:
-    spin = _named(QDoubleSpinBox(), name)
-    spin.setDecimals(decimals)
-    spin.setRange(low, high)
-    spin.setSuffix(suffix)
-    spin.setAccelerated(True)
-    if special:
-        spin.setSpecialValueText(special)
-    return spin
-
-
-def _line(name: str, placeholder: str) -> QLineEdit:
-    edit = _named(QLineEdit(), name)
-    edit.setPlaceholderText(placeholder)
-    edit.setClearButtonEnabled(True)
-    return edit
-
-
-def _check(name: str, text: str) -> QCheckBox:
-    return _named(QCheckBox(text), name)
-
-
-def _plain_label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
-    label = _named(QLabel(), objectName)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setText(text)
-    return label
-
-
-def _hint(label: QLabel) -> None:
-    """Secondary text: smaller and greyed, as platform dialogs show explanations."""
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.9)
-    label.setFont(font)
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText,
-                     palette.color(QPalette.ColorRole.PlaceholderText))
-    label.setPalette(palette)
