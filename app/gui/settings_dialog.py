@@ -16,6 +16,7 @@ from typing import Any, cast
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -100,12 +102,15 @@ class SettingsDialog(QDialog):
         self._ca_browser: QFileDialog | None = None
         self._sized = False
         self._override_marks: dict[str, QLabel] = {}
+        self._override_flags: dict[str, str] = {}
+        self._saved = settings  # what the fields showed at first: a field that differs is edited
         self._build()
         self._plain_tips = {widget: widget.toolTip()
                             for widgets in self._field_widgets().values() for widget in widgets}
         self.set_notices(notices)
         self.set_settings(settings)
         self.set_overrides(overrides or {})
+        self._watch_edits()
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -171,10 +176,12 @@ class SettingsDialog(QDialog):
                 widget.setToolTip(tip)
         for mark in self._override_marks.values():
             form_of(mark).removeRow(mark)  # deletes it
+        self._override_flags = flags
         self._override_marks = {
             name: self._mark_override(fields[name][-1], name, flag)
             for name, flag in flags.items() if name in fields}
         self._overrides_note.setVisible(bool(flags))
+        self._refresh_override_marks()
 
     def overrides_text(self) -> str:
         """The note on command-line overrides, or '' when there are none."""
@@ -358,6 +365,36 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._error)
         layout.addWidget(self._overrides_note)
         layout.addWidget(buttons)
+
+    def _watch_edits(self) -> None:
+        """Refresh the override marks as the user edits any field."""
+        editors = [widget for name in CLI_FLAGS
+                   if (widget := self.findChild(QWidget, name)) is not None]
+        for editor in [*editors, self._auth_user, self._auth_password, self._ca_file]:
+            if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                editor.valueChanged.connect(self._refresh_override_marks)
+            elif isinstance(editor, (QLineEdit, QPlainTextEdit)):
+                editor.textChanged.connect(self._refresh_override_marks)
+            elif isinstance(editor, QCheckBox):
+                editor.toggled.connect(self._refresh_override_marks)
+            elif isinstance(editor, QComboBox):
+                editor.currentIndexChanged.connect(self._refresh_override_marks)
+
+    def _refresh_override_marks(self) -> None:
+        """Each mark says what this session will run with: the flag while the field shows the
+        saved value, the user's own value once they change it (which OK then saves)."""
+        if not self._override_marks:
+            return
+        try:
+            current = self._collect()
+        except SettingsError:
+            return  # a field being typed is not valid yet: keep the marks as they are
+        for name, mark in self._override_marks.items():
+            flag = self._override_flags[name]
+            if getattr(current, name) != getattr(self._saved, name):
+                mark.setText(f"Your value replaces {flag} for this session and is saved.")
+            else:
+                mark.setText(f"This session uses {flag} from the command line.")
 
     def _mark_override(self, editor: QWidget, name: str, flag: str) -> QLabel:
         """Put a line saying what the session uses under ``editor``'s row in its form."""

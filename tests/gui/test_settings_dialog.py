@@ -255,6 +255,31 @@ def test_command_line_overrides_are_marked_while_the_fields_show_the_saved_value
     assert "--concurrency 5" not in child(dialog, QSpinBox, "retries").toolTip()
 
 
+def test_override_marks_follow_the_users_edits(make_dialog, qtbot):
+    dialog = make_dialog(Settings(concurrency=20, cookies=True),
+                         overrides={"concurrency": 5, "cookies": False})
+    spin = child(dialog, QSpinBox, "concurrency")
+    spin.setValue(30)
+    assert dialog.override_marks()["concurrency"] == (
+        "Your value replaces --concurrency 5 for this session and is saved.")
+    assert dialog.override_marks()["cookies"] == (
+        "This session uses --no-cookies from the command line.")
+    child(dialog, QCheckBox, "cookies").setChecked(False)  # the same as the flag, but edited
+    assert dialog.override_marks()["cookies"] == (
+        "Your value replaces --no-cookies for this session and is saved.")
+    spin.setValue(20)  # back to the saved value: the flag applies again
+    assert dialog.override_marks()["concurrency"] == (
+        "This session uses --concurrency 5 from the command line.")
+    # While another field holds something invalid, the marks stay as they were.
+    child(dialog, QLineEdit, "proxy").setText("not a proxy")
+    spin.setValue(40)
+    assert dialog.override_marks()["concurrency"] == (
+        "This session uses --concurrency 5 from the command line.")
+    child(dialog, QLineEdit, "proxy").setText("")
+    assert dialog.override_marks()["concurrency"] == (
+        "Your value replaces --concurrency 5 for this session and is saved.")
+
+
 def test_no_override_note_without_overrides(make_dialog):
     dialog = make_dialog(Settings(concurrency=20))
     assert not child(dialog, QWidget, "overrides_note").isVisibleTo(dialog)
