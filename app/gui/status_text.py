@@ -23,7 +23,7 @@ class StatusText(QWidget):
         super().__init__(parent)
         self._text = ""
         self._elided = ""
-        self._elided_for: tuple[str, int, str] | None = None
+        self._elided_for: tuple[str, int] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
@@ -48,12 +48,13 @@ class StatusText(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.FontChange:
+            self._elided_for = None  # elide again with the new font
             self.updateGeometry()  # the size hints follow the font, not the text
         super().changeEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         rect = self.contentsRect()
-        key = (self._text, rect.width(), self.font().key())
+        key = (self._text, rect.width())
         if key != self._elided_for:  # eliding lays the text out: only when text or width change
             self._elided_for = key
             self._elided = self.fontMetrics().elidedText(
