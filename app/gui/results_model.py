@@ -165,12 +165,39 @@ class ResultsModel(QAbstractTableModel):
 
     def store(self, result: Result) -> None:
         """Keep a result for its row; the view hears of it at the next :meth:`flush`."""
-        row = result.index
-        self._results[row] = result
-        if self._dirty_low is None or row < self._dirty_low:
-            self._dirty_low = row
-        if row > self._dirty_high:
-            self._dirty_high = row
+        self.store_all([result])
+
+    def store_all(self, results: list[Result],
+                  on_error: Callable[[Result, Exception], None] | None = None) -> list[Result]:
+        """Keep each result for its row; the view hears of them at the next :meth:`flush`.
+
+        Returns the results stored. One that cannot be (a row out of range: a bug) goes to
+        ``on_error`` and the rest are still stored; without ``on_error`` the error is raised.
+        """
+        rows = self._results
+        refused: list[Result] = []
+        low, high = self._dirty_low, self._dirty_high
+        for result in results:
+            row = result.index
+            try:
+                if row < 0:
+                    raise IndexError(f"row {row} of {len(rows)}")
+                rows[row] = result
+            except (IndexError, TypeError) as exc:
+                if on_error is None:
+                    raise
+                on_error(result, exc)
+                refused.append(result)
+                continue
+            if low is None or row < low:
+                low = row
+            if row > high:
+                high = row
+        self._dirty_low, self._dirty_high = low, high
+        if refused:
+            skip = {id(result) for result in refused}
+            return [result for result in results if id(result) not in skip]
+        return results
 
     def requeue(self, indexes: Iterable[int]) -> None:
         """Show rows as queued again (a retry is about to fetch them)."""

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.core.result import Result
 from app.core.run import Progress, Run
 from app.core.settings import Settings
-from app.core.targets import Target, TargetList
+from app.core.targets import Target, TargetList, mask_password
 from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
@@ -63,6 +63,9 @@ class RunController(QObject):
         self._task: asyncio.Task[None] | None = None
         self._targets = TargetList([], array("L"))
         self._batch: list[Result] = []
+        # The run's sink: results land here (list.append, no Python call per result) and are
+        # stored in the model at the next tick, where the table hears of them anyway.
+        self._arrived: list[Result] = []
         self._with_details: deque[Result] = deque()
         self._since_freeze = 0
         self._timer = QTimer(self)
@@ -100,7 +103,8 @@ class RunController(QObject):
     def _begin(self, targets: Iterable[Target], total: int) -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self._batch = []
-        run = Run(targets, self.settings, self._store, total=total)
+        self._arrived.clear()
+        run = Run(targets, self.settings, self._arrived.append, total=total)
         self._run = run
         self._task = run.start()
         self._task.add_done_callback(self._on_run_done)
@@ -108,16 +112,29 @@ class RunController(QObject):
         self.started.emit()
         self._tick()
 
-    def _store(self, result: Result) -> None:
-        self.model.store(result)
-        self._batch.append(result)
-        self._since_freeze += 1
-        if result.details is not None:
-            self._with_details.append(result)
-            if len(self._with_details) > KEEP_DETAILS:
-                self._with_details.popleft().details = None
+    def _store(self, results: list[Result]) -> None:
+        """Put results in the model and in this tick's batch; only the most recent
+        ``KEEP_DETAILS`` rows keep their headers and body preview."""
+        stored = self.model.store_all(results, on_error=self._store_failed)
+        self._batch += stored
+        self._since_freeze += len(stored)
+        with_details = self._with_details
+        with_details.extend(result for result in stored if result.details is not None)
+        for _ in range(len(with_details) - KEEP_DETAILS):
+            with_details.popleft().details = None
+
+    def _store_failed(self, result: Result, exc: Exception) -> None:
+        loop = self._task.get_loop() if self._task is not None else asyncio.get_event_loop()
+        loop.call_exception_handler({
+            "message": f"Fetchdeck could not show the result of {mask_password(result.url)}",
+            "exception": exc,
+        })
 
     def _tick(self) -> None:
+        if self._arrived:
+            arrived = self._arrived[:]
+            self._arrived.clear()  # the run appends to this very list
+            self._store(arrived)
         if self._since_freeze >= FREEZE_EVERY:
             # Rows are never garbage cycles: freed by reference counting when a new run
             # replaces them, frozen or not. A failed request leaves ~90 objects of cyclic

@@ -15,11 +15,30 @@ def test_only_the_most_recent_rows_keep_their_details(qapp):
     urls = "\n".join(f"https://h.example/{i}" for i in range(count))
     model.reset_rows(TargetList.from_text(urls))
     controller = RunController(model, Settings())
-    for i in range(count):
-        controller._store(Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
-                                 details=Details(preview=b"x" * 100)))
+    results = [Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
+                      details=Details(preview=b"x" * 100)) for i in range(count)]
+    controller._store(results[:5])  # one tick's results, then the rest in the next
+    controller._store(results[5:])
     kept = [i for i in range(count) if model.result(i).details is not None]
     assert kept == list(range(10, count))
+
+
+def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop):
+    model = ResultsModel()
+    model.reset_rows(TargetList.from_text("https://a.example/\nhttps://b.example/"))
+    controller = RunController(model, Settings())
+    reported = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        controller._store([Result(0, 1, "https://a.example/", Outcome.OK, status=200),
+                           Result(7, 8, "https://user:pw@x.example/", Outcome.OK, status=200),
+                           Result(1, 2, "https://b.example/", Outcome.OK, status=200)])
+    finally:
+        loop.set_exception_handler(None)
+    assert model.result(0).status == 200 and model.result(1).status == 200
+    assert [c["message"] for c in reported] == [
+        "Fetchdeck could not show the result of https://user:***@x.example/"]
+    assert [r.index for r in controller._batch] == [0, 1]
 
 
 def test_failed_requests_garbage_is_collected_not_frozen_with_the_rows(qtbot, loop, monkeypatch):
