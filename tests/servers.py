@@ -295,6 +295,11 @@ def misbehaving_app(
             return web.Response(status=405, headers={"Allow": "GET"})
         return html_page("No HEAD here")
 
+    async def page(request: web.Request) -> web.StreamResponse:
+        # /page?ct=<Content-Type>&body=<text>: the body as ASCII bytes, under any declared type.
+        return web.Response(body=request.query.get("body", "").encode("ascii"),
+                            headers={"Content-Type": request.query.get("ct", "text/html")})
+
     async def redirect_to_query(request: web.Request) -> web.StreamResponse:
         if "url" not in request.query:
             raise web.HTTPBadRequest(text="url is missing")
@@ -305,6 +310,7 @@ def misbehaving_app(
     app.add_routes([
         web.get("/redirect-js", redirect_to("javascript:alert(1)")),
         web.get("/redirect-to", redirect_to_query),
+        web.get("/page", page),
         web.get("/hang", hang),
         web.get("/endless", endless),
         web.get("/latin1", latin1),

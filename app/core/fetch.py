@@ -496,9 +496,11 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
     if is_html or content_type.startswith("text/") or _TEXTUAL.search(content_type):
         codec, note = _codec(_charset(resp, result.content_type))
         # A wrong or unknown charset is no failure, but it is worth saying.
-        if not note:
+        sample = head[:CHARSET_CHECK_BYTES]
+        # ASCII text is valid in any codec that reads ASCII as itself: no need to decode it.
+        if not note and not (sample.isascii() and _reads_ascii(codec)):
             try:
-                _whole_chars(head[:CHARSET_CHECK_BYTES], size).decode(codec)
+                _whole_chars(sample, size).decode(codec)
             except UnicodeDecodeError:
                 note = f"text is not valid {codec}; undecodable bytes replaced"
         if note:
@@ -527,6 +529,10 @@ def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:
 
 
 def _title(head: bytes, codec: str) -> str:
+    if b"<t" not in head and b"<T" not in head:
+        # No tag starts with t in any case, so no <title>: two memchr-fast searches instead of
+        # the case-insensitive scan of every byte (1.7 us for a 2.5 KB page without a title).
+        return ""
     match = _TITLE_RE.search(head)
     if not match:
         return ""
@@ -569,6 +575,18 @@ def _charset(resp: aiohttp.ClientResponse, content_type: str) -> str | None:
         if len(_CHARSETS) > 256:
             _CHARSETS.clear()
         return charset
+
+
+@functools.lru_cache(maxsize=256)
+def _reads_ascii(codec: str) -> bool:
+    """Whether ``codec`` decodes any ASCII text as itself (UTF-8, Latin-1, cp1252, Shift JIS...;
+    not UTF-16, nor the stateful UTF-7, HZ and ISO-2022 codecs, in which ASCII sequences switch
+    modes: those are tried on their shift sequences too)."""
+    samples = (bytes(range(128)), b"+AGE-", b"~{", b"\x1b$B", b"\x1b(J")
+    try:
+        return all(sample.decode(codec) == sample.decode("ascii") for sample in samples)
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 @functools.lru_cache(maxsize=256)

@@ -171,6 +171,26 @@ def test_wrong_or_unknown_charset_is_not_a_failure_but_is_said(web_server):
     assert fetch_one(web_server.url("/ok")).note == ""
 
 
+@pytest.mark.parametrize(("content_type", "body", "title", "note"), [
+    # ASCII under an ASCII-reading charset is valid without decoding it.
+    ("text/html; charset=utf-8", "<html><TiTlE>A &amp; B</tItLe>", "A & B", ""),
+    ("text/html; charset=shift_jis", "<html><title>x</title>", "x", ""),
+    # No tag starting with t in any case: no title, found without scanning.
+    ("text/html", "<html><body><p>no title here</p></body></html>", "", ""),
+    ("text/html", "<html><table><tr><td>cells</td></tr></table>", "", ""),
+    # ASCII bytes can still be invalid in a charset that does not read ASCII as itself.
+    ("text/html; charset=utf-7", "<html><p>1+1=2</p>", "", "text is not valid utf-7"),
+])
+def test_titles_and_charset_notes_of_ascii_pages(web_server, content_type, body, title, note):
+    from yarl import URL
+
+    url = URL(web_server.url("/page")).with_query(ct=content_type, body=body)
+    result = fetch_one(str(url))
+    assert result.outcome is Outcome.OK
+    assert result.title == title
+    assert result.note.startswith(note) and bool(result.note) == bool(note)
+
+
 def test_connect_timeout():
     # 10.255.255.1 would leave the machine; instead fill a listen backlog on loopback so that
     # the SYN is never answered. Linux drops SYNs to a full backlog, so connect hangs.
