@@ -65,6 +65,8 @@ class Fetcher:
     timeout: aiohttp.ClientTimeout = field(init=False)
     # Every request's keyword arguments to aiohttp, made once per run.
     options: dict[str, Any] = field(init=False)
+    # Timings of new connections by the task that made them (see _TimedConnector).
+    new_connections: dict[Any, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout,
@@ -75,6 +77,7 @@ class Fetcher:
             "max_redirects": self.settings.max_redirects + 1,
             "timeout": self.timeout,
         }
+        self.new_connections = getattr(self.session.connector, "phases", {})
 
     def host(self, name: str) -> HostState:
         state = self.hosts.get(name)
@@ -102,52 +105,71 @@ def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
 
 
 class _TimedResolver(aiohttp.ThreadedResolver):
-    """aiohttp's default resolver, timing each lookup into the asking attempt's clock."""
+    """aiohttp's default resolver, timing each lookup into the connection being made."""
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        clock = _CURRENT_CLOCK.get()
+        # aiohttp resolves in a task of its own, made in the asking request's context.
+        phases = _RESOLVING_FOR.get()
         started = time.perf_counter()
         try:
             return await super().resolve(host, port, family)
         finally:
-            if clock is not None:
-                clock.dns_ms = (time.perf_counter() - started) * 1000
+            if phases is not None:
+                phases.dns_ms = (time.perf_counter() - started) * 1000
 
 
 @dataclass(slots=True)
-class _Clock:
-    """One attempt's timings, in ms; None for a phase that did not happen (a reused
-    connection has no DNS, connect or TLS)."""
+class _Phases:
+    """A new connection's timings, in ms; None for a phase that did not happen."""
 
-    start: float = 0.0
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
 
 
-# The attempt being made by the current task, for the connector to time TCP and TLS apart.
-_CURRENT_CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
-    "fetchdeck_clock", default=None)
+# The connection the current task is resolving a host name for, set only while it does.
+_RESOLVING_FOR: contextvars.ContextVar[_Phases | None] = contextvars.ContextVar(
+    "fetchdeck_resolving_for", default=None)
 
 
 class _TimedConnector(aiohttp.TCPConnector):
-    """A TCPConnector that times a new connection's TCP connect and TLS handshake apart.
+    """A TCPConnector that times a new connection's DNS lookup, TCP connect and TLS handshake.
 
     Timings come from here and from :class:`_TimedResolver` rather than aiohttp's TraceConfig,
-    whose eight signals per request cost more than the rest of Fetchdeck's bookkeeping. This
-    repeats the body of aiohttp 3.11-3.14's ``_wrap_create_connection`` (open the socket with
-    happy eyeballs, then hand it to ``create_connection``, which does TLS) with a clock between
-    the two steps. Where aiohttp's internals are not what it expects, it defers to aiohttp
-    unchanged and the connection is not timed.
+    whose eight signals per request cost more than the rest of Fetchdeck's bookkeeping. They
+    wait in :attr:`phases` under the task that made the connection, and that task's request
+    takes them when it ends; a request on a reused connection (most of a run) finds the table
+    empty and pays nothing. This repeats the body of aiohttp 3.11-3.14's
+    ``_wrap_create_connection`` (open the socket with happy eyeballs, then hand it to
+    ``create_connection``, which does TLS) with a clock between the two steps. Where aiohttp's
+    internals are not what it expects, it defers to aiohttp unchanged and the connection is not
+    timed.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.phases: dict[asyncio.Task[Any] | None, _Phases] = {}
+
+    def _phases(self) -> _Phases:
+        task = asyncio.current_task(self._loop)
+        phases = self.phases.get(task)
+        if phases is None:
+            phases = self.phases[task] = _Phases()
+        return phases
+
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
+        token = _RESOLVING_FOR.set(self._phases())
+        try:
+            return await super()._resolve_host(host, port, traces=traces)
+        finally:
+            _RESOLVING_FOR.reset(token)
+
     async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        clock = _CURRENT_CLOCK.get()
         needed = ("_local_addr_infos", "_happy_eyeballs_delay", "_interleave", "_socket_factory")
-        if (clock is None or "addr_infos" not in kwargs
-                or not all(hasattr(self, name) for name in needed)):
+        if "addr_infos" not in kwargs or not all(hasattr(self, name) for name in needed):
             return await super()._wrap_create_connection(*args, **kwargs)
+        phases = self._phases()
         addr_infos = kwargs.pop("addr_infos")
         req = kwargs.pop("req")
         timeout = kwargs.pop("timeout")
@@ -164,13 +186,13 @@ class _TimedConnector(aiohttp.TCPConnector):
                     socket_factory=self._socket_factory,
                 )
                 connected = time.perf_counter()
-                clock.connect_ms = (connected - started) * 1000
+                phases.connect_ms = (connected - started) * 1000
                 shutdown = getattr(self, "_ssl_shutdown_timeout", None)
                 if kwargs.get("ssl") and shutdown:
                     kwargs["ssl_shutdown_timeout"] = shutdown
                 connection = await self._loop.create_connection(*args, **kwargs, sock=sock)
                 if kwargs.get("ssl"):
-                    clock.tls_ms = (time.perf_counter() - connected) * 1000
+                    phases.tls_ms = (time.perf_counter() - connected) * 1000
                 return connection
         except ssl.CertificateError as exc:
             raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
@@ -368,8 +390,7 @@ async def _head_then_get(fetcher: Fetcher, url: URL, result: Result, notes: list
 
 async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> int:
     settings = fetcher.settings
-    clock = _Clock(start=time.perf_counter())
-    _CURRENT_CLOCK.set(clock)
+    started = time.perf_counter()
     options = fetcher.options
     environment = fetcher.environment
     if settings.auth or environment.credentials is not None or environment.proxies:
@@ -385,7 +406,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
     ttfb: float | None = None
     try:
         async with fetcher.session.request(method, url, **options) as resp:
-            ttfb = (time.perf_counter() - clock.start) * 1000
+            ttfb = (time.perf_counter() - started) * 1000
             _record_response(result, resp, url)
             result.details = Details(resp.request_info.headers, resp.headers)
             if method != "HEAD":
@@ -418,8 +439,15 @@ async def _request(fetcher: Fetcher, method: str, url: URL, result: Result) -> i
             ) from exc
         raise
     finally:
-        result.elapsed_ms = (time.perf_counter() - clock.start) * 1000
-        result.timings = Timings(clock.dns_ms, clock.connect_ms, clock.tls_ms, ttfb)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        new = fetcher.new_connections
+        phases = new.pop(asyncio.current_task(), None) if new else None
+        if phases is not None:  # this attempt opened a connection (the last one, if several)
+            result.timings = Timings(phases.dns_ms, phases.connect_ms, phases.tls_ms, ttfb)
+        elif ttfb is not None:
+            result.timings = Timings(None, None, None, ttfb)
+        else:
+            result.timings = NO_TIMINGS
 
 
 def _record_response(result: Result, resp: aiohttp.ClientResponse, url: URL) -> None:

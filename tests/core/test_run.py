@@ -13,7 +13,7 @@ from app.core.run import Run
 from app.core.settings import Settings
 from app.core.targets import parse_text
 from tests.core.runs import fetch_all, fetch_one, fetch_with_progress
-from tests.servers import BASIC_AUTH, TLS, ThreadedServer, proxy_app
+from tests.servers import BASIC_AUTH, TLS, ReservedPort, ThreadedServer, proxy_app
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -362,3 +362,50 @@ def test_the_user_agent_setting_is_sent_once_and_shown_in_the_details(server):
     (seen,) = server.seen.requests("/ok")
     assert [v for k, v in seen.headers if k.lower() == "user-agent"] == ["Probe/3"]
     assert ("User-Agent", "Probe/3") in list(result.details.request_headers)
+
+
+def test_only_a_request_that_opened_its_connection_has_connect_timings(server):
+    # One at a time to one host: the first request opens the connection, the rest reuse it.
+    results = fetch_all([server.url("/ok")] * 3, concurrency=1)
+    first, *rest = results
+    assert first.timings.connect_ms is not None
+    for result in rest:
+        assert result.outcome is Outcome.OK
+        assert result.timings.dns_ms is None and result.timings.connect_ms is None
+        assert result.timings.ttfb_ms is not None
+
+
+def test_a_failed_tls_handshake_keeps_its_connect_time(tmp_path):
+    tls = TLS(tmp_path)
+    with ThreadedServer(ssl_context=tls.server_context()) as https:
+        result = fetch_one(f"https://localhost:{https.port}/ok")  # untrusted: no CA file
+    assert result.failure.kind is Kind.TLS_UNTRUSTED
+    assert result.timings.dns_ms is not None and result.timings.connect_ms is not None
+
+
+def test_new_connection_timings_are_all_taken_by_their_requests(server):
+    import asyncio
+
+    from yarl import URL
+
+    from app.core.fetch import Fetcher, fetch, open_session
+    from app.core.result import Result
+
+    with ReservedPort() as closed:
+        urls = [server.url("/ok"), server.url("/status/404"), f"http://127.0.0.1:{closed.port}/",
+                f"http://localhost:{server.port}/ok", server.url("/hang")]
+
+        async def go():
+            settings = Settings(retries=0, timeout=0.5)
+            async with open_session(settings) as session:
+                fetcher = Fetcher(settings, session)
+                results = [Result(i, i + 1, url) for i, url in enumerate(urls)]
+                await asyncio.gather(*(fetch(fetcher, URL(url), result)
+                                       for url, result in zip(urls, results, strict=True)),
+                                     return_exceptions=True)
+                return dict(fetcher.new_connections), results
+
+        left, results = asyncio.run(go())
+    assert left == {}  # ok, 404, refused, resolved and timed out: none left behind
+    assert all(result.timings.connect_ms is not None for result in results[:2])
+    assert results[3].timings.dns_ms is not None
