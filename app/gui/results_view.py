@@ -27,7 +27,7 @@ class ResultsView(QTableView):
         # viewport() call, looking up its type by heuristics (~0.3 ms a call in the window).
         self._viewport = self.viewport()
 
-    def setViewport(self, widget: QWidget | None) -> None:  # noqa: N802 (Qt's name)
+    def setViewport(self, widget: QWidget) -> None:  # noqa: N802 (Qt's name)
         super().setViewport(widget)
         self._viewport = self.viewport()
 
