@@ -290,7 +290,7 @@ class RowDetails(QWidget):
                 self._summary_form.setRowVisible(field, bool(value))
             if isinstance(field, QLineEdit):
                 field.setCursorPosition(0)
-                field.setToolTip(plain_tooltip(value) if len(value) > 60 else "")
+                field.setToolTip((plain_tooltip(value) or "") if len(value) > 60 else "")
         outcome = self._fields["outcome"]
         palette = outcome.palette()
         colour = OUTCOME_COLOUR.get(result.outcome)
