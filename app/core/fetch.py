@@ -529,7 +529,7 @@ async def _read_body(resp: aiohttp.ClientResponse, result: Result, cap: int) -> 
         if not note and not (sample.isascii() and _reads_ascii(codec)):
             try:
                 _whole_chars(sample, size).decode(codec)
-            except UnicodeDecodeError:
+            except UnicodeError:  # stateful codecs raise more than UnicodeDecodeError
                 note = f"text is not valid {codec}; undecodable bytes replaced"
         if note:
             result.note = note
@@ -551,7 +551,7 @@ def extract_title(head: bytes, charset: str | None) -> tuple[str, str]:
     if title and not note:
         try:
             _TITLE_RE.search(head).group(1).decode(codec)  # type: ignore[union-attr]
-        except UnicodeDecodeError:
+        except UnicodeError:
             note = f"text is not valid {codec}; undecodable bytes replaced"
     return title, note
 
@@ -564,8 +564,17 @@ def _title(head: bytes, codec: str) -> str:
     match = _TITLE_RE.search(head)
     if not match:
         return ""
-    text = match.group(1).decode(codec, errors="replace")
+    text = _decode_replacing(match.group(1), codec)
     return " ".join(html.unescape(text).split())[:300]
+
+
+def _decode_replacing(data: bytes, codec: str) -> str:
+    """``data.decode(codec, errors="replace")``, which some codecs (punycode, UTF-7) still
+    refuse for some input: then UTF-8, which never does."""
+    try:
+        return data.decode(codec, errors="replace")
+    except UnicodeError:
+        return data.decode("utf-8", errors="replace")
 
 
 def decode_text(data: bytes, charset: str | None) -> tuple[str, str]:
@@ -573,8 +582,8 @@ def decode_text(data: bytes, charset: str | None) -> tuple[str, str]:
     codec, note = _codec(charset)
     try:
         return data.decode(codec), note
-    except UnicodeDecodeError:
-        return (data.decode(codec, errors="replace"),
+    except UnicodeError:
+        return (_decode_replacing(data, codec),
                 note or f"text is not valid {codec}; undecodable bytes replaced")
 
 
@@ -583,8 +592,15 @@ def _codec(charset: str | None) -> tuple[str, str]:
     """The codec name for a declared charset, and a note when it is unknown (then UTF-8)."""
     name = (charset or "utf-8").strip().strip('"').lower()
     try:
-        codecs.lookup(name)
-    except LookupError:
+        info = codecs.lookup(name)
+        # Python has codecs that are no text charset (punycode, undefined, base64...): a server
+        # naming one must not turn its row into an internal error when its text is decoded.
+        usable = getattr(info, "_is_text_encoding", True)
+        if usable:
+            b"<title>x</title>".decode(name, errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        usable = False
+    if not usable:
         return "utf-8", (f"unknown charset {charset!r}; "
                          "decoded as UTF-8 with replacement characters")
     return name, ""
@@ -607,14 +623,20 @@ def _charset(resp: aiohttp.ClientResponse, content_type: str) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _reads_ascii(codec: str) -> bool:
-    """Whether ``codec`` decodes any ASCII text as itself (UTF-8, Latin-1, cp1252, Shift JIS...;
-    not UTF-16, nor the stateful UTF-7, HZ and ISO-2022 codecs, in which ASCII sequences switch
-    modes: those are tried on their shift sequences too)."""
-    samples = (bytes(range(128)), b"+AGE-", b"~{", b"\x1b$B", b"\x1b(J")
+    """Whether ``codec`` is known to decode any ASCII text as itself: the web's usual charsets
+    (UTF-8, ASCII, ISO-8859-x, Windows-125x, KOI8, Shift JIS, EUC, GB, Big5). Not UTF-16, nor
+    UTF-7, HZ, ISO-2022 (ASCII sequences switch modes), nor unicode-escape (backslashes do)."""
     try:
-        return all(sample.decode(codec) == sample.decode("ascii") for sample in samples)
-    except (UnicodeDecodeError, LookupError):
+        name = codecs.lookup(codec).name
+    except LookupError:
         return False
+    return name in _ASCII_READING or name.startswith(("iso8859-", "cp125", "koi8-"))
+
+
+_ASCII_READING = frozenset({
+    "utf-8", "utf-8-sig", "ascii", "latin-1", "shift_jis", "cp932", "euc_jp", "euc_kr",
+    "cp949", "gb2312", "gbk", "gb18030", "big5", "big5hkscs", "cp950", "tis-620", "mac-roman",
+})
 
 
 @functools.lru_cache(maxsize=256)

@@ -191,6 +191,25 @@ def test_titles_and_charset_notes_of_ascii_pages(web_server, content_type, body,
     assert result.note.startswith(note) and bool(result.note) == bool(note)
 
 
+@pytest.mark.parametrize(("content_type", "body", "note"), [
+    # Python codecs that are no text charset, or raise more than UnicodeDecodeError: never an
+    # internal error, at most a note.
+    ("text/plain; charset=punycode", "abc-", ""),
+    ("text/html; charset=punycode", "<html><title>x</title>", "text is not valid punycode"),
+    ("text/html; charset=undefined", "<html><title>x</title>", "unknown charset 'undefined'"),
+    # ASCII that is still invalid in its declared charset keeps its note.
+    ("text/plain; charset=unicode-escape", "C:\\x41\\xZZ", "text is not valid unicode-escape"),
+    ("text/plain; charset=raw-unicode-escape", "a\\u12", "text is not valid raw-unicode-escape"),
+])
+def test_odd_charsets_give_a_note_not_an_internal_error(web_server, content_type, body, note):
+    from yarl import URL
+
+    url = URL(web_server.url("/page")).with_query(ct=content_type, body=body)
+    result = fetch_one(str(url))
+    assert result.outcome is Outcome.OK, result.failure
+    assert result.note.startswith(note) and bool(result.note) == bool(note)
+
+
 def test_connect_timeout():
     # 10.255.255.1 would leave the machine; instead fill a listen backlog on loopback so that
     # the SYN is never answered. Linux drops SYNs to a full backlog, so connect hangs.

@@ -92,7 +92,8 @@ def test_a_password_in_a_line_without_scheme_is_not_echoed():
 # Pieces of URLs that are, or are nearly, in yarl's normal form: the fast path must take the
 # first kind and leave the second to the full parse, and either way the URL must be the same.
 _HOSTS = ["a.com", "127.0.0.1", "xn--e1afmkfd.xn--p1ai", "h-1.example", "A.com", "a.com.",
-          "a..b", "localhost", "[::1]", "-a.com", "a-.b", "a.-b", ".a.com", "1.2.3", "0x7f.1"]
+          "a..b", "localhost", "[::1]", "-a.com", "a-.b", "a.-b", ".a.com", "1.2.3", "0x7f.1",
+          "xn--", "a.xn--", "xn---", "xn--e1afmkfd-"]
 _PORTS = ["", ":8080", ":80", ":443", ":080", ":65535", ":1"]
 _PATH_BITS = ["", "/", "/x", "/x/", "/.", "/..", "/./", "/../", "/.x", "/..x", "/x.y", "/~u",
               "/a(b)", "/'q'", "/a;b=c", "/%7e", "/%aa", "/%20", "/é", "/a b", "/a|b", "/a:b@c",
@@ -150,3 +151,10 @@ def test_the_fast_path_takes_only_lines_yarl_would_not_change(line, exact):
     target = make_target(0, 1, line)
     assert target.exact is exact
     assert target.url == URL(line)
+
+
+@pytest.mark.parametrize("line", ["http://xn--/", "http://a.xn--/x", "https://xn---/",
+                                  "http://xn--e1afmkfd-/"])
+def test_a_host_with_invalid_punycode_is_rejected_before_the_run(line):
+    (target,) = parse_text(line)
+    assert target.failure is not None and target.failure.kind is Kind.INVALID_URL
