@@ -7,6 +7,7 @@ from app.core.errors import KIND_INFO
 from app.core.fetch import decode_text
 from app.core.result import Outcome, Result
 from app.gui.errors_model import Entry, Masker
+from app.gui.run_controller import DETAILS_KEPT
 
 __all__ = ["failure_details"]
 
@@ -41,8 +42,12 @@ def failure_details(entry: Entry, masker: Masker) -> str:
         lines.append("")
         lines.append("Caused by:")
         lines.extend(f"  {masker.text(cause, raw_url)}" for cause in failure.chain[1:])
-    if result is not None and result.outcome is Outcome.HTTP_ERROR and result.details:
-        lines.extend(_response_lines(result))
+    if result is not None and result.outcome is Outcome.HTTP_ERROR:
+        if result.details is not None:
+            lines.extend(_response_lines(result))
+        else:
+            lines += ["", "Response headers and body: not kept, to save memory. "
+                      + DETAILS_KEPT + " Retry the row to see them."]
     if failure.traceback:
         lines.append("")
         lines.append(masker.text(failure.traceback.rstrip(), raw_url))

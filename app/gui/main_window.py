@@ -323,6 +323,7 @@ class MainWindow(QMainWindow):
         self.controller.progressed.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
         self.error_panel.retry_requested.connect(self.retry)
+        self.details.fetch_again_requested.connect(self._fetch_again)
         self.error_panel.row_selected.connect(self.select_row)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.model.dataChanged.connect(self._refresh_details)
@@ -369,6 +370,9 @@ class MainWindow(QMainWindow):
             return
         self.controller.retry(indexes)
 
+    def _fetch_again(self, index: int) -> None:
+        self.retry([index])
+
     def _retry_all_failures(self) -> None:
         self.retry([r.index for r in self.model.results() if r.failure is not None])
 
@@ -378,6 +382,7 @@ class MainWindow(QMainWindow):
         self.fetch_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
         self.retry_failed_action.setEnabled(False)
+        self.details.set_fetch_again_enabled(False)
         self.export_button.setEnabled(False)
         self.export_action.setEnabled(False)
         self.progress_bar.setVisible(True)
@@ -404,6 +409,7 @@ class MainWindow(QMainWindow):
         self.fetch_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
         self.retry_failed_action.setEnabled(True)
+        self.details.set_fetch_again_enabled(True)
         self._enable_export()
         self.progress_bar.setVisible(False)
         self.model.rearrange()  # rows finished since the table was sorted or filtered

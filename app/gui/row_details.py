@@ -35,6 +35,7 @@ from app.core.fetch import decode_text
 from app.core.result import Outcome, Result
 from app.core.targets import mask_password
 from app.gui.plain import plain_tooltip
+from app.gui.run_controller import DETAILS_KEPT
 
 __all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
 
@@ -116,10 +117,13 @@ class RowDetails(QWidget):
     Signals:
         save_dialog_opened: the Save chooser was opened; its argument is the QFileDialog.
         body_saved: the preview was written; the argument is the file's path.
+        fetch_again_requested: Fetch again was pressed for the row whose headers and body
+            were not kept; the argument is the row's index.
     """
 
     save_dialog_opened = Signal(QFileDialog)
     body_saved = Signal(str)
+    fetch_again_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -211,9 +215,28 @@ class RowDetails(QWidget):
                               (self._response_headers, "Response headers"), (body, "Body")):
             self._tabs.addTab(widget, title)
 
+        # Shown above the tabs when a row's headers and body were dropped to save memory.
+        self._not_kept = _label("", objectName="details_not_kept")
+        self._not_kept.setWordWrap(True)
+        self._fetch_again = _named(QPushButton("Fetch again"), "details_fetch_again")
+        self._fetch_again.clicked.connect(self._ask_fetch_again)
+        self._not_kept_bar = QFrame()
+        self._not_kept_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        bar = QHBoxLayout(self._not_kept_bar)
+        bar.setContentsMargins(6, 4, 6, 4)
+        bar.addWidget(self._not_kept, 1)
+        bar.addWidget(self._fetch_again, 0, Qt.AlignmentFlag.AlignTop)
+        self._not_kept_bar.hide()
+        self._can_fetch_again = True
+        self._page = QWidget()
+        page = QVBoxLayout(self._page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.addWidget(self._not_kept_bar)
+        page.addWidget(self._tabs, 1)
+
         self._stack = QStackedWidget()
         self._stack.addWidget(self._placeholder)
-        self._stack.addWidget(self._tabs)
+        self._stack.addWidget(self._page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
@@ -229,15 +252,20 @@ class RowDetails(QWidget):
         if result is None:
             self._stack.setCurrentWidget(self._placeholder)
             return
-        self._stack.setCurrentWidget(self._tabs)
+        self._stack.setCurrentWidget(self._page)
         self._show_summary(result)
         self._show_redirects(result)
         self._show_timings(result)
         details = result.details
-        missing = ("Not recorded: no response was received, or the details were dropped to "
-                   "save memory.")
+        self._not_kept_bar.setVisible(self.details_dropped())
+        if self.details_dropped():
+            self._not_kept.setText("This row's headers and body were not kept, to save "
+                                   f"memory. {DETAILS_KEPT}")
+            self._update_fetch_again()
         if details is None:
-            request = response = missing
+            request = response = ("Not kept for this row, to save memory." if
+                                  self.details_dropped() else
+                                  "Not recorded: no response was received.")
         else:
             request = self._headers_text(details.request_headers) or "(none)"
             response = self._headers_text(details.response_headers) or "(none)"
@@ -255,6 +283,27 @@ class RowDetails(QWidget):
 
     def result(self) -> Result | None:
         return self._result
+
+    def details_dropped(self) -> bool:
+        """Whether the shown row got a response whose headers and body were not kept."""
+        result = self._result
+        return result is not None and result.details is None and result.status is not None
+
+    def set_fetch_again_enabled(self, enabled: bool) -> None:
+        """Fetch again is refused while a run is going."""
+        self._can_fetch_again = enabled
+        self._update_fetch_again()
+
+    def _update_fetch_again(self) -> None:
+        self._fetch_again.setEnabled(self._can_fetch_again)
+        self._fetch_again.setToolTip(
+            "Fetch this URL again, with the current settings, to see its headers and body; "
+            "the row is updated in place." if self._can_fetch_again else
+            "A run is going: cancel it or let it finish, then fetch this row again.")
+
+    def _ask_fetch_again(self) -> None:
+        if self._result is not None:
+            self.fetch_again_requested.emit(self._result.index)
 
     def text_of(self, key: str) -> str:
         """The Summary value shown for ``key`` (url, status, title, note...), for tests and copy."""
@@ -334,7 +383,8 @@ class RowDetails(QWidget):
         self._save.setEnabled(bool(preview))
         if not preview:
             reason = ("No body was read (HEAD request)." if result.details is not None
-                      and total is None else "No body preview was captured.")
+                      and total is None else "Not kept for this row, to save memory."
+                      if self.details_dropped() else "No body preview was captured.")
             if result.details is not None and total == 0:
                 reason = "The body is empty."
             self._body_info.setText(reason)

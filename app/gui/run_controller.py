@@ -22,9 +22,18 @@ from app.core.targets import Target, TargetList, mask_password
 from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
-# Headers and body previews are kept for this many most recent rows; older rows drop them so a
-# run of a million URLs does not hold a million previews.
-KEEP_DETAILS = 2000
+# Headers and body previews (the detail pane's, and the error panel's for HTTP errors) are kept
+# for the first rows, every row of a run this size, ...
+KEEP_FIRST_DETAILS = 2000
+# ... for the most recent failures, what a user most often looks into ...
+KEEP_FAILED_DETAILS = 2000
+# ... and for the most recent other rows. The rest drop theirs, so a million-URL run does not
+# hold a million previews. Few: a row's details, ~35 objects, freed once they have left the
+# CPU cache cost ~3 us a request at 2,000 rows back, ~4% of a run (docs/benchmarks.md).
+KEEP_RECENT_DETAILS = 300
+DETAILS_KEPT = (f"A run keeps headers and bodies for its first {KEEP_FIRST_DETAILS:,} rows, "
+                f"its {KEEP_FAILED_DETAILS:,} most recent failures and its "
+                f"{KEEP_RECENT_DETAILS:,} most recent other rows.")
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
 # scanning every row so far, with GUI stalls of up to 1.1 s (docs/benchmarks.md).
@@ -66,7 +75,8 @@ class RunController(QObject):
         # The run's sink: results land here (list.append, no Python call per result) and are
         # stored in the model at the next tick, where the table hears of them anyway.
         self._arrived: list[Result] = []
-        self._with_details: deque[Result] = deque()
+        self._recent: deque[Result] = deque()  # results whose details may be dropped
+        self._failed: deque[Result] = deque()
         self._since_freeze = 0
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -82,7 +92,8 @@ class RunController(QObject):
         if self.running:
             raise RuntimeError("a run is already going")
         self._targets = targets
-        self._with_details.clear()
+        self._recent.clear()
+        self._failed.clear()
         self.model.reset_rows(targets)
         gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self._begin(targets, len(targets))
@@ -113,15 +124,20 @@ class RunController(QObject):
         self._tick()
 
     def _store(self, results: list[Result]) -> None:
-        """Put results in the model and in this tick's batch; only the most recent
-        ``KEEP_DETAILS`` rows keep their headers and body preview."""
+        """Put results in the model and in this tick's batch. Headers and body previews are
+        kept for the first ``KEEP_FIRST_DETAILS`` rows, the last ``KEEP_FAILED_DETAILS``
+        failures and the last ``KEEP_RECENT_DETAILS`` other rows."""
         stored = self.model.store_all(results, on_error=self._store_failed)
         self._batch += stored
         self._since_freeze += len(stored)
-        with_details = self._with_details
-        with_details.extend(result for result in stored if result.details is not None)
-        for _ in range(len(with_details) - KEEP_DETAILS):
-            with_details.popleft().details = None
+        recent, failed = self._recent, self._failed
+        for result in stored:
+            if result.details is not None and result.index >= KEEP_FIRST_DETAILS:
+                (recent if result.failure is None else failed).append(result)
+        for _ in range(len(recent) - KEEP_RECENT_DETAILS):
+            recent.popleft().details = None
+        for _ in range(len(failed) - KEEP_FAILED_DETAILS):
+            failed.popleft().details = None
 
     def _store_failed(self, result: Result, exc: Exception) -> None:
         loop = self._task.get_loop() if self._task is not None else asyncio.get_event_loop()

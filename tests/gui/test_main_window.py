@@ -7,6 +7,7 @@ import csv
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
 
 from app.core.result import Outcome
 from app.core.settings import Settings
@@ -297,3 +298,67 @@ def test_a_long_status_text_is_elided_and_does_not_widen_the_window(window, qtbo
     assert window.progress_label.text() == long_text
     assert "out.csv" in window.progress_label.toolTip()
     assert window.progress_label.accessibleName() == long_text
+
+
+def test_a_row_whose_details_were_not_kept_says_so_and_fetches_again(window, qtbot, server,
+                                                                    monkeypatch):
+    from app.gui import run_controller
+    from app.gui.failure_details import failure_details
+    from app.gui.row_details import RowDetails
+
+    monkeypatch.setattr(run_controller, "KEEP_FIRST_DETAILS", 2)
+    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 2)
+    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 1)
+    urls = [server.url(f"/ok?n={i}") for i in range(8)] + [
+        server.url(f"/status/500?n={i}") for i in range(3)]
+    fetch(qtbot, window, "\n".join(urls))
+    kept = [window.model.result(i).details is not None for i in range(11)]
+    # Rows 1-2 keep theirs as the first rows; of the rest, the two most recent ok rows and the
+    # most recent failure. Which rows finished last depends on the server's timing.
+    assert kept[:2] == [True, True] and sum(kept[2:8]) == 2 and sum(kept[8:]) == 1
+    dropped = kept.index(False)
+    pane: RowDetails = window.details
+
+    window.select_row(dropped)
+    bar = pane.findChild(QLabel, "details_not_kept")
+    button = pane.findChild(QPushButton, "details_fetch_again")
+    assert bar.isVisibleTo(pane) and "not kept, to save memory" in bar.text()
+    assert "first 2,000 rows" in bar.text()  # the shipped numbers, not the test's
+    assert button.isEnabled()
+    assert pane.findChild(QPlainTextEdit, "response_headers").toPlainText() == (
+        "Not kept for this row, to save memory.")
+    assert pane.text_of("status") == "200 OK"  # the row itself is whole
+
+    with qtbot.waitSignal(window.run_finished, timeout=20_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert window.model.result(dropped).details is not None
+    assert window.selected_result().index == dropped
+    assert not bar.isVisibleTo(pane)
+    assert "content-type" in pane.findChild(QPlainTextEdit, "response_headers").toPlainText(
+        ).lower()
+
+    # The error panel says the same of an HTTP error whose page was not kept.
+    texts = {entry.result.index: failure_details(entry, window.error_panel.model.masker)
+             for entry in window.error_panel.visible_entries()}
+    assert sorted(texts) == [8, 9, 10]
+    for index, text in texts.items():
+        has_details = window.model.result(index).details is not None
+        assert ("Response headers and body: not kept, to save memory." in text) != has_details
+        assert ("Response headers:" in text) == has_details
+
+
+def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
+    from app.gui import run_controller
+
+    monkeypatch.setattr(run_controller, "KEEP_FIRST_DETAILS", 0)
+    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 0)
+    fetch(qtbot, window, server.url("/ok"))
+    window.select_row(0)
+    button = window.details.findChild(QPushButton, "details_fetch_again")
+    assert button.isVisibleTo(window.details) and button.isEnabled()
+    window.form.set_text(server.url("/hang"))
+    window.start_run()  # the pane clears for a new run; its button is off until the run ends
+    assert not button.isEnabled() and "A run is going" in button.toolTip()
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.controller.cancel()
+    assert button.isEnabled()

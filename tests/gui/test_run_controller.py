@@ -1,26 +1,42 @@
-"""The run controller's memory bound: headers and previews are kept for recent rows only."""
+"""The run controller: which rows keep their headers and previews, and how results are stored."""
 
 from __future__ import annotations
 
+from app.core.errors import Failure, Kind
 from app.core.result import Details, Outcome, Result
 from app.core.settings import Settings
 from app.core.targets import TargetList
+from app.gui import run_controller
 from app.gui.results_model import ResultsModel
-from app.gui.run_controller import KEEP_DETAILS, RunController
+from app.gui.run_controller import RunController
 
 
-def test_only_the_most_recent_rows_keep_their_details(qapp):
-    count = KEEP_DETAILS + 10
+def test_details_are_kept_for_the_first_rows_recent_failures_and_recent_rows(qapp, monkeypatch):
+    monkeypatch.setattr(run_controller, "KEEP_FIRST_DETAILS", 100)
+    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 30)
+    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 20)
+    count = 400
     model = ResultsModel()
     urls = "\n".join(f"https://h.example/{i}" for i in range(count))
     model.reset_rows(TargetList.from_text(urls))
     controller = RunController(model, Settings())
-    results = [Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
-                      details=Details(preview=b"x" * 100)) for i in range(count)]
-    controller._store(results[:5])  # one tick's results, then the rest in the next
-    controller._store(results[5:])
-    kept = [i for i in range(count) if model.result(i).details is not None]
-    assert kept == list(range(10, count))
+
+    def result(i: int) -> Result:
+        if i % 5 == 0:  # every fifth row an HTTP error, with the error page's headers and body
+            return Result(i, i + 1, f"https://h.example/{i}", Outcome.HTTP_ERROR, status=500,
+                          failure=Failure(Kind.HTTP_5XX, "HTTP 500"),
+                          details=Details(preview=b"oops"))
+        return Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
+                      details=Details(preview=b"x" * 100))
+
+    results = [result(i) for i in range(count)]
+    for start in range(0, count, 37):  # ticks of uneven sizes
+        controller._store(results[start:start + 37])
+    kept = {i for i in range(count) if model.result(i).details is not None}
+    failures_after = [i for i in range(100, count) if i % 5 == 0]
+    others_after = [i for i in range(100, count) if i % 5]
+    assert kept == set(range(100)) | set(failures_after[-30:]) | set(others_after[-20:])
+    assert all(model.result(i).status is not None for i in range(count))  # only details go
 
 
 def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop):
