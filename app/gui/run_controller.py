@@ -23,16 +23,17 @@ from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
 # Headers and body previews (the detail pane's, and the error panel's for HTTP errors) are kept
-# for the first rows, every row of a run this size, ...
-KEEP_FIRST_DETAILS = 2000
-# ... for the most recent failures, what a user most often looks into ...
+# for every row of a run of up to this many rows; ...
+KEEP_ALL_DETAILS = 2000
+# ... a longer run keeps them for its most recent failures, what a user most often looks into,
+# and its most recent other rows, so a million-URL run does not hold a million previews. Few,
+# because keeping costs time as well as memory (docs/benchmarks.md): a row's ~35 objects freed
+# 2,000 rows later, out of the CPU cache, cost ~3 us a request, and so did 2,000 rows kept for
+# the whole run, their objects scattered among the run's short-lived ones.
 KEEP_FAILED_DETAILS = 2000
-# ... and for the most recent other rows. The rest drop theirs, so a million-URL run does not
-# hold a million previews. Few: a row's details, ~35 objects, freed once they have left the
-# CPU cache cost ~3 us a request at 2,000 rows back, ~4% of a run (docs/benchmarks.md).
 KEEP_RECENT_DETAILS = 300
-DETAILS_KEPT = (f"A run keeps headers and bodies for its first {KEEP_FIRST_DETAILS:,} rows, "
-                f"its {KEEP_FAILED_DETAILS:,} most recent failures and its "
+DETAILS_KEPT = (f"A run of up to {KEEP_ALL_DETAILS:,} URLs keeps them for every row; a longer "
+                f"one for its {KEEP_FAILED_DETAILS:,} most recent failures and its "
                 f"{KEEP_RECENT_DETAILS:,} most recent other rows.")
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
@@ -75,6 +76,7 @@ class RunController(QObject):
         # The run's sink: results land here (list.append, no Python call per result) and are
         # stored in the model at the next tick, where the table hears of them anyway.
         self._arrived: list[Result] = []
+        self._keep_all = True  # the current run is short enough to keep every row's details
         self._recent: deque[Result] = deque()  # results whose details may be dropped
         self._failed: deque[Result] = deque()
         self._since_freeze = 0
@@ -113,6 +115,7 @@ class RunController(QObject):
 
     def _begin(self, targets: Iterable[Target], total: int) -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        self._keep_all = total <= KEEP_ALL_DETAILS
         self._batch = []
         self._arrived.clear()
         run = Run(targets, self.settings, self._arrived.append, total=total)
@@ -125,14 +128,16 @@ class RunController(QObject):
 
     def _store(self, results: list[Result]) -> None:
         """Put results in the model and in this tick's batch. Headers and body previews are
-        kept for the first ``KEEP_FIRST_DETAILS`` rows, the last ``KEEP_FAILED_DETAILS``
-        failures and the last ``KEEP_RECENT_DETAILS`` other rows."""
+        kept for every row of a run of up to ``KEEP_ALL_DETAILS`` rows, else for the last
+        ``KEEP_FAILED_DETAILS`` failures and the last ``KEEP_RECENT_DETAILS`` other rows."""
         stored = self.model.store_all(results, on_error=self._store_failed)
         self._batch += stored
         self._since_freeze += len(stored)
+        if self._keep_all:
+            return
         recent, failed = self._recent, self._failed
         for result in stored:
-            if result.details is not None and result.index >= KEEP_FIRST_DETAILS:
+            if result.details is not None:
                 (recent if result.failure is None else failed).append(result)
         for _ in range(len(recent) - KEEP_RECENT_DETAILS):
             recent.popleft().details = None

@@ -11,8 +11,8 @@ from app.gui.results_model import ResultsModel
 from app.gui.run_controller import RunController
 
 
-def test_details_are_kept_for_the_first_rows_recent_failures_and_recent_rows(qapp, monkeypatch):
-    monkeypatch.setattr(run_controller, "KEEP_FIRST_DETAILS", 100)
+def test_a_long_run_keeps_details_for_its_recent_failures_and_recent_rows(qapp, monkeypatch):
+    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 399)
     monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 30)
     monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 20)
     count = 400
@@ -20,6 +20,7 @@ def test_details_are_kept_for_the_first_rows_recent_failures_and_recent_rows(qap
     urls = "\n".join(f"https://h.example/{i}" for i in range(count))
     model.reset_rows(TargetList.from_text(urls))
     controller = RunController(model, Settings())
+    controller._keep_all = count <= run_controller.KEEP_ALL_DETAILS  # as _begin decides
 
     def result(i: int) -> Result:
         if i % 5 == 0:  # every fifth row an HTTP error, with the error page's headers and body
@@ -33,10 +34,32 @@ def test_details_are_kept_for_the_first_rows_recent_failures_and_recent_rows(qap
     for start in range(0, count, 37):  # ticks of uneven sizes
         controller._store(results[start:start + 37])
     kept = {i for i in range(count) if model.result(i).details is not None}
-    failures_after = [i for i in range(100, count) if i % 5 == 0]
-    others_after = [i for i in range(100, count) if i % 5]
-    assert kept == set(range(100)) | set(failures_after[-30:]) | set(others_after[-20:])
+    failures = [i for i in range(count) if i % 5 == 0]
+    others = [i for i in range(count) if i % 5]
+    assert kept == set(failures[-30:]) | set(others[-20:])
     assert all(model.result(i).status is not None for i in range(count))  # only details go
+
+
+def test_a_short_run_keeps_every_rows_details(qtbot, loop, monkeypatch):
+    from tests.servers import ThreadedServer
+
+    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 1)
+    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 1)
+    with ThreadedServer() as server:
+        text = "\n".join([server.url(f"/ok?n={i}") for i in range(6)]
+                         + [server.url(f"/status/500?n={i}") for i in range(3)])
+        targets = TargetList.from_text(text)
+        model = ResultsModel()
+        model.reset_rows(targets)
+        controller = RunController(model, Settings(retries=0))
+        with qtbot.waitSignal(controller.finished, timeout=20_000):
+            controller.start(targets)
+        assert all(model.result(i).details is not None for i in range(9))
+        monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 8)  # one row too many
+        with qtbot.waitSignal(controller.finished, timeout=20_000):
+            controller.start(targets)
+    assert sum(model.result(i).details is not None for i in range(6)) == 1
+    assert sum(model.result(i).details is not None for i in range(6, 9)) == 1
 
 
 def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop):
