@@ -59,6 +59,7 @@ from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status_text import StatusText
+from app.gui.threads import run_in_thread
 from app.gui.url_form import UrlForm
 
 OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
@@ -134,7 +135,7 @@ class MainWindow(QMainWindow):
         settings = settings.replace(**self.overrides)
         self.settings = settings
         self._closing = False
-        self._export_task: asyncio.Task[int] | None = None
+        self._export_task: asyncio.Future[int] | None = None
         self._dialogs: list[QWidget] = []
         self._pending_selection: int | None = None
         self._bar_moved = 0.0  # when the progress bar last moved (monotonic s)
@@ -539,7 +540,7 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
-    def export_csv(self, path: str) -> asyncio.Task[int]:
+    def export_csv(self, path: str) -> asyncio.Future[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
         rows = self.model.snapshot()  # a C-level list copy: the GUI thread does no more
         total = len(rows)
@@ -559,10 +560,11 @@ class MainWindow(QMainWindow):
             results = (r for r in rows if r is not None)
             return write_csv(path, results, settings, progress=progress, every=50_000)
 
-        task = asyncio.ensure_future(asyncio.to_thread(export))
+        # Not asyncio.to_thread: its worker may drop the last reference to this window.
+        task = run_in_thread(export)
         self._export_task = task
 
-        def done(task: asyncio.Task[int]) -> None:
+        def done(task: asyncio.Future[int]) -> None:
             self._export_task = None
             self._enable_export()
             if task.cancelled():

@@ -20,6 +20,7 @@ from app.core.export import mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.targets import TargetList, mask_password
 from app.gui.plain import plain_tooltip
+from app.gui.threads import run_in_thread
 
 # What a user scans first comes first: what happened, then how, then the details.
 COL_LINE = 0
@@ -272,7 +273,9 @@ class ResultsModel(QAbstractTableModel):
         except RuntimeError:
             self._apply(*compute(), generation)
             return
-        future = loop.run_in_executor(None, compute)
+        # run_in_thread, not run_in_executor: compute holds this model, which the worker must
+        # never be the last to let go of.
+        future = run_in_thread(compute)
 
         def done(future: asyncio.Future[tuple[array[int], array[int]]]) -> None:
             if generation != self._generation or future.cancelled():
