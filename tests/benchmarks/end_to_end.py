@@ -28,7 +28,7 @@ from typing import Any
 
 from tests.benchmarks import report
 from tests.benchmarks.measure import Child, py_spy_binary, run_child
-from tests.benchmarks.profiles import cprofile_top, py_spy_top
+from tests.benchmarks.profiles import cprofile_top, perf_top, py_spy_top
 from tests.benchmarks.servers import PAGE, SERVER_KINDS, Server, serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="kill a client whose RSS passes this (default 8 GiB)")
     parser.add_argument("--smoke", action="store_true",
                         help="CI check: 500 URLs, aiohttp server, 1 run, 1 start-up")
-    parser.add_argument("--profile", choices=("cprofile", "py-spy"),
-                        help="after the table, profile one GUI run of --urls and list top costs")
+    parser.add_argument("--profile", choices=("cprofile", "py-spy", "perf"),
+                        help="after the table, profile one GUI run of --urls and list top costs"
+                             " (perf: native symbols, C extensions, libc and kernel included)")
     parser.add_argument("--top", type=int, default=25, metavar="N",
                         help="functions listed by --profile (default 25)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
@@ -311,7 +312,10 @@ def _where_stopped(child: Child, stages: list[dict[str, Any]]) -> str:
 
 
 def profile(bench: Workbench, count: int, how: str, top: int) -> str:
-    """One more GUI run, profiled: cProfile inside, or py-spy attached for the fetch only."""
+    """One more GUI run, profiled: cProfile inside, or py-spy or perf attached for the fetch
+    only."""
+    if how == "perf":
+        return _perf_profile(bench, count, top)
     if how == "cprofile":
         stats = bench.tmp / "gui.pstats"
         command = bench.client_command("gui", count, "--cprofile", str(stats))
@@ -351,6 +355,42 @@ def profile(bench: Workbench, count: int, how: str, top: int) -> str:
     rps = child.result["urls"] / child.result["fetch_s"]
     return (f"py-spy of one GUI run's fetch, {count:,} URLs ({rps:,.0f} req/s while sampled at "
             f"250 Hz):\n" + py_spy_top(raw, top))
+
+
+def _perf_profile(bench: Workbench, count: int, top: int) -> str:
+    """``perf record -e cpu-clock`` of the GUI client's fetch: the software clock works in VMs
+    without hardware counters, and sees what py-spy cannot (C extensions, libc, the kernel)."""
+    perf = shutil.which("perf")
+    if perf is None:
+        raise RuntimeError("perf is not installed: apt-get install linux-perf")
+    data = bench.tmp / "gui.perf.data"
+    recorder: list[subprocess.Popen[bytes]] = []
+
+    def attach(event: dict[str, Any]) -> None:
+        if event.get("stage") == "window shown":
+            bench.gui_pid = event["pid"]
+        elif event.get("stage") == "form loaded":
+            recorder.append(subprocess.Popen(
+                [perf, "record", "-e", "cpu-clock", "-F", "1000", "-p", str(bench.gui_pid),
+                 "-o", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        elif event.get("stage") == "fetched" and recorder:
+            recorder[0].send_signal(signal.SIGINT)
+
+    child = run_child(bench.client_command("gui", count), bench.args.timeout, env=bench.env,
+                      cwd=str(ROOT), on_line=attach)
+    for process in recorder:
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    if child.returncode != 0:
+        raise RuntimeError(f"profiled GUI run failed: {child.failure()}")
+    if not recorder or not data.exists():
+        raise RuntimeError("perf recorded nothing (perf_event_paranoid? try as root)")
+    rps = child.result["urls"] / child.result["fetch_s"]
+    return (f"perf (cpu-clock, 1 kHz) of one GUI run's fetch, {count:,} URLs "
+            f"({rps:,.0f} req/s while sampled):\n" + perf_top(data, top, count))
 
 
 # -- entry ---------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Where the GUI client's time goes: its run under cProfile, or sampled from outside by py-spy
-(``pip install py-spy``), summarised as the top functions by own time and by inclusive time."""
+(``pip install py-spy``), summarised as the top functions by own time and by inclusive time; or
+sampled by ``perf`` (native code: the interpreter, C extensions, libc, Qt and the kernel)."""
 
 from __future__ import annotations
 
 import io
 import pstats
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -66,4 +68,46 @@ def py_spy_top(raw_path: str | Path, top: int) -> str:
     lines += [f"  {n / total:6.1%}  {name}" for name, n in own.most_common(top)]
     lines += ["", "inclusive time (function anywhere on the stack):"]
     lines += [f"  {n / total:6.1%}  {name}" for name, n in inclusive.most_common(top)]
+    return "\n".join(lines) + "\n"
+
+
+_PERF_LINE = re.compile(
+    r"^\s*(?P<share>[\d.]+)%\s+(?P<dso>\S+)\s+\[(?P<space>.)\]\s+(?P<sym>.+?)\s*$")
+_PERF_TOTAL = re.compile(r"Event count \(approx\.\): (\d+)")
+
+
+def perf_top(data_path: str | Path, top: int, urls: int) -> str:
+    """Summarise a ``perf record -e cpu-clock`` file: time by shared object, then the top symbols,
+    each as a share and as µs of CPU per URL (the figure to compare between clients or
+    versions: ``perf report --sort dso,sym`` of each, symbol by symbol)."""
+    def report(sort: str) -> tuple[int, list[tuple[float, str, str]]]:
+        out = subprocess.run(
+            ["perf", "report", "-i", str(data_path), "--stdio", "--no-children", "-g", "none",
+             "--sort", sort], capture_output=True, text=True, check=True).stdout
+        total_match = _PERF_TOTAL.search(out)
+        total = int(total_match.group(1)) if total_match else 0
+        rows = []
+        for line in out.splitlines():
+            if sort == "dso":
+                parts = line.split()
+                if len(parts) == 2 and parts[0].endswith("%"):
+                    rows.append((float(parts[0][:-1]), parts[1], ""))
+            elif (match := _PERF_LINE.match(line)) is not None:
+                rows.append((float(match["share"]), match["dso"], match["sym"]))
+        return total, rows
+
+    total, dsos = report("dso")
+    _, symbols = report("dso,sym")
+    if not total:
+        return "perf recorded no samples\n"
+    per_url = total / 1e3 / max(urls, 1)  # cpu-clock counts nanoseconds
+
+    def line(share: float, name: str) -> str:
+        return f"  {share:6.2f}%  {share / 100 * per_url:7.2f} µs/URL  {name}"
+
+    lines = [f"perf: {total / 1e9:.2f} s of CPU, {per_url:.1f} µs per URL", "", "by shared object:"]
+    lines += [line(share, dso) for share, dso, _ in dsos[:top]]
+    lines += ["", "by symbol:"]
+    lines += [line(share, f"{sym}  [{dso.rsplit('/', 1)[-1]}]")
+              for share, dso, sym in symbols[:top]]
     return "\n".join(lines) + "\n"
