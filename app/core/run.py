@@ -280,13 +280,15 @@ class Run:
                 result.outcome = Outcome.FAILED
                 result.failure = Failure.from_exception(exc)
             else:
-                assert result.status is not None
-                kind = kind_for_status(result.status)
-                if kind is None:
+                status = result.status
+                assert status is not None
+                if status < 400:  # kind_for_status's None, without the call for every ok row
                     result.outcome = Outcome.OK
                 else:
+                    kind = kind_for_status(status)
+                    assert kind is not None
                     result.outcome = Outcome.HTTP_ERROR
-                    result.failure = _status_failure(kind, result.status, result.reason)
+                    result.failure = _status_failure(kind, status, result.reason)
         except BaseException as exc:  # a bug here must still leave a row, and be seen
             result.outcome = Outcome.FAILED
             result.failure = dataclasses.replace(
