@@ -83,7 +83,11 @@ class _ElideRight(QStyledItemDelegate):
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
+    if seconds < 0.05:
+        return "under 0.1 s"
+    if seconds < 9.95:  # a short run or wait reads 0.4 s, not 0 s
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -103,7 +107,8 @@ def progress_text(p: Progress, running: bool) -> str:
         parts.append(f"{p.invalid:,} invalid")
     if p.cancelled:
         parts.append(f"{p.cancelled:,} cancelled")
-    parts.append(f"{p.fetched_per_second:,.1f} req/s")
+    if p.fetched_per_second > 0:  # none yet, or a run too short to time
+        parts.append(f"{p.fetched_per_second:,.1f} req/s")
     if running:
         eta = p.eta
         parts.append(f"{format_duration(eta)} left" if eta is not None else "estimating…")
