@@ -71,6 +71,9 @@ class _Job:
         failed = False
         try:
             box.append(func(*args))
+        except StopIteration as exc:  # a future refuses it (TypeError): its caller would hang
+            box.append(_stopped(func, exc))
+            failed = True
         except BaseException as exc:  # noqa: BLE001 - handed to the future, whatever it is
             box.append(exc)
             failed = True
@@ -78,6 +81,13 @@ class _Job:
         # A closed loop raises: its thread has nothing left to protect then.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(_deliver, self._key, box, failed)
+
+
+def _stopped(func: Callable[..., Any], exc: StopIteration) -> RuntimeError:
+    """What asyncio makes of a coroutine that raises StopIteration, for a function."""
+    error = RuntimeError(f"{getattr(func, '__qualname__', func)} raised StopIteration")
+    error.__cause__ = exc
+    return error
 
 
 def run_in_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
@@ -89,14 +99,18 @@ def run_in_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     future: asyncio.Future[T] = loop.create_future()
     _work[key] = (func, args, future)
     job = _Job(key, loop)
-    ran = loop.run_in_executor(None, job)
+    try:
+        ran = loop.run_in_executor(None, job)
+    except BaseException:  # the executor is shut down: nothing will take the entry out
+        del _work[key]
+        raise
 
     def forget_if_never_run(_future: asyncio.Future[T]) -> None:
         if future.cancelled():
             ran.cancel()  # not started yet: it never will be
-            with _lock:
-                if not job.started:  # and if it starts now, it finds nothing to run
-                    _work.pop(key, None)
+            with _lock:  # if it starts now, it finds nothing to run
+                entry = None if job.started else _work.pop(key, None)
+            del entry  # outside the lock: it may be the last reference to a window
 
     future.add_done_callback(forget_if_never_run)
     return future

@@ -1,9 +1,9 @@
 """run_in_thread: whatever the work refers to is freed on the loop's thread, never on the worker.
 
 Each test gives the work a closure over an object whose weakref callback records the thread it
-dies on, drops every other reference at once, and checks where it died. The first test shows
-that plain ``run_in_executor`` (as ``asyncio.to_thread``) frees it on the worker every time:
-with a window instead of this object, that crashed Qt.
+dies on, drops every other reference, and checks where it died. Run the same way, plain
+``run_in_executor`` (as ``asyncio.to_thread``) frees it on the worker every time: with a window
+instead of this object, that crashed Qt.
 """
 
 from __future__ import annotations
@@ -47,70 +47,76 @@ def run(loop, qtbot, coro):
     return task.result()
 
 
-def test_plain_run_in_executor_frees_the_work_on_the_worker(loop, qtbot):
-    go = threading.Event()
-
-    async def scenario() -> list[int]:
-        thing, died, ref = watched()
-        work = closure_over(thing, go)
-        future = asyncio.get_running_loop().run_in_executor(None, work)
-        del thing, work
-        go.set()
-        await future
-        await asyncio.sleep(0.05)  # the worker drops its work item after the result
-        return died
-
-    died = run(loop, qtbot, scenario())
-    assert died and died != [threading.get_ident()]
+def plain_run_in_executor(func):
+    return asyncio.get_running_loop().run_in_executor(None, func)
 
 
-def test_the_work_is_freed_on_the_loops_thread(loop, qtbot):
-    go = threading.Event()
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("outcome", ["result", "exception"])
+@pytest.mark.parametrize("runner", [run_in_thread, plain_run_in_executor],
+                         ids=["run_in_thread", "run_in_executor"])
+def test_the_loops_thread_lets_go_last(loop, qtbot, monkeypatch, runner, outcome):
+    """The worker is held back as it hands over its outcome until the loop's thread has taken
+    it and let go of everything: the order in which the window was freed on the worker."""
+    gate = threading.Event()
+    hand_over = loop.call_soon_threadsafe
+    main = threading.get_ident()
 
-    async def scenario() -> tuple[int, list[int]]:
-        thing, died, ref = watched()
-        work = closure_over(thing, go)
-        future = run_in_thread(work)
-        del thing, work
-        go.set()
-        value = await future
-        await asyncio.sleep(0.05)
-        return value, died
+    def held_back(callback, *args, **kwargs):
+        handle = hand_over(callback, *args, **kwargs)
+        if threading.get_ident() != main:
+            gate.wait(10)
+        return handle
 
-    value, died = run(loop, qtbot, scenario())
-    assert isinstance(value, int)
-    assert died == [threading.get_ident()]
+    monkeypatch.setattr(loop, "call_soon_threadsafe", held_back)
+    died: list[int] = []
+    refs: list[weakref.ref[Thing]] = []  # a weakref's callback needs the weakref alive
 
+    async def scenario() -> None:
+        thing = Thing()
+        refs.append(weakref.ref(thing, lambda _ref: died.append(threading.get_ident())))
 
-def test_an_exceptions_frames_do_not_keep_the_work_on_the_worker(loop, qtbot):
-    go = threading.Event()
-
-    async def scenario() -> tuple[str, list[int]]:
-        thing, died, ref = watched()
-
-        def failing(held: Thing):
-            def work() -> None:
-                local = held  # in the frame's locals and in its closure
-                go.wait(10)
-                raise ValueError(f"no {type(local).__name__}")
+        def make(held: Thing):
+            def work() -> int:
+                local = held  # in the frame's locals and its closure: an exception keeps both
+                if outcome == "exception":
+                    raise ValueError(type(local).__name__)
+                return 1
             return work
 
-        work = failing(thing)
-        future = run_in_thread(work)
+        work = make(thing)
+        future = runner(work)
         del thing, work
-        go.set()
         try:
-            await future
+            assert await future == 1
         except ValueError as exc:
-            message = str(exc)
+            assert outcome == "exception" and str(exc) == "Thing"
             assert "in work" in "".join(traceback.format_tb(exc.__traceback__))
-        del future  # the exception, its frames and so the work go with it, here
-        await asyncio.sleep(0.05)
-        return message, died
+        del future
 
-    message, died = run(loop, qtbot, scenario())
-    assert message == "no Thing"
-    assert died == [threading.get_ident()]
+    task = loop.create_task(scenario())
+    qtbot.waitUntil(task.done, timeout=10_000)
+    task.result()
+    del task
+    gate.set()
+    qtbot.waitUntil(lambda: bool(died), timeout=5_000)
+    if runner is run_in_thread:
+        assert died == [main]
+    else:  # what asyncio.to_thread does: the reason this module exists
+        assert died != [main]
+
+
+def test_a_stop_iteration_reaches_the_caller_as_a_runtime_error(loop, qtbot):
+    async def scenario() -> BaseException:
+        try:
+            await run_in_thread(next, iter(()))
+        except RuntimeError as exc:
+            return exc
+        raise AssertionError("no error")
+
+    error = run(loop, qtbot, scenario())
+    assert "raised StopIteration" in str(error)
+    assert isinstance(error.__cause__, StopIteration)
 
 
 @pytest.mark.timeout(30)
