@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
         self.controller.start(targets)
 
     def retry(self, indexes: list[int]) -> None:
-        if not indexes:
+        if not indexes or self._closing:  # closing waits for an export, then closes
             return
         if self.controller.running:
             self._show_notice("A run is going: cancel it or let it finish, then retry.")

@@ -32,7 +32,7 @@ from yarl import URL
 
 from app.core.export import mask_passwords_in_text
 from app.core.fetch import decode_text
-from app.core.result import Outcome, Result
+from app.core.result import Details, Outcome, Result
 from app.core.targets import mask_password
 from app.gui.plain import plain_tooltip
 from app.gui.run_controller import DETAILS_KEPT
@@ -128,6 +128,7 @@ class RowDetails(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._result: Result | None = None
+        self._details: Details | None = None
         self._mask = True
         self._save_dialog: QFileDialog | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -247,6 +248,9 @@ class RowDetails(QWidget):
     def show_result(self, result: Result | None, *, mask_passwords: bool) -> None:
         """Show ``result``, or the placeholder for None. URL passwords are masked when asked."""
         self._result = result
+        # The pane keeps what it shows: the run may drop the row's details (to save memory)
+        # while it is on screen, and a Hex toggle or Save must not find them gone.
+        self._details = result.details if result is not None else None
         self._mask = mask_passwords
         self._save_status.hide()
         if result is None:
@@ -256,7 +260,7 @@ class RowDetails(QWidget):
         self._show_summary(result)
         self._show_redirects(result)
         self._show_timings(result)
-        details = result.details
+        details = self._details
         self._not_kept_bar.setVisible(self.details_dropped())
         if self.details_dropped():
             self._not_kept.setText("This row's headers and body were not kept, to save "
@@ -287,7 +291,7 @@ class RowDetails(QWidget):
     def details_dropped(self) -> bool:
         """Whether the shown row got a response whose headers and body were not kept."""
         result = self._result
-        return result is not None and result.details is None and result.status is not None
+        return result is not None and self._details is None and result.status is not None
 
     def set_fetch_again_enabled(self, enabled: bool) -> None:
         """Fetch again is refused while a run is going."""
@@ -377,15 +381,16 @@ class RowDetails(QWidget):
         result = self._result
         if result is None:
             return
-        preview = result.details.preview if result.details is not None else b""
+        details = self._details
+        preview = details.preview if details is not None else b""
         total = result.bytes
         truncated = total is not None and total > len(preview)
         self._save.setEnabled(bool(preview))
         if not preview:
-            reason = ("No body was read (HEAD request)." if result.details is not None
+            reason = ("No body was read (HEAD request)." if details is not None
                       and total is None else "Not kept for this row, to save memory."
                       if self.details_dropped() else "No body preview was captured.")
-            if result.details is not None and total == 0:
+            if details is not None and total == 0:
                 reason = "The body is empty."
             self._body_info.setText(reason)
             self._body.setPlainText("")
@@ -419,9 +424,9 @@ class RowDetails(QWidget):
 
     def _choose_save_path(self) -> None:
         result = self._result
-        if result is None or result.details is None or not result.details.preview:
+        if result is None or self._details is None or not self._details.preview:
             return
-        data = result.details.preview  # what is shown now, even if the selection changes
+        data = self._details.preview  # what is shown now, even if the selection changes
         if self._save_dialog is not None:
             self._save_dialog.close()
         truncated = result.bytes is not None and result.bytes > len(data)

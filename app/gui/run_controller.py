@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.core.result import Result
+from app.core.result import Outcome, Result
 from app.core.run import Progress, Run
 from app.core.settings import Settings
 from app.core.targets import Target, TargetList, mask_password
@@ -23,18 +23,20 @@ from app.gui.results_model import ResultsModel
 
 FLUSH_MS = 100
 # Headers and body previews (the detail pane's, and the error panel's for HTTP errors) are kept
-# for every row of a run of up to this many rows; ...
+# for every row of a list of up to this many URLs; ...
 KEEP_ALL_DETAILS = 2000
-# ... a longer run keeps them for its most recent failures, what a user most often looks into,
-# and its most recent other rows, so a million-URL run does not hold a million previews. Few,
+# ... runs over a longer list (retries included) keep them for the most recent failures, what a
+# user most often looks into, and the most recent other rows, so a million-URL run does not
+# hold a million previews. Few,
 # because keeping costs time as well as memory (docs/benchmarks.md): a row's ~35 objects freed
 # 2,000 rows later, out of the CPU cache, cost ~3 us a request, and so did 2,000 rows kept for
 # the whole run, their objects scattered among the run's short-lived ones.
 KEEP_FAILED_DETAILS = 2000
 KEEP_RECENT_DETAILS = 300
-DETAILS_KEPT = (f"A run of up to {KEEP_ALL_DETAILS:,} URLs keeps them for every row; a longer "
-                f"one for its {KEEP_FAILED_DETAILS:,} most recent failures and its "
+DETAILS_KEPT = (f"A list of up to {KEEP_ALL_DETAILS:,} URLs keeps them for every row; a "
+                f"longer one for the {KEEP_FAILED_DETAILS:,} most recent failures and the "
                 f"{KEEP_RECENT_DETAILS:,} most recent other rows.")
+_FAILED = frozenset({Outcome.HTTP_ERROR, Outcome.FAILED})  # not cancelled: not a failure
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
 # scanning every row so far, with GUI stalls of up to 1.1 s (docs/benchmarks.md).
@@ -76,7 +78,7 @@ class RunController(QObject):
         # The run's sink: results land here (list.append, no Python call per result) and are
         # stored in the model at the next tick, where the table hears of them anyway.
         self._arrived: list[Result] = []
-        self._keep_all = True  # the current run is short enough to keep every row's details
+        self._keep_all = True  # the table is short enough to keep every row's details
         self._recent: deque[Result] = deque()  # results whose details may be dropped
         self._failed: deque[Result] = deque()
         self._since_freeze = 0
@@ -105,6 +107,10 @@ class RunController(QObject):
         if self.running or not indexes:
             return
         targets = [self._targets[i] for i in sorted(set(indexes)) if 0 <= i < len(self._targets)]
+        again = {t.index for t in targets}
+        # Their old results leave the table: the lists that may drop details let go of them too.
+        self._recent = deque(r for r in self._recent if r.index not in again)
+        self._failed = deque(r for r in self._failed if r.index not in again)
         self.model.requeue(t.index for t in targets)
         self.model.flush()
         self._begin(targets, len(targets))
@@ -115,7 +121,8 @@ class RunController(QObject):
 
     def _begin(self, targets: Iterable[Target], total: int) -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        self._keep_all = total <= KEEP_ALL_DETAILS
+        # By the table's size, not the run's: retries of a long list stay bounded too.
+        self._keep_all = len(self.model) <= KEEP_ALL_DETAILS
         self._batch = []
         self._arrived.clear()
         run = Run(targets, self.settings, self._arrived.append, total=total)
@@ -128,7 +135,7 @@ class RunController(QObject):
 
     def _store(self, results: list[Result]) -> None:
         """Put results in the model and in this tick's batch. Headers and body previews are
-        kept for every row of a run of up to ``KEEP_ALL_DETAILS`` rows, else for the last
+        kept for every row of a table of up to ``KEEP_ALL_DETAILS`` rows, else for the last
         ``KEEP_FAILED_DETAILS`` failures and the last ``KEEP_RECENT_DETAILS`` other rows."""
         stored = self.model.store_all(results, on_error=self._store_failed)
         self._batch += stored
@@ -138,7 +145,7 @@ class RunController(QObject):
         recent, failed = self._recent, self._failed
         for result in stored:
             if result.details is not None:
-                (recent if result.failure is None else failed).append(result)
+                (failed if result.outcome in _FAILED else recent).append(result)
         for _ in range(len(recent) - KEEP_RECENT_DETAILS):
             recent.popleft().details = None
         for _ in range(len(failed) - KEEP_FAILED_DETAILS):

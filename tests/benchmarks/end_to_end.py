@@ -362,17 +362,21 @@ def _perf_profile(bench: Workbench, count: int, top: int) -> str:
     without hardware counters, and sees what py-spy cannot (C extensions, libc, the kernel)."""
     perf = shutil.which("perf")
     if perf is None:
-        raise RuntimeError("perf is not installed: apt-get install linux-perf")
+        raise RuntimeError("perf is not installed (Debian: apt-get install linux-perf; "
+                           "Ubuntu: linux-tools-generic)")
     data = bench.tmp / "gui.perf.data"
+    perf_log = bench.tmp / "perf.log"
     recorder: list[subprocess.Popen[bytes]] = []
 
     def attach(event: dict[str, Any]) -> None:
         if event.get("stage") == "window shown":
             bench.gui_pid = event["pid"]
         elif event.get("stage") == "form loaded":
-            recorder.append(subprocess.Popen(
-                [perf, "record", "-e", "cpu-clock", "-F", "1000", "-p", str(bench.gui_pid),
-                 "-o", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            with perf_log.open("wb") as log_file:
+                recorder.append(subprocess.Popen(
+                    [perf, "record", "-e", "cpu-clock", "-F", "1000", "-p",
+                     str(bench.gui_pid), "-o", str(data)],
+                    stdout=subprocess.DEVNULL, stderr=log_file))
         elif event.get("stage") == "fetched" and recorder:
             recorder[0].send_signal(signal.SIGINT)
 
@@ -386,11 +390,21 @@ def _perf_profile(bench: Workbench, count: int, top: int) -> str:
             process.wait(10)
     if child.returncode != 0:
         raise RuntimeError(f"profiled GUI run failed: {child.failure()}")
-    if not recorder or not data.exists():
-        raise RuntimeError("perf recorded nothing (perf_event_paranoid? try as root)")
+    said = perf_log.read_text(errors="replace").strip() if perf_log.exists() else ""
+    if not recorder or not data.exists() or data.stat().st_size == 0:
+        raise RuntimeError("perf recorded nothing: "
+                           + (said or "it was not started (the run ended too soon?)")
+                           + "\n(perf_event_paranoid above 1 needs root; a run of a few "
+                             "seconds at least: --urls 20000)")
     rps = child.result["urls"] / child.result["fetch_s"]
+    try:
+        summary = perf_top(data, top, count)
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"perf report failed on {data}: {exc.stderr or exc}") from exc
+    # perf attaches after the form is loaded and may miss the run's first milliseconds: the
+    # per-URL figures are a little low on short runs.
     return (f"perf (cpu-clock, 1 kHz) of one GUI run's fetch, {count:,} URLs "
-            f"({rps:,.0f} req/s while sampled):\n" + perf_top(data, top, count))
+            f"({rps:,.0f} req/s while sampled):\n" + summary)
 
 
 # -- entry ---------------------------------------------------------------------------------------

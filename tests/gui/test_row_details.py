@@ -204,6 +204,19 @@ def test_nothing_selected_shows_a_placeholder(server, fetch, details):
     assert not details.findChild(QPlainTextEdit, "body").isVisibleTo(details)
 
 
+def test_the_pane_keeps_what_it_shows_when_the_run_drops_the_rows_details(server, fetch,
+                                                                           details):
+    (result,) = fetch(server.url("/page"))
+    details.show_result(result, mask_passwords=True)
+    result.details = None  # what the run controller does to older rows, while this one shows
+    details.findChild(QCheckBox, "body_hex").setChecked(True)  # the body is drawn again
+    assert details.findChild(QPlainTextEdit, "body").toPlainText().startswith("00000000  ")
+    assert details.findChild(QPushButton, "body_save").isEnabled()
+    assert not details.findChild(QLabel, "details_not_kept").isVisibleTo(details)
+    details.show_result(result, mask_passwords=True)  # shown again: now it says so
+    assert details.findChild(QLabel, "details_not_kept").isVisibleTo(details)
+
+
 # -- saving --------------------------------------------------------------------------------------
 
 

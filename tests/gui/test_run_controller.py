@@ -62,6 +62,29 @@ def test_a_short_run_keeps_every_rows_details(qtbot, loop, monkeypatch):
     assert sum(model.result(i).details is not None for i in range(6, 9)) == 1
 
 
+def test_retries_of_a_long_list_keep_details_within_the_same_bounds(qtbot, loop, monkeypatch):
+    from tests.servers import ThreadedServer
+
+    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 10)
+    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 3)
+    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 2)
+    with ThreadedServer() as server:
+        text = "\n".join([server.url(f"/ok?n={i}") for i in range(8)]
+                         + [server.url(f"/status/500?n={i}") for i in range(4)])
+        targets = TargetList.from_text(text)
+        model = ResultsModel()
+        controller = RunController(model, Settings(retries=0))
+        with qtbot.waitSignal(controller.finished, timeout=20_000):
+            controller.start(targets)
+        for _ in range(4):  # each retry is a short run, of a long list
+            with qtbot.waitSignal(controller.finished, timeout=20_000):
+                controller.retry([0, 1, 2, 8, 9])
+    with_details = [i for i in range(12) if model.result(i).details is not None]
+    assert sum(i < 8 for i in with_details) == 3 and sum(i >= 8 for i in with_details) == 2
+    assert len(controller._recent) == 3 and len(controller._failed) == 2
+    assert all(model.result(r.index) is r for r in (*controller._recent, *controller._failed))
+
+
 def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop):
     model = ResultsModel()
     model.reset_rows(TargetList.from_text("https://a.example/\nhttps://b.example/"))
