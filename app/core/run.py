@@ -83,7 +83,12 @@ class Run:
         sink: Sink,
         *,
         total: int | None = None,
+        details_for_last: int | None = None,
     ) -> None:
+        """``details_for_last``: None keeps every result's :class:`Details` (headers, body
+        preview); N drops those of ok results as they finish, except the last N of the run.
+        Dropped there, while the response's objects are still in the CPU cache, they cost
+        nothing; kept for a while and dropped later, ~5 us a request (docs/benchmarks.md)."""
         self.settings = settings
         self._targets: Iterator[Target] = iter(targets)
         self._sink = sink
@@ -91,6 +96,10 @@ class Run:
             total = len(targets)  # type: ignore[arg-type]
         self.total = total or 0
         self._counts = dict.fromkeys(Outcome, 0)
+        # Results are kept with their details once fewer than this many are left to finish.
+        self._details_from = (None if details_for_last is None
+                              else self.total - details_for_last)
+        self._done = 0
         self._tasks: dict[asyncio.Task[None], tuple[Target, Result, HostState]] = {}
         self._parked: dict[str, deque[Target]] = {}
         self._parked_count = 0
@@ -284,6 +293,8 @@ class Run:
                 assert status is not None
                 if status < 400:  # kind_for_status's None, without the call for every ok row
                     result.outcome = Outcome.OK
+                    if self._details_from is not None and self._done < self._details_from:
+                        result.details = None
                 else:
                     kind = kind_for_status(status)
                     assert kind is not None
@@ -303,6 +314,7 @@ class Run:
 
     def _emit(self, result: Result) -> None:
         self._counts[result.outcome] += 1
+        self._done += 1
         try:
             self._sink(result)
         except Exception as exc:

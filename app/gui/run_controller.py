@@ -26,16 +26,16 @@ FLUSH_MS = 100
 # for every row of a list of up to this many URLs; ...
 KEEP_ALL_DETAILS = 2000
 # ... runs over a longer list (retries included) keep them for the most recent failures, what a
-# user most often looks into, and the most recent other rows, so a million-URL run does not
-# hold a million previews. Few,
-# because keeping costs time as well as memory (docs/benchmarks.md): a row's ~35 objects freed
-# 2,000 rows later, out of the CPU cache, cost ~3 us a request, and so did 2,000 rows kept for
-# the whole run, their objects scattered among the run's short-lived ones.
+# user most often looks into, and for the last rows of each run, so a million-URL run does not
+# hold a million previews. The other ok rows drop theirs as they finish (Run's
+# details_for_last): keeping a row's ~35 objects for a while and freeing them later, out of the
+# CPU cache, cost ~5 us a request even when only the 300 most recent rows kept theirs
+# (docs/benchmarks.md).
 KEEP_FAILED_DETAILS = 2000
 KEEP_RECENT_DETAILS = 300
 DETAILS_KEPT = (f"A list of up to {KEEP_ALL_DETAILS:,} URLs keeps them for every row; a "
-                f"longer one for the {KEEP_FAILED_DETAILS:,} most recent failures and the "
-                f"{KEEP_RECENT_DETAILS:,} most recent other rows.")
+                f"longer one for the {KEEP_FAILED_DETAILS:,} most recent failures and the last "
+                f"{KEEP_RECENT_DETAILS:,} rows of each run.")
 _FAILED = frozenset({Outcome.HTTP_ERROR, Outcome.FAILED})  # not cancelled: not a failure
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
@@ -125,7 +125,8 @@ class RunController(QObject):
         self._keep_all = len(self.model) <= KEEP_ALL_DETAILS
         self._batch = []
         self._arrived.clear()
-        run = Run(targets, self.settings, self._arrived.append, total=total)
+        run = Run(targets, self.settings, self._arrived.append, total=total,
+                  details_for_last=None if self._keep_all else KEEP_RECENT_DETAILS)
         self._run = run
         self._task = run.start()
         self._task.add_done_callback(self._on_run_done)
@@ -136,7 +137,8 @@ class RunController(QObject):
     def _store(self, results: list[Result]) -> None:
         """Put results in the model and in this tick's batch. Headers and body previews are
         kept for every row of a table of up to ``KEEP_ALL_DETAILS`` rows, else for the last
-        ``KEEP_FAILED_DETAILS`` failures and the last ``KEEP_RECENT_DETAILS`` other rows."""
+        ``KEEP_FAILED_DETAILS`` failures and the last ``KEEP_RECENT_DETAILS`` other rows (a run
+        of a longer list drops the other ok rows' as they finish: see ``_begin``)."""
         stored = self.model.store_all(results, on_error=self._store_failed)
         self._batch += stored
         self._since_freeze += len(stored)

@@ -252,6 +252,30 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
     assert progress.cancelled == 10
 
 
+@pytest.mark.parametrize("keep", [None, 3, 0])
+def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, keep):
+    # One at a time: rows finish in input order. Row 2 is an HTTP error, row 5 an invalid line.
+    urls = [server.url(f"/ok?n={i}") for i in range(10)]
+    urls[2] = server.url("/status/500")
+    urls[5] = "ftp://not.fetched.example/"
+    results = []
+
+    async def go():
+        await Run(parse_text("\n".join(urls)), Settings(concurrency=1, retries=0),
+                  results.append, details_for_last=keep).start()
+
+    asyncio.run(go())
+    assert [r.index for r in results] == list(range(10))
+    kept = [r.index for r in results if r.details is not None]
+    if keep is None:
+        assert kept == [0, 1, 2, 3, 4, 6, 7, 8, 9]  # every row that got a response
+    elif keep == 3:
+        assert kept == [2, 7, 8, 9]  # the failure, and the ok rows among the last three
+    else:
+        assert kept == [2]
+    assert all(r.status == 200 for r in results if r.index not in (2, 5))  # only details go
+
+
 def test_a_failing_sink_is_reported_and_the_run_goes_on(server):
     reported = []
     seen = []

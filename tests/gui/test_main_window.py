@@ -313,9 +313,9 @@ def test_a_row_whose_details_were_not_kept_says_so_and_fetches_again(window, qtb
         server.url(f"/status/500?n={i}") for i in range(3)]
     fetch(qtbot, window, "\n".join(urls))
     kept = [window.model.result(i).details is not None for i in range(11)]
-    # The two most recent ok rows and the most recent failure keep theirs; which rows finished
-    # last depends on the server's timing.
-    assert sum(kept[:8]) == 2 and sum(kept[8:]) == 1
+    # The most recent failure keeps its details, and ok rows among the run's last two to
+    # finish; which rows finished last depends on the server's timing.
+    assert sum(kept[:8]) <= 2 and sum(kept[8:]) == 1
     dropped = kept.index(False)
     pane: RowDetails = window.details
 
