@@ -249,6 +249,11 @@ def scale(bench: Workbench, count: int) -> str:
                 stages.append(event)
                 extra = (f" {event['done']:,}/{event['total']:,} done," if "done" in event
                          else "")
+                if "step_rps" in event:  # how the last step went (see clients.run_gui)
+                    extra += (f" {event['step_rps']:,.0f} req/s,"
+                              f" {event['step_cpu_us']:,.0f} µs CPU/URL,"
+                              f" CPU {event['step_cpu_share']:.0%} of the time,"
+                              f" {event['step_faults']:,} page faults,")
                 log(f"{n:,} URLs, GUI: {event['stage']}{extra} RSS "
                     f"{event.get('rss', 0) / 2**20:,.0f} MiB")
 
