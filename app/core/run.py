@@ -94,6 +94,8 @@ class Run:
         self._sink = sink
         if total is None and hasattr(targets, "__len__"):
             total = len(targets)  # type: ignore[arg-type]
+        if details_for_last is not None and total is None:
+            raise ValueError("details_for_last needs the run's total: pass total=")
         self.total = total or 0
         self._counts = dict.fromkeys(Outcome, 0)
         # Results are kept with their details once fewer than this many are left to finish.

@@ -35,7 +35,8 @@ KEEP_FAILED_DETAILS = 2000
 KEEP_RECENT_DETAILS = 300
 DETAILS_KEPT = (f"A list of up to {KEEP_ALL_DETAILS:,} URLs keeps them for every row; a "
                 f"longer one for the {KEEP_FAILED_DETAILS:,} most recent failures and the last "
-                f"{KEEP_RECENT_DETAILS:,} rows of each run.")
+                f"{KEEP_RECENT_DETAILS:,} rows of each run (of a cancelled run, only its "
+                f"failures).")
 _FAILED = frozenset({Outcome.HTTP_ERROR, Outcome.FAILED})  # not cancelled: not a failure
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each

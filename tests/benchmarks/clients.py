@@ -111,11 +111,12 @@ async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
 # -- (b) Fetchdeck's window -------------------------------------------------------------------
 
 
-def _minor_faults() -> int:
+def _minor_faults() -> int | None:
+    """Page faults served without I/O (the process's memory growing); None on Windows."""
     try:
         import resource
-    except ImportError:  # Windows
-        return 0
+    except ImportError:
+        return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
@@ -196,20 +197,23 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
     await asyncio.sleep(0.05)  # let the probe tick before the run starts
     # Each progress line says how its step went: a slow step with the usual CPU per URL is the
     # machine's (the process was not running), one with more CPU per URL is the process's.
-    last = {"at": time.perf_counter(), "done": 0, "cpu": time.process_time(),
-            "faults": _minor_faults()}
+    last: dict[str, Any] = {"done": 0}  # the step's start, set when Fetch is pressed
 
     def report(progress: Any) -> None:
         now = time.perf_counter()
         if now - last["at"] >= PROGRESS_EVERY:
             cpu, faults = time.process_time(), _minor_faults()
-            urls = max(1, progress.done - last["done"])
+            urls = progress.done - last["done"]
+            step: dict[str, Any] = {
+                "step_rps": urls / (now - last["at"]),
+                # every thread's CPU: over 100 % when a worker thread ran too
+                "step_cpu_share": (cpu - last["cpu"]) / (now - last["at"])}
+            if urls:
+                step["step_cpu_us"] = (cpu - last["cpu"]) / urls * 1e6
+            if faults is not None and last["faults"] is not None:
+                step["step_minor_faults"] = faults - last["faults"]
             emit(stage="fetching", done=progress.done, total=progress.total,
-                 seconds=now - start, rss=rss_now(), lag_max_ms=probe.max_since(start),
-                 step_rps=(progress.done - last["done"]) / (now - last["at"]),
-                 step_cpu_us=(cpu - last["cpu"]) / urls * 1e6,
-                 step_cpu_share=(cpu - last["cpu"]) / (now - last["at"]),
-                 step_faults=faults - last["faults"])
+                 seconds=now - start, rss=rss_now(), lag_max_ms=probe.max_since(start), **step)
             last.update(at=now, done=progress.done, cpu=cpu, faults=faults)
 
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -250,10 +250,12 @@ def scale(bench: Workbench, count: int) -> str:
                 extra = (f" {event['done']:,}/{event['total']:,} done," if "done" in event
                          else "")
                 if "step_rps" in event:  # how the last step went (see clients.run_gui)
-                    extra += (f" {event['step_rps']:,.0f} req/s,"
-                              f" {event['step_cpu_us']:,.0f} µs CPU/URL,"
-                              f" CPU {event['step_cpu_share']:.0%} of the time,"
-                              f" {event['step_faults']:,} page faults,")
+                    extra += f" {event['step_rps']:,.0f} req/s,"
+                    if "step_cpu_us" in event:
+                        extra += f" {event['step_cpu_us']:,.0f} µs CPU/URL,"
+                    extra += f" CPU {event['step_cpu_share']:.0%} of the time,"
+                    if "step_minor_faults" in event:
+                        extra += f" {event['step_minor_faults']:,} minor page faults,"
                 log(f"{n:,} URLs, GUI: {event['stage']}{extra} RSS "
                     f"{event.get('rss', 0) / 2**20:,.0f} MiB")
 

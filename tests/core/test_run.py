@@ -252,7 +252,7 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
     assert progress.cancelled == 10
 
 
-@pytest.mark.parametrize("keep", [None, 3, 0])
+@pytest.mark.parametrize("keep", [None, 3, 0, 20])
 def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, keep):
     # One at a time: rows finish in input order. Row 2 is an HTTP error, row 5 an invalid line.
     urls = [server.url(f"/ok?n={i}") for i in range(10)]
@@ -267,13 +267,20 @@ def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, k
     asyncio.run(go())
     assert [r.index for r in results] == list(range(10))
     kept = [r.index for r in results if r.details is not None]
-    if keep is None:
+    if keep is None or keep == 20:  # all, or the last 20 of 10
         assert kept == [0, 1, 2, 3, 4, 6, 7, 8, 9]  # every row that got a response
     elif keep == 3:
         assert kept == [2, 7, 8, 9]  # the failure, and the ok rows among the last three
     else:
         assert kept == [2]
     assert all(r.status == 200 for r in results if r.index not in (2, 5))  # only details go
+
+
+def test_dropping_details_needs_the_runs_total():
+    targets = (t for t in parse_text("https://a.example/"))  # no len()
+    with pytest.raises(ValueError, match="total"):
+        Run(targets, Settings(), lambda result: None, details_for_last=5)
+    Run(targets, Settings(), lambda result: None, details_for_last=5, total=1)
 
 
 def test_a_failing_sink_is_reported_and_the_run_goes_on(server):
