@@ -1,4 +1,9 @@
-"""Entry point: parse the command line, then run the window (interactive or batch)."""
+"""Entry point: ``fetchdeck run …`` fetches without a window (:mod:`app.cli`, no Qt);
+anything else opens the window, or runs the old batch flags headless through the same engine.
+
+Exit status 3 means Fetchdeck itself could not work (a part missing, Qt unable to start), so a
+script can tell it from 1, "some URLs failed".
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.core.settings import METHODS, Settings, SettingsError
 
-EXIT_OK = 0
-EXIT_FAILURES = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+SUBCOMMANDS = ("run",)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.core.options import add_setting_arguments
+
     parser = argparse.ArgumentParser(
         prog="fetchdeck",
-        description="Fetch many URLs at once and see exactly what happened to each.",
-        epilog="Exit status with --exit-when-done: 0 when every URL succeeded, 1 when any failed "
-               "or was invalid, 2 on a usage error or an export that could not be written.",
+        description="Fetch many URLs at once and see exactly what happened to each. "
+                    "`fetchdeck run --help` fetches without a window.",
+        epilog="With --exit-when-done, Fetchdeck runs without a window and exits: 0 when every "
+               "URL succeeded, 1 when any failed or was invalid, 2 on a usage error or an "
+               "export that could not be written, 3 when Fetchdeck itself failed.",
     )
     parser.add_argument("url_file", nargs="?", metavar="URL_FILE",
                         help="text file with one URL per line (UTF-8, with or without BOM)")
@@ -32,87 +41,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export-csv", metavar="PATH",
                         help="write the results as CSV when the run ends (implies --run)")
     parser.add_argument("--exit-when-done", action="store_true",
-                        help="quit when the run (and export) ends (implies --run)")
+                        help="fetch without a window and exit when done (implies --run); "
+                             "the same as `fetchdeck run URL_FILE -o PATH`")
     parser.add_argument("--demo", action="store_true",
                         help="start the built-in demo server on 127.0.0.1 and load its URLs")
     parser.add_argument("--version", action="version", version=f"fetchdeck {__version__}")
-
-    net = parser.add_argument_group(
-        "fetching (defaults come from the saved settings; a flag applies to this session only "
-        "and is not saved)")
-    net.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (50)")
-    net.add_argument("--per-host", type=int, metavar="N",
-                     help="requests in flight per host, 0 = no limit (6)")
-    net.add_argument("--rate", type=float, metavar="R",
-                     help="max requests per second per host, 0 = no limit (0)")
-    net.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="total time per attempt (20)")
-    net.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                     help="time to connect (10)")
-    net.add_argument("--retries", type=int, metavar="N",
-                     help="retries on connect errors, timeouts, 429, 502, 503, 504 (2)")
-    net.add_argument("--method", choices=METHODS, help="request method (get)")
-    net.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
-    net.add_argument("--max-redirects", type=int, metavar="N", help="redirects followed (10)")
-    net.add_argument("--header", action="append", metavar="'Name: value'", default=[],
-                     help="extra request header (repeatable)")
-    net.add_argument("--user-agent", metavar="S", help=f"User-Agent (Fetchdeck/{__version__})")
-    net.add_argument("--cookies", action=argparse.BooleanOptionalAction, default=None,
-                     help="keep cookies between requests of a run (on)")
-    net.add_argument("--auth", metavar="USER:PASS", help="HTTP basic auth for every URL")
-    net.add_argument("--proxy", metavar="URL",
-                     help="HTTP proxy (default: the environment's proxies)")
-    net.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    net.add_argument("--ca-file", metavar="PATH", help="extra CA bundle to trust (PEM)")
-    net.add_argument("--max-body", type=int, metavar="BYTES",
-                     help="body bytes read, after decompression (10 MiB)")
-    net.add_argument("--retry-after-cap", type=float, metavar="SECONDS",
-                     help="longest Retry-After wait honoured (120)")
-    out = parser.add_argument_group("display and export")
-    out.add_argument("--mask-passwords", action=argparse.BooleanOptionalAction, default=None,
-                     help="hide URL passwords in the table, panel, logs and CSV (on)")
-    out.add_argument("--csv-raw", action=argparse.BooleanOptionalAction, default=None,
-                     help="export cells exactly, without neutralising spreadsheet formulas (off)")
+    add_setting_arguments(parser)
     return parser
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings fields the command line sets, by name.
-
-    They stay apart from the saved settings: they apply to this session only, and the Settings
-    dialog must not save them unless the user changes that field there.
-    """
-    changes: dict[str, Any] = {}
-    for flag, field in (
-        ("concurrency", "concurrency"), ("per_host", "per_host"), ("rate", "rate"),
-        ("timeout", "timeout"), ("connect_timeout", "connect_timeout"),
-        ("retries", "retries"), ("method", "method"), ("max_redirects", "max_redirects"),
-        ("user_agent", "user_agent"), ("cookies", "cookies"), ("auth", "auth"),
-        ("proxy", "proxy"), ("ca_file", "ca_file"), ("max_body", "max_body"),
-        ("retry_after_cap", "retry_after_cap"), ("mask_passwords", "mask_passwords"),
-        ("csv_raw", "csv_raw"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            changes[field] = value
-    if args.no_redirects:
-        changes["follow_redirects"] = False
-    if args.insecure:
-        changes["verify_tls"] = False
-    if args.header:
-        headers = []
-        for item in args.header:
-            name, sep, value = item.partition(":")
-            if not sep or not name.strip():
-                raise SettingsError(f"--header {item!r} must look like 'Name: value'")
-            headers.append((name.strip(), value.strip()))
-        changes["headers"] = tuple(headers)
-    if args.ca_file and not Path(args.ca_file).is_file():
-        raise SettingsError(f"--ca-file {args.ca_file}: no such file")
-    return changes
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments[:1] == ["run"]:
+            from app.cli import main as run_main
+
+            return run_main(arguments[1:])
+        return window_main(arguments)
+    except ImportError as exc:
+        print(f"fetchdeck: a part of Fetchdeck is missing: {exc}. Reinstall it "
+              "(pip install --force-reinstall fetchdeck).", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        return 130
+
+
+def window_main(argv: Sequence[str]) -> int:
+    from app.core.config import load_settings
+    from app.core.options import overrides_from_args
+    from app.core.settings import SettingsError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.export_csv or args.exit_when_done:
@@ -121,23 +79,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.url_file}: no such file")
     if args.run and not args.url_file and not args.demo:
         parser.error("--run needs a URL_FILE (or --demo)")
-    if args.export_csv:
-        folder = Path(args.export_csv).resolve().parent
-        if not folder.is_dir():
-            parser.error(f"--export-csv {args.export_csv}: folder {folder} does not exist")
-
-    from app.gui.config import load_settings
-
     saved, warnings = load_settings()
     try:
         overrides = overrides_from_args(args)
         saved.replace(**overrides)  # refuse a bad value now, with a usage error
     except SettingsError as exc:
         parser.error(str(exc))
+    if args.exit_when_done:
+        return batch(args, saved.replace(**overrides), warnings)
+    try:
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError as exc:
+        print(f"fetchdeck: the window needs Qt (PySide6), which cannot be loaded: {exc}. "
+              "Without a window, `fetchdeck run URL_FILE -o results.csv` fetches a list.",
+              file=sys.stderr)
+        return EXIT_INTERNAL
     return run_gui(args, saved, overrides, warnings)
 
 
-def run_gui(args: argparse.Namespace, saved: Settings, overrides: dict[str, Any],
+def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
+    """The old batch flags, ``URL_FILE --export-csv PATH --exit-when-done``: headless, through
+    the same engine as ``fetchdeck run``."""
+    from app.cli import fetch_to, read_sources
+    from app.core.demo import DemoServer
+    from app.core.targets import TargetList
+
+    for warning in warnings:
+        print(f"fetchdeck: warning: {warning}", file=sys.stderr)
+    demo: DemoServer | None = None
+    try:
+        if args.demo:
+            demo = DemoServer()
+            demo.start()
+            targets = TargetList.from_text(demo.sample_text())
+            inputs: list[Path] = []
+            if args.url_file:
+                more, inputs = read_sources([args.url_file], sys.stdin)
+                targets.extend(more)
+        else:
+            targets, inputs = read_sources([args.url_file], sys.stdin)
+        if not len(targets):
+            print("fetchdeck: there are no URLs to fetch", file=sys.stderr)
+            return 1
+        return fetch_to(targets, settings, args.export_csv, "csv", inputs=inputs,
+                        discard=not args.export_csv)
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
             warnings: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -163,7 +154,7 @@ def run_gui(args: argparse.Namespace, saved: Settings, overrides: dict[str, Any]
         asyncio.set_event_loop(None)
 
 
-async def _session(args: argparse.Namespace, saved: Settings, overrides: dict[str, Any],
+async def _session(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
                    warnings: list[str], router: object) -> int:
     from app.gui.main_window import MainWindow
 
@@ -179,57 +170,16 @@ async def _session(args: argparse.Namespace, saved: Settings, overrides: dict[st
         window.start_demo()
     if args.url_file:
         await window.load_path(args.url_file)
-    code = EXIT_OK
     if args.run:
         finished: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         window.run_finished.connect(lambda p: finished.done() or finished.set_result(p))
         window.start_run()
-        if not window.controller.running:
-            # Nothing to fetch (an empty list, or a file that could not be read): the window
-            # already says why; a script gets a failure status instead of a wait forever.
-            print("fetchdeck: there are no URLs to fetch", file=sys.stderr)
-            if args.exit_when_done:
-                window.close()
-                await closed.wait()
-                return EXIT_FAILURES
-        elif args.exit_when_done or args.export_csv:
+        if window.controller.running and args.export_csv:
             await finished
-            code = _batch_status(window)
-            if args.export_csv:
-                export = window.export_csv(args.export_csv)
-                await asyncio.wait([export])
-                if export.cancelled() or export.exception() is not None:
-                    exc = None if export.cancelled() else export.exception()
-                    print(f"fetchdeck: could not write {args.export_csv}: {exc}",
-                          file=sys.stderr)
-                    code = EXIT_USAGE
-            if args.exit_when_done:
-                _print_summary(window)
-                window.close()
+            export = window.export_csv(args.export_csv)
+            await asyncio.wait([export])
     await closed.wait()
-    return code
-
-
-def _batch_status(window: object) -> int:
-    model = window.model  # type: ignore[attr-defined]
-    rows = len(model)
-    results = list(model.results())
-    if rows == 0 or len(results) < rows:
-        return EXIT_FAILURES
-    return EXIT_OK if all(r.outcome.value == "ok" for r in results) else EXIT_FAILURES
-
-
-def _print_summary(window: object) -> None:
-    progress = window.controller.last_progress  # type: ignore[attr-defined]
-    if progress is None:
-        return
-    print(
-        f"fetchdeck: {progress.total:,} URLs: {progress.ok:,} ok, "
-        f"{progress.http_error:,} HTTP errors, {progress.failed:,} failed, "
-        f"{progress.invalid:,} invalid, {progress.cancelled:,} cancelled "
-        f"in {progress.elapsed:.1f} s",
-        file=sys.stderr,
-    )
+    return 0
 
 
 if __name__ == "__main__":

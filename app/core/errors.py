@@ -52,6 +52,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import aiohttp
 from aiohttp import http_exceptions
@@ -232,6 +233,15 @@ class FetchError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class FetchFailed(Exception):
+    """How :func:`app.core.fetch.fetch` fails: ``__cause__`` is what went wrong, ``response``
+    what was learned before it (status, redirect chain, bytes read, attempts)."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("the fetch failed; the cause says why")
+        self.response = response
 
 
 def kind_for_status(status: int) -> Kind | None:
@@ -458,6 +468,13 @@ class Failure:
     @classmethod
     def plain(cls, kind: Kind, message: str) -> Failure:
         return cls(kind, message)
+
+    @classmethod
+    def internal(cls, exc: BaseException) -> Failure:
+        """A failure that is a bug in Fetchdeck, whatever the exception would classify as."""
+        failure = cls.from_exception(exc)
+        return cls(Kind.INTERNAL, f"{KIND_INFO[Kind.INTERNAL].title}: {exc!r}",
+                   failure.exception_type, failure.chain, stack=failure.stack)
 
 
 def _qualname(exc: BaseException) -> str:

@@ -1,23 +1,30 @@
-"""CSV export: one row per input line, in input order, in the column contract scripts rely on.
+"""Rows out: the CSV and JSON Lines formats of a result, in the column contract scripts rely on.
 
-The first eleven columns are a contract (never reorder or rename them); more may be appended.
-Cells a spreadsheet would run as a formula are neutralised unless ``Settings.csv_raw`` is set,
-and URL passwords are masked unless ``Settings.mask_passwords`` is off.
+The first eleven columns are a contract (never reorder or rename them); more are appended.
+Passwords are masked by the run's :class:`~app.core.redact.Redactor` unless
+``Settings.mask_passwords`` is off; CSV cells a spreadsheet would run as a formula are
+neutralised unless ``Settings.csv_raw`` is set; control characters never reach a cell raw.
+Where the bytes go (a file replaced atomically, a pipe, a device) is :mod:`app.core.output`'s.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import json
 import os
-import re
-import tempfile
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from typing import Any
 
+from app.core.redact import Redactor
 from app.core.result import Result
 from app.core.settings import Settings
-from app.core.targets import mask_password
+from app.core.text import clean_text
+
+__all__ = [
+    "COLUMNS", "CONTRACT_COLUMNS", "EXTRA_COLUMNS", "FORMATS", "Format", "neutralise",
+    "row_values", "write_csv", "write_rows",
+]
 
 CONTRACT_COLUMNS = (
     "url", "outcome", "status", "reason", "final_url", "redirects", "content_type", "bytes",
@@ -25,22 +32,19 @@ CONTRACT_COLUMNS = (
 )
 EXTRA_COLUMNS = (
     "attempts", "redirect_chain", "title", "sha256", "server",
-    "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "line", "note",
+    "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "line", "note", "first_status",
+    "content_length",
 )
 COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+# Columns whose JSON value is a number (or null).
+_NUMERIC = frozenset({"status", "redirects", "bytes", "elapsed_ms", "attempts", "dns_ms",
+                      "connect_ms", "tls_ms", "ttfb_ms", "line", "first_status",
+                      "content_length"})
 
 # OWASP's list: a cell starting with one of these may be evaluated by Excel, LibreOffice or Sheets.
 _FORMULA_FIRST = frozenset("=+-@\t\r")
-_PASSWORD_IN_TEXT = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^/\s@]*@")
 
 Progress = Callable[[int], None]
-
-
-def mask_passwords_in_text(text: str) -> str:
-    """Mask ``scheme://user:secret@`` wherever it appears in free text (messages, chains)."""
-    if "@" not in text:
-        return text
-    return _PASSWORD_IN_TEXT.sub(r"\g<pre>***@", text)
 
 
 def neutralise(cell: str) -> str:
@@ -64,70 +68,142 @@ def _int(value: int | None) -> str:
     return str(value) if text is None else text
 
 
-def row_values(result: Result, settings: Settings) -> list[str]:
-    """The CSV cells for one result, as text.
+def _safe(text: str) -> str:
+    """The user's own text (a URL as typed) and messages may hold control characters."""
+    return text if text.isprintable() else clean_text(text)
 
-    Written for speed (a million rows should export in a few seconds): only cells that hold
-    text from a user or server are neutralised; the rest are numbers and tokens.
-    """
-    failure = result.failure
-    url, final_url, error = result.url, result.final_url, failure.message if failure else ""
-    chain = result.redirect_chain_text() if result.chain else ""
-    if settings.mask_passwords:
-        if "@" in url:
-            url = mask_password(url)
-        if "@" in final_url:
-            final_url = mask_password(final_url)
-        chain = mask_passwords_in_text(chain)
-        error = mask_passwords_in_text(error)
-    reason, content_type, title, server, note = (
-        result.reason, result.content_type, result.title, result.server, result.note)
-    if not settings.csv_raw:
-        first = _FORMULA_FIRST
-        if url and url[0] in first:
-            url = "'" + url
-        if final_url and final_url[0] in first:
-            final_url = "'" + final_url
-        if reason and reason[0] in first:
-            reason = "'" + reason
-        if content_type and content_type[0] in first:
-            content_type = "'" + content_type
-        if error and error[0] in first:
-            error = "'" + error
-        if chain and chain[0] in first:
-            chain = "'" + chain
-        if title and title[0] in first:
-            title = "'" + title
-        if server and server[0] in first:
-            server = "'" + server
-        if note and note[0] in first:
-            note = "'" + note
-    t = result.timings
-    status, size = result.status, result.bytes
-    return [
-        url,
-        result.outcome,  # a StrEnum: csv writes its value
-        _int(status),
-        reason,
-        final_url,
-        _int(result.redirects),
-        content_type,
-        "" if size is None else str(size),
-        _ms(result.elapsed_ms),
-        failure.kind.value if failure else "",
-        error,
-        _int(result.attempts),
-        chain,
-        title,
-        result.sha256,
-        server,
-        _ms(t.dns_ms),
-        _ms(t.connect_ms),
-        _ms(t.tls_ms),
-        _ms(t.ttfb_ms),
-        str(result.line),
-        note,
-    ]
+
+class Rows:
+    """Turns results into cells for one export: masking and neutralising decided once."""
+
+    __slots__ = ("redactor", "raw")
+
+    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor if redactor is not None else Redactor.for_settings(settings)
+        self.raw = settings.csv_raw
+
+    def texts(self, result: Result) -> list[str]:
+        """The CSV cells for one result, as text.
+
+        Written for speed (a million rows should export in a few seconds): only cells that hold
+        text from a user or server are neutralised; the rest are numbers and tokens. Server
+        text (reason, content type, server, title) was made safe when it arrived.
+        """
+        r = result.response
+        failure = result.failure
+        url, final_url = _safe(result.url), r.final_url
+        error = _safe(failure.message) if failure else ""
+        chain = result.redirect_chain_text() if r.chain else ""
+        note = _safe(r.note)
+        redactor = self.redactor
+        if redactor.enabled:
+            url = redactor.url(url)
+            if final_url:
+                final_url = redactor.url(final_url)
+            if chain:
+                chain = redactor.text(chain)
+            if error:
+                error = redactor.text(error)
+            if note:
+                note = redactor.text(note)
+        reason, content_type, title, server = r.reason, r.content_type, r.title, r.server
+        if not self.raw:
+            first = _FORMULA_FIRST
+            if url and url[0] in first:
+                url = "'" + url
+            if final_url and final_url[0] in first:
+                final_url = "'" + final_url
+            if reason and reason[0] in first:
+                reason = "'" + reason
+            if content_type and content_type[0] in first:
+                content_type = "'" + content_type
+            if error and error[0] in first:
+                error = "'" + error
+            if chain and chain[0] in first:
+                chain = "'" + chain
+            if title and title[0] in first:
+                title = "'" + title
+            if server and server[0] in first:
+                server = "'" + server
+            if note and note[0] in first:
+                note = "'" + note
+        t = r.timings
+        size = r.bytes
+        return [
+            url,
+            result.outcome,  # a StrEnum: csv writes its value
+            _int(r.status),
+            reason,
+            final_url,
+            _int(r.redirects),
+            content_type,
+            "" if size is None else str(size),
+            _ms(r.elapsed_ms),
+            failure.kind.value if failure else "",
+            error,
+            _int(r.attempts),
+            chain,
+            title,
+            r.sha256,
+            server,
+            _ms(t.dns_ms),
+            _ms(t.connect_ms),
+            _ms(t.tls_ms),
+            _ms(t.ttfb_ms),
+            str(result.line),
+            note,
+            _int(r.first_status),
+            "" if r.content_length is None else str(r.content_length),
+        ]
+
+    def record(self, result: Result) -> dict[str, Any]:
+        """The JSON object for one result: the CSV's field names, numbers as numbers, empty as
+        null, and the redirect chain as a list of ``{"status", "url"}`` hops. Not neutralised
+        (JSON is no spreadsheet); masked and safe like the CSV."""
+        r = result.response
+        failure = result.failure
+        redactor = self.redactor
+        t = r.timings
+        values: dict[str, Any] = {
+            "url": redactor.url(_safe(result.url)),
+            "outcome": result.outcome.value,
+            "status": r.status,
+            "reason": r.reason,
+            "final_url": redactor.url(r.final_url),
+            "redirects": r.redirects,
+            "content_type": r.content_type,
+            "bytes": r.bytes,
+            "elapsed_ms": None if r.elapsed_ms is None else round(r.elapsed_ms, 1),
+            "error_kind": failure.kind.value if failure else None,
+            "error": redactor.text(_safe(failure.message)) if failure else None,
+            "attempts": r.attempts,
+            "redirect_chain": [{"status": hop.status, "url": redactor.url(hop.url)}
+                               for hop in r.chain] or None,
+            "title": r.title,
+            "sha256": r.sha256,
+            "server": r.server,
+            "dns_ms": _round(t.dns_ms),
+            "connect_ms": _round(t.connect_ms),
+            "tls_ms": _round(t.tls_ms),
+            "ttfb_ms": _round(t.ttfb_ms),
+            "line": result.line,
+            "note": redactor.text(_safe(r.note)),
+            "first_status": r.first_status,
+            "content_length": r.content_length,
+        }
+        for key, value in values.items():
+            if value == "":
+                values[key] = None
+        return values
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def row_values(result: Result, settings: Settings) -> list[str]:
+    """The CSV cells of one result (one-off use; an export makes one :class:`Rows`)."""
+    return Rows(settings).texts(result)
 
 
 class _LastWrite:
@@ -152,11 +228,10 @@ def line_writer() -> Callable[[list[str]], str]:
     """
     last = _LastWrite()
     writer = csv.writer(last, lineterminator="\r\n")
-    separators = len(COLUMNS) - 1
 
     def line(cells: list[str]) -> str:
         text = ",".join(cells)
-        if (len(cells) == separators + 1 and text.count(",") == separators
+        if (text.count(",") == len(cells) - 1
                 and '"' not in text and "\n" not in text and "\r" not in text):
             return text + "\r\n"
         writer.writerow(cells)
@@ -165,14 +240,77 @@ def line_writer() -> Callable[[list[str]], str]:
     return line
 
 
-def _new_file_mode(target: Path) -> int:
-    """The mode an ordinary new file would get (mkstemp makes 0600), or the replaced file's."""
-    try:
-        return target.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+class Format:
+    """An output format: a header and one line per result, as text."""
+
+    name = ""
+    extension = ""
+
+    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
+        self.rows = Rows(settings, redactor)
+
+    def header(self) -> str:
+        return ""
+
+    def lines(self, results: Iterable[Result]) -> str:
+        raise NotImplementedError
+
+
+class CsvFormat(Format):
+    name = "csv"
+    extension = ".csv"
+
+    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
+        super().__init__(settings, redactor)
+        self._line = line_writer()
+
+    def header(self) -> str:
+        return self._line(list(COLUMNS))
+
+    def lines(self, results: Iterable[Result]) -> str:
+        line, texts = self._line, self.rows.texts
+        return "".join([line(texts(result)) for result in results])
+
+
+class JsonlFormat(Format):
+    name = "jsonl"
+    extension = ".jsonl"
+
+    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
+        super().__init__(settings, redactor)
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def lines(self, results: Iterable[Result]) -> str:
+        encode, record = self._encode, self.rows.record
+        return "".join([encode(record(result)) + "\n" for result in results])
+
+
+FORMATS: dict[str, type[Format]] = {"csv": CsvFormat, "jsonl": JsonlFormat}
+
+
+def format_for(path: str | os.PathLike[str] | None, name: str | None) -> str:
+    """The format name for an output: ``name`` when given, else by the path's extension
+    (``.jsonl``/``.ndjson``/``.json`` -> jsonl), else CSV."""
+    if name:
+        return name
+    suffix = os.path.splitext(os.fspath(path or ""))[1].lower()
+    return "jsonl" if suffix in (".jsonl", ".ndjson", ".json") else "csv"
+
+
+def write_rows(stream: Any, results: Iterable[Result], fmt: Format,
+               progress: Progress | None = None, every: int = 10_000) -> int:
+    """Write the header and every result (already in input order) to a text stream."""
+    stream.write(fmt.header())
+    count = 0
+    remaining = iter(results)
+    while batch := list(itertools.islice(remaining, every)):
+        stream.write(fmt.lines(batch))
+        count += len(batch)
+        if progress is not None and len(batch) == every:
+            progress(count)
+    if progress is not None:
+        progress(count)
+    return count
 
 
 def write_csv(
@@ -181,32 +319,18 @@ def write_csv(
     settings: Settings,
     progress: Progress | None = None,
     every: int = 10_000,
+    *,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> int:
-    """Write ``results`` (already in input order) to ``path``; returns the rows written.
+    """Write ``results`` (already in input order) to ``path`` as CSV; returns the rows written.
 
-    The file is written beside its destination and moved into place at the end, so a failed or
-    interrupted export never leaves a half-written file where the user expects a good one.
+    Where the path is a regular file (or nothing yet), the file is written beside it and moved
+    into place at the end, so a failed export never leaves a half-written file; a symlink is
+    written through, and a pipe or device is streamed to (see :mod:`app.core.output`).
     """
-    target = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                         dir=target.parent)
-    count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            line = line_writer()
-            stream.write(line(list(COLUMNS)))
-            row = row_values
-            remaining = iter(results)
-            while batch := list(itertools.islice(remaining, every)):
-                stream.write("".join([line(row(result, settings)) for result in batch]))
-                count += len(batch)
-                if progress is not None and len(batch) == every:
-                    progress(count)
-        os.chmod(temp_name, _new_file_mode(target))
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    if progress is not None:
-        progress(count)
+    from app.core.output import open_output  # noqa: PLC0415 - output imports this module
+
+    with open_output(path, protect=protect) as out:
+        count = write_rows(out.stream, results, CsvFormat(settings), progress, every)
+        out.commit()
     return count

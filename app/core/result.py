@@ -1,11 +1,19 @@
-"""The record of what happened to one URL: one per input line, read by every view and export."""
+"""The records of a run: what fetch found for one URL (:class:`Response`), and the row every view
+and export reads (:class:`Result`), one per input line.
+
+A :class:`Response` is filled by :func:`app.core.fetch.fetch` alone, while it works, and is
+handed on when fetch returns (or raises, carried by :class:`app.core.errors.FetchFailed`). The
+run's done-callback builds the :class:`Result` from it once; nothing changes a Result after
+that, except the run's :class:`app.core.details.DetailPolicy`, which alone decides how long a
+row keeps its heavy :class:`Details`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from app.core.errors import Failure
 
@@ -19,6 +27,15 @@ class Outcome(StrEnum):
     FAILED = "failed"  # no usable response
     INVALID = "invalid"  # the line is not a fetchable URL
     CANCELLED = "cancelled"
+
+    @property
+    def is_failure(self) -> bool:
+        """The one definition of a failure: the row has an error the user should look at.
+        A cancelled row is not one (nothing went wrong; it was not fetched)."""
+        return self in FAILURES
+
+
+FAILURES = frozenset({Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +86,15 @@ class HeaderPairs(Sequence[tuple[str, str]]):
         return self._pairs()[index]
 
 
-class Details:
-    """Heavy per-row data for the detail pane, kept only while memory allows.
+_Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
-    Headers are kept as given (aiohttp's immutable multidicts for a fetched row) and read as
-    (name, value) pairs when asked: a run makes one of these per response, a pane reads few.
+
+class Details:
+    """Heavy per-row data for the detail pane, kept only while the run's detail policy allows.
+
+    Headers are kept as given (aiohttp's immutable multidicts for a fetched row, bounded by
+    fetch) and read as (name, value) pairs when asked: a run makes one of these per response,
+    a pane reads few.
     """
 
     __slots__ = ("_request", "_response", "preview")
@@ -93,42 +114,191 @@ class Details:
         return _pairs(self._response)
 
 
-_Headers = Mapping[str, str] | Sequence[tuple[str, str]]
-
-
 def _pairs(headers: _Headers) -> Sequence[tuple[str, str]]:
     return HeaderPairs(headers) if isinstance(headers, Mapping) else headers
 
 
-@dataclass(slots=True)
-class Result:
-    """What happened to one input line.
+class Response:
+    """What fetch found for one URL: the last attempt's answer, its redirect chain, and the
+    attempts it took. Filled by fetch alone while it works; read-only once handed on.
 
-    ``index`` is the row's position among the non-blank, non-comment lines, which is also its
-    CSV row; ``line`` is its 1-based line number in the text the user gave.
+    ``first_status`` is the status of the first response of the last attempt (the redirect a
+    migration reviewer checks, where ``status`` is where the chain ended).
     """
 
-    index: int
-    line: int
-    url: str
-    outcome: Outcome = Outcome.PENDING
-    status: int | None = None
-    reason: str = ""
-    final_url: str = ""
-    redirects: int = 0
-    content_type: str = ""
-    bytes: int | None = None
-    elapsed_ms: float | None = None
-    failure: Failure | None = None
-    attempts: int = 0
-    chain: tuple[Hop, ...] = ()  # every response when redirects were followed, else empty
-    title: str = ""
-    sha256: str = ""
-    server: str = ""
-    timings: Timings = NO_TIMINGS  # immutable, so one shared "nothing timed" for every row
-    # Things worth saying that are not failures: charset replaced, Retry-After waited...
-    note: str = ""
-    details: Details | None = None
+    __slots__ = (
+        "status", "reason", "final_url", "redirects", "chain", "content_type", "bytes",
+        "content_length", "elapsed_ms", "title", "sha256", "server", "timings", "note",
+        "details", "attempts", "first_status",
+    )
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.reason = ""
+        self.final_url = ""
+        self.redirects = 0
+        self.chain: tuple[Hop, ...] = ()  # every response when redirects were followed
+        self.content_type = ""
+        self.bytes: int | None = None  # body bytes read, after decompression
+        self.content_length: int | None = None  # as the final response announced it
+        self.elapsed_ms: float | None = None
+        self.title = ""
+        self.sha256 = ""
+        self.server = ""
+        self.timings: Timings = NO_TIMINGS
+        # Things worth saying that are not failures: charset replaced, Retry-After waited...
+        self.note = ""
+        self.details: Details | None = None
+        self.attempts = 0
+        self.first_status: int | None = None
+
+    def forget(self) -> None:
+        """Clear what an earlier attempt recorded, so a row never mixes two attempts (a 503's
+        title on the retry's 200, a status on a retry that got no answer)."""
+        attempts = self.attempts
+        Response.__init__(self)
+        self.attempts = attempts
+
+    @classmethod
+    def of(cls, **fields: Any) -> Response:
+        response = cls()
+        for name, value in fields.items():
+            setattr(response, name, value)
+        return response
+
+
+# Rows with no response (invalid lines, rows cancelled before they started) share this one.
+# Nothing may write to it.
+NO_RESPONSE = Response()
+
+_RESPONSE_FIELDS = frozenset(Response.__slots__)
+
+
+class Result:
+    """What happened to one input line: built once, by the run's done-callback.
+
+    ``index`` is the row's position among the non-blank, non-comment lines, which is also its
+    CSV row; ``line`` is its 1-based line number in the text the user gave. The response's
+    fields read as the Result's own (``result.status``); ``check`` and ``check_reason`` are the
+    row's redirect-map check, when the list carries expectations.
+    """
+
+    __slots__ = ("index", "line", "url", "outcome", "failure", "response", "check",
+                 "check_reason")
+
+    def __init__(self, index: int, line: int, url: str, outcome: Outcome = Outcome.PENDING,
+                 failure: Failure | None = None, response: Response = NO_RESPONSE,
+                 check: str = "", check_reason: str = "") -> None:
+        self.index = index
+        self.line = line
+        self.url = url
+        self.outcome = outcome
+        self.failure = failure
+        self.response = response
+        self.check = check
+        self.check_reason = check_reason
+
+    @classmethod
+    def of(cls, index: int, line: int, url: str, outcome: Outcome = Outcome.PENDING,
+           failure: Failure | None = None, *, check: str = "", check_reason: str = "",
+           **response_fields: Any) -> Result:
+        """A result with the given response fields (for stores, tests and synthetic rows)."""
+        unknown = response_fields.keys() - _RESPONSE_FIELDS
+        if unknown:
+            raise TypeError(f"unknown result fields: {', '.join(sorted(unknown))}")
+        response = Response.of(**response_fields) if response_fields else NO_RESPONSE
+        return cls(index, line, url, outcome, failure, response, check, check_reason)
+
+    def replace(self, **changes: Any) -> Result:
+        """A new result with some fields changed (a row's own or its response's)."""
+        own = {name: changes.pop(name) for name in list(changes) if name in Result.__slots__}
+        response = own.pop("response", self.response)
+        if changes:
+            unknown = changes.keys() - _RESPONSE_FIELDS
+            if unknown:
+                raise TypeError(f"unknown result fields: {', '.join(sorted(unknown))}")
+            copy = Response()
+            for name in Response.__slots__:
+                setattr(copy, name, getattr(response, name))
+            for name, value in changes.items():
+                setattr(copy, name, value)
+            response = copy
+        values = {name: getattr(self, name) for name in Result.__slots__}
+        values.update(own, response=response)
+        return Result(**values)
+
+    def __repr__(self) -> str:
+        return (f"Result({self.index}, line {self.line}, {self.url!r}, {self.outcome.value}, "
+                f"status={self.status}, kind={self.error_kind or '-'})")
+
+    # The response's fields, read through (a Result holds one Response, shared when empty).
+    @property
+    def status(self) -> int | None:
+        return self.response.status
+
+    @property
+    def reason(self) -> str:
+        return self.response.reason
+
+    @property
+    def final_url(self) -> str:
+        return self.response.final_url
+
+    @property
+    def redirects(self) -> int:
+        return self.response.redirects
+
+    @property
+    def chain(self) -> tuple[Hop, ...]:
+        return self.response.chain
+
+    @property
+    def content_type(self) -> str:
+        return self.response.content_type
+
+    @property
+    def bytes(self) -> int | None:
+        return self.response.bytes
+
+    @property
+    def content_length(self) -> int | None:
+        return self.response.content_length
+
+    @property
+    def elapsed_ms(self) -> float | None:
+        return self.response.elapsed_ms
+
+    @property
+    def title(self) -> str:
+        return self.response.title
+
+    @property
+    def sha256(self) -> str:
+        return self.response.sha256
+
+    @property
+    def server(self) -> str:
+        return self.response.server
+
+    @property
+    def timings(self) -> Timings:
+        return self.response.timings
+
+    @property
+    def note(self) -> str:
+        return self.response.note
+
+    @property
+    def details(self) -> Details | None:
+        return self.response.details
+
+    @property
+    def attempts(self) -> int:
+        return self.response.attempts
+
+    @property
+    def first_status(self) -> int | None:
+        return self.response.first_status
 
     @property
     def error_kind(self) -> str:
@@ -142,6 +312,11 @@ class Result:
     def finished(self) -> bool:
         return self.outcome is not Outcome.PENDING
 
+    @property
+    def is_failure(self) -> bool:
+        """A failed row, or a row whose redirect-map check failed."""
+        return self.outcome in FAILURES or self.check == "fail"
+
     def redirect_chain_text(self) -> str:
         """``301 http://a/ -> 302 https://a/x -> 200 https://a/y``; empty without redirects."""
-        return " -> ".join(f"{hop.status} {hop.url}" for hop in self.chain)
+        return " -> ".join(f"{hop.status} {hop.url}" for hop in self.response.chain)

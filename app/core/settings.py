@@ -1,14 +1,19 @@
-"""Run settings: one frozen dataclass, validated on creation, changed with `dataclasses.replace`.
+"""Run settings: one frozen dataclass whose fields are the one table of every setting.
 
-Persistence and the dialog live at the GUI edge; the command line maps its flags onto these fields.
+Each field carries an :class:`Option` in its metadata: the dialog's label, the help line, the
+command-line flag, the range and the check. From that table come the command line's options
+(:mod:`app.core.options`), the Settings dialog's fields and their flag notes, and the validation
+that ``Settings.__post_init__`` runs on every value wherever it came from (a flag, the dialog,
+the settings file). Persistence lives in :mod:`app.core.config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,98 +26,198 @@ MIB = 1024 * 1024
 # RFC 9110 field-name token; aiohttp sends any name, and strict servers answer 400 to all URLs.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 DEFAULT_USER_AGENT = f"Fetchdeck/{__version__}"
+# A day: longer timeouts or waits are typing mistakes, and asyncio cannot schedule 1e308 s.
+MAX_SECONDS = 86_400.0
 
 
 class SettingsError(ValueError):
     """A setting has a value Fetchdeck cannot use; the message says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything that shapes a run.
+Check = Callable[[Any], "str | None"]
 
-    ==================  ==========================================================  =========
-    field               meaning                                                     default
-    ==================  ==========================================================  =========
-    concurrency         requests in flight in the whole run                         50
-    per_host            requests in flight to one host (0 = no per-host limit)      6
-    rate                requests started per second per host (0 = no limit)         0
-    timeout             seconds for one attempt, queueing excluded                  20
-    connect_timeout     seconds to open a connection (TCP + TLS)                    10
-    retries             extra attempts on connect errors, timeouts, 429/502/503/504 2
-    method              get, head, or head-then-get (GET when HEAD is refused)      get
-    follow_redirects    follow 3xx answers                                          True
-    max_redirects       redirects followed before giving up                         10
-    headers             extra request headers, as (name, value) pairs               ()
-    user_agent          User-Agent header                                           Fetchdeck/v
-    cookies             keep cookies between requests of one run                    True
-    auth                "user:password" for HTTP basic auth on every URL            None
-    proxy               http:// proxy URL; None honours the environment's proxies   None
-    verify_tls          check certificates                                          True
-    ca_file             extra CA bundle (PEM) trusted besides the system's          None
-    max_body            bytes of body read, after decompression, before giving up   10 MiB
-    retry_after_cap     longest Retry-After wait honoured, in seconds               120
-    mask_passwords      hide URL passwords in the table, panel, logs and exports    True
-    csv_raw             export cells exactly, without neutralising formulas         False
-    ==================  ==========================================================  =========
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One row of the settings table.
+
+    ``flag`` is the command-line option ("" for none). A bool whose default is True and that a
+    flag can only turn off names that flag in ``off_flag`` (``--no-redirects``); other bools get
+    ``--name`` / ``--no-name``. ``low``/``high`` bound numbers (inclusive); ``zero_means`` names
+    what 0 stands for when 0 is allowed below ``low`` ("no limit"). ``secret`` values are never
+    saved and are masked wherever a setting is shown.
     """
 
-    concurrency: int = 50
-    per_host: int = 6
-    rate: float = 0.0
-    timeout: float = 20.0
-    connect_timeout: float = 10.0
-    retries: int = 2
-    method: Method = "get"
-    follow_redirects: bool = True
-    max_redirects: int = 10
-    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-    user_agent: str = DEFAULT_USER_AGENT
-    cookies: bool = True
-    auth: str | None = None
-    proxy: str | None = None
-    verify_tls: bool = True
-    ca_file: str | None = None
-    max_body: int = 10 * MIB
-    retry_after_cap: float = 120.0
-    mask_passwords: bool = True
-    csv_raw: bool = False
+    label: str
+    help: str
+    flag: str = ""
+    metavar: str | None = None
+    off_flag: str = ""
+    low: float | None = None
+    high: float | None = None
+    zero_means: str = ""
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    is_file: bool = False  # a file name: where it is given, it must name a readable file
+    group: str = "fetching"
+    check: Check | None = None
+
+
+def _option(default: Any, option: Option, *, factory: Callable[[], Any] | None = None) -> Any:
+    if factory is not None:
+        return field(default_factory=factory, metadata={"option": option})
+    return field(default=default, metadata={"option": option})
+
+
+# -- checks shared by several fields ----------------------------------------------------------
+
+def _no_line_breaks(what: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value is not None and any(c in value for c in "\r\n\0"):
+            return f"{what} has a line break or NUL in it"
+        return None
+    return check
+
+
+def _check_headers(value: Any) -> str | None:
+    for name, text in value:
+        if _TOKEN_RE.fullmatch(name) is None:
+            return f"header name {name!r} is not valid (letters, digits and !#$%&'*+-.^_`|~ only)"
+        if any(c in text for c in "\r\n\0"):
+            return f"header {name} has a line break or NUL in its value"
+    return None
+
+
+def _check_auth(value: Any) -> str | None:
+    if value is None:
+        return None
+    if ":" not in value:
+        return "basic auth must be given as USER:PASSWORD"
+    return _no_line_breaks("basic auth")(value)
+
+
+def _check_proxy(value: Any) -> str | None:
+    """An http:// proxy URL with a host; checked without yarl so settings stay cheap to make."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"(?i)(https?)://(?:[^@/\s]*@)?(\[[0-9a-f:.]+\]|[^:/?#@\s\[\]]+)"
+                         r"(?::(\d{1,5}))?/?", value)
+    if match is None:
+        return (f"proxy {_mask_userinfo(value)!r} is not a URL like http://host:3128 "
+                "(only http:// and https:// proxies)")
+    port = match.group(3)
+    if port is not None and not 0 < int(port) < 65536:
+        return f"proxy port {port} is out of range (1-65535)"
+    return None
+
+
+def _check_ca_file(value: Any) -> str | None:
+    # Whether the file exists is checked where it is given (a flag, the dialog) and where it
+    # is used (the run names an unreadable one on every row): a saved setting must not be
+    # thrown away because a disk was not mounted at start-up.
+    if value is not None and (not value or "\0" in value):
+        return "CA file must be a file name"
+    return None
+
+
+def file_problem(path: str) -> str | None:
+    """Why ``path`` cannot be read as a file, or None."""
+    if not os.path.isfile(path):
+        return f"{path}: no such file"
+    if not os.access(path, os.R_OK):
+        return f"{path}: not readable"
+    return None
+
+
+def _mask_userinfo(url: str) -> str:
+    # settings cannot import the redactor (it imports settings); the same rule, for one URL.
+    return re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", url)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that shapes a run. Every field's label, flag, range and check is in its
+    :class:`Option` (``Settings.options()``); ``__post_init__`` checks them all."""
+
+    concurrency: int = _option(50, Option(
+        "Requests in flight", "requests in flight in the whole run", "--concurrency", "N",
+        low=1, high=10_000))
+    per_host: int = _option(6, Option(
+        "Per host", "requests in flight to one host (0 = no limit)", "--per-host", "N",
+        low=1, high=10_000, zero_means="no limit"))
+    rate: float = _option(0.0, Option(
+        "Max rate per host", "requests started per second per host (0 = no limit)", "--rate",
+        "R", low=0.001, high=100_000, zero_means="no limit", unit="/s"))
+    timeout: float = _option(20.0, Option(
+        "Timeout", "seconds for one attempt, queueing excluded", "--timeout", "SECONDS",
+        low=0.001, high=MAX_SECONDS, unit="s"))
+    connect_timeout: float = _option(10.0, Option(
+        "Connect timeout", "seconds to open a connection (TCP + TLS)", "--connect-timeout",
+        "SECONDS", low=0.001, high=MAX_SECONDS, unit="s"))
+    retries: int = _option(2, Option(
+        "Retries", "extra attempts on connect errors, timeouts, 429, 502, 503, 504",
+        "--retries", "N", low=0, high=100))
+    method: Method = _option("get", Option(
+        "Method", "get, head, or head-then-get (GET when HEAD is refused)", "--method",
+        choices=METHODS))
+    follow_redirects: bool = _option(True, Option(
+        "Follow redirects", "follow 3xx answers", off_flag="--no-redirects"))
+    max_redirects: int = _option(10, Option(
+        "Max redirects", "redirects followed before giving up", "--max-redirects", "N",
+        low=0, high=100))
+    headers: tuple[tuple[str, str], ...] = _option(None, Option(
+        "Headers", "extra request header, 'Name: value' (repeatable)", "--header",
+        "'Name: value'", check=_check_headers), factory=tuple)
+    user_agent: str = _option(DEFAULT_USER_AGENT, Option(
+        "User-Agent", f"User-Agent header ({DEFAULT_USER_AGENT})", "--user-agent", "TEXT",
+        check=_no_line_breaks("User-Agent")))
+    cookies: bool = _option(True, Option(
+        "Keep cookies", "keep cookies between requests of one run", "--cookies"))
+    auth: str | None = _option(None, Option(
+        "Basic auth", "HTTP basic auth for every URL", "--auth", "USER:PASS", secret=True,
+        check=_check_auth))
+    proxy: str | None = _option(None, Option(
+        "Proxy", "HTTP proxy URL (default: the environment's proxies)", "--proxy", "URL",
+        check=_check_proxy))
+    verify_tls: bool = _option(True, Option(
+        "Verify certificates", "check TLS certificates", off_flag="--insecure"))
+    ca_file: str | None = _option(None, Option(
+        "Extra CA file", "extra CA bundle (PEM) trusted besides the system's", "--ca-file",
+        "PATH", is_file=True, check=_check_ca_file))
+    max_body: int = _option(10 * MIB, Option(
+        "Body cap", "body bytes read, after decompression, before giving up", "--max-body",
+        "BYTES", low=1, high=2**40, unit="bytes"))
+    retry_after_cap: float = _option(120.0, Option(
+        "Longest Retry-After", "longest Retry-After wait honoured, in seconds",
+        "--retry-after-cap", "SECONDS", low=0, high=MAX_SECONDS, unit="s"))
+    mask_passwords: bool = _option(True, Option(
+        "Mask passwords", "hide URL passwords in the table, panel, logs and exports",
+        "--mask-passwords", group="display"))
+    csv_raw: bool = _option(False, Option(
+        "Export raw cell values", "export cells exactly, without neutralising spreadsheet "
+        "formulas", "--csv-raw", group="display"))
 
     def __post_init__(self) -> None:
-        _check(self.concurrency >= 1, "concurrency must be at least 1")
-        _check(self.per_host >= 0, "per-host limit must be 0 (no limit) or more")
-        _check(self.rate >= 0, "rate must be 0 (no limit) or more")
-        _check(self.timeout > 0, "timeout must be more than 0 seconds")
-        _check(self.connect_timeout > 0, "connect timeout must be more than 0 seconds")
-        _check(self.retries >= 0, "retries must be 0 or more")
-        _check(self.method in METHODS, f"method must be one of {', '.join(METHODS)}")
-        _check(self.max_redirects >= 0, "max redirects must be 0 or more")
-        _check(self.max_body >= 1, "body cap must be at least 1 byte")
-        _check(self.retry_after_cap >= 0, "Retry-After cap must be 0 or more")
-        # A stored 'Infinity' passes the comparisons above; asyncio cannot schedule it.
-        _check(all(math.isfinite(v) for v in (self.rate, self.timeout, self.connect_timeout,
-                                              self.retry_after_cap)),
-               "rate, timeouts and Retry-After cap must be finite numbers")
-        _check(
-            self.auth is None or ":" in self.auth,
-            "basic auth must be given as USER:PASSWORD",
-        )
-        for name, value in self.headers:
-            _check(_TOKEN_RE.fullmatch(name) is not None,
-                   f"header name {name!r} is not valid (letters, digits and !#$%&'*+-.^_`|~ only)")
-            _check(not any(c in value for c in "\r\n\0"),
-                   f"header {name} has a line break or NUL in its value")
+        for name, option in OPTIONS.items():
+            problem = check_value(name, option, getattr(self, name))
+            if problem:
+                raise SettingsError(problem)
+
+    @staticmethod
+    def options() -> Mapping[str, Option]:
+        return OPTIONS
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["headers"] = [list(pair) for pair in self.headers]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> tuple[Settings, list[str]]:
+    def from_dict(cls, data: object) -> tuple[Settings, list[str]]:
         """Build settings from stored data; unknown or bad values fall back to defaults.
 
         Returns the settings and a list of warnings, one per value that was not used.
@@ -120,54 +225,91 @@ class Settings:
         if not isinstance(data, dict):
             return cls(), ["settings are not a mapping of names to values; defaults used"]
         warnings: list[str] = []
-        known = {f.name for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
+        good: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known:
-                warnings.append(f"unknown setting {key!r} ignored")
+            if key not in OPTIONS:
+                warnings.append(f"unknown setting {str(key)[:80]!r} ignored")
                 continue
-            if key == "headers":
-                # Each pair must be a real [name, value] list: a 2-character string unpacks too.
-                if not isinstance(value, list | tuple) or not all(
-                    isinstance(pair, list | tuple) and len(pair) == 2
-                    and all(isinstance(part, str) for part in pair) for pair in value
-                ):
-                    warnings.append("headers setting is malformed; using none")
-                    continue
-                value = tuple((name, text) for name, text in value)
-            values[key] = value
-        defaults = cls()
-        for key, value in list(values.items()):
-            expected = type(getattr(defaults, key))
-            if getattr(defaults, key) is None:
-                ok = value is None or isinstance(value, str)
-            elif expected is float:
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
-                value = float(value) if ok else value
+            try:
+                value = coerce(key, value)
+                problem = check_value(key, OPTIONS[key], value)
+            except SettingsError as exc:
+                problem = str(exc)
+            if problem:
+                warnings.append(f"setting {key!r}: {problem}; default used")
             else:
-                # bool is an int subclass: `"concurrency": true` must not mean 1.
-                ok = isinstance(value, expected) and (
-                    expected is bool or not isinstance(value, bool))
-            if not ok:
-                warnings.append(f"setting {key!r} has a value of the wrong type; default used")
-                del values[key]
-            else:
-                values[key] = value
-        try:
-            return cls(**values), warnings
-        except SettingsError as exc:
-            # Validate one by one so that a single bad value does not reset everything.
-            good: dict[str, Any] = {}
-            for key, value in values.items():
-                try:
-                    cls(**{**good, key: value})
-                except SettingsError as one:
-                    warnings.append(f"setting {key!r}: {one}; default used")
-                else:
-                    good[key] = value
-            if not good and not warnings:
-                warnings.append(str(exc))
-            return cls(**good), warnings
+                good[key] = value
+        return cls(**good), warnings
+
+
+OPTIONS: dict[str, Option] = {
+    f.name: f.metadata["option"] for f in dataclasses.fields(Settings)
+}
+_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                      else f.default) for f in dataclasses.fields(Settings)}
+_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+
+
+def default(name: str) -> Any:
+    return _DEFAULTS[name]
+
+
+def check_value(name: str, option: Option, value: Any) -> str | None:
+    """Why ``value`` cannot be the setting ``name``, in plain words, or None when it can."""
+    kind = _TYPES[name]
+    label = option.label
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return f"{label} must be true or false"
+        return None
+    if kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                kind == "int" and not isinstance(value, int)):
+            return f"{label} must be a {'whole ' if kind == 'int' else ''}number"
+        if not math.isfinite(value):
+            return f"{label} must be a finite number"
+        if option.zero_means and value == 0:
+            return None
+        low, high = option.low, option.high
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"{label} must be {_range_text(option)}"
+        return None
+    if option.choices:
+        if value not in option.choices:
+            return f"{label} must be one of {', '.join(option.choices)}"
+        return None
+    if kind.startswith("str"):
+        if value is None and "None" in kind:
+            return None
+        if not isinstance(value, str):
+            return f"{label} must be text"
+    return option.check(value) if option.check is not None else None
+
+
+def _range_text(option: Option) -> str:
+    def number(value: float | None) -> str:
+        return f"{value:,g}" if value is not None else ""
+
+    text = f"between {number(option.low)} and {number(option.high)}"
+    if option.zero_means:
+        text += f", or 0 for {option.zero_means}"
+    return text
+
+
+def coerce(name: str, value: Any) -> Any:
+    """A stored (JSON) value as the field's type, without guessing: ``2.0`` is no count, and
+    ``true`` is no number. Raises SettingsError when the JSON type is wrong."""
+    kind = _TYPES[name]
+    if name == "headers":
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(pair, list | tuple) and len(pair) == 2
+            and all(isinstance(part, str) for part in pair) for pair in value
+        ):
+            raise SettingsError("headers must be a list of [name, value] pairs")
+        return tuple((str(n), str(v)) for n, v in value)
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def overrides_after_edit(before: Settings, after: Settings,
@@ -185,6 +327,17 @@ def overrides_after_edit(before: Settings, after: Settings,
             if getattr(before, name) == getattr(after, name) != value}
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise SettingsError(message)
+def iter_options() -> Iterator[tuple[str, Option]]:
+    return iter(OPTIONS.items())
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``'Name: value'`` -> ``("Name", "value")``, checked as the settings check headers."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise SettingsError(f"header {text!r} must look like 'Name: value'")
+    pair = (name.strip(), value.strip())
+    problem = _check_headers((pair,))
+    if problem:
+        raise SettingsError(problem)
+    return pair

@@ -19,8 +19,13 @@ from typing import NamedTuple
 from yarl import URL
 
 from app.core.errors import Failure, Kind
+from app.core.redact import mask_url
 
 MAX_URL_LENGTH = 8192
+# A line longer than this is rejected as it is read, without any parse, and only its start is
+# kept: one 50 MB line once took minutes and gigabytes.
+MAX_LINE_LENGTH = 64 * 1024
+KEPT_OF_LONG_LINE = 200
 
 # Plain ASCII http(s) URLs with a DNS name or IP literal and an optional port: the vast majority
 # of real lists. Anything else takes the full parse in check_url.
@@ -66,12 +71,28 @@ class Target(NamedTuple):
         return URL(self.text, encoded=True) if self.exact else URL(self.text)
 
 
+def _too_long(length: int) -> Failure:
+    return Failure.plain(Kind.INVALID_URL, f"the line is {length:,} characters long; the "
+                         f"limit for a URL is {MAX_URL_LENGTH:,}")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a list: split at LF and CRLF only.
+
+    Not ``str.splitlines``, which also splits at vertical tab, form feed, the separators
+    U+001C-U+001E, U+0085, U+2028/U+2029 and a lone CR: a line holding one of those is one
+    line (and, if it is meant as a URL, an invalid one), so line numbers match the file's.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def check_url(text: str) -> tuple[URL | None, Failure | None]:
     """Parse one stripped line as an http(s) URL, or say in plain words why it is not one."""
     if len(text) > MAX_URL_LENGTH:
-        return None, Failure.plain(
-            Kind.INVALID_URL, f"the line is {len(text):,} characters long; the limit is "
-            f"{MAX_URL_LENGTH:,}")
+        return None, _too_long(len(text))
     if any(ch.isspace() for ch in text):
         return None, Failure.plain(Kind.INVALID_URL, "a URL cannot contain spaces or tabs")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
@@ -83,7 +104,7 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     scheme = url.scheme.lower()
     # "example.com:8080/x" parses with scheme "example.com": that is a missing scheme too.
     if not scheme or "." in scheme or scheme == "localhost":
-        suggestion = mask_password("https://" + text.lstrip("/"))
+        suggestion = mask_url("https://" + text.lstrip("/"))
         return None, Failure.plain(Kind.INVALID_URL, f"no scheme: did you mean {suggestion}?")
     if scheme not in ("http", "https"):
         return None, Failure.plain(
@@ -114,8 +135,10 @@ def _check(text: str) -> tuple[str, Failure | None, bool]:
         if (".." not in host and "xn--" not in host and "/." not in path
                 and (port is None or len(port) < 5 or port <= "65535")):
             return host, None, True
+    if len(text) > MAX_URL_LENGTH:
+        return "", _too_long(len(text)), False
     match = _PLAIN_URL.fullmatch(text)
-    if match is not None and len(text) <= MAX_URL_LENGTH:
+    if match is not None:
         host, port = match.groups()
         if ".." not in host and (port is None or 0 < int(port) < 65536):
             return host.lower().strip("[]"), None, False  # as yarl's raw_host: no brackets
@@ -135,55 +158,76 @@ class TargetList:
 
     Iterating yields :class:`Target` objects made on the fly, so a million-line list costs its
     strings and four bytes a line. Treat it as immutable: the results model shares its lists.
+    ``too_long`` maps the rows whose line was over ``MAX_LINE_LENGTH`` to that length; only
+    the line's start is kept as its text.
     """
 
-    __slots__ = ("texts", "lines")
+    __slots__ = ("texts", "lines", "too_long")
 
-    def __init__(self, texts: list[str], lines: array[int]) -> None:
+    def __init__(self, texts: list[str], lines: array[int],
+                 too_long: dict[int, int] | None = None) -> None:
         self.texts = texts
         self.lines = lines
+        self.too_long = too_long or {}
 
     @classmethod
-    def from_lines(cls, raw_lines: Iterable[str]) -> TargetList:
+    def from_lines(cls, raw_lines: Iterable[str], first_line: int = 1) -> TargetList:
         """Keep every line that is not blank and does not start with ``#``."""
         texts: list[str] = []
         lines: array[int] = array("L")
-        for number, raw in enumerate(raw_lines, start=1):
+        too_long: dict[int, int] = {}
+        for number, raw in enumerate(raw_lines, start=first_line):
+            if len(raw) > MAX_LINE_LENGTH:
+                text = raw[:MAX_LINE_LENGTH].strip().lstrip("\ufeff").strip()
+                if not text or text.startswith("#"):
+                    continue
+                too_long[len(texts)] = len(raw)
+                texts.append(text[:KEPT_OF_LONG_LINE] + "\u2026")
+                lines.append(number)
+                continue
             text = raw.strip().lstrip("\ufeff").strip()
             if not text or text.startswith("#"):
                 continue
             texts.append(text)
             lines.append(number)
-        return cls(texts, lines)
+        return cls(texts, lines, too_long)
+
+    @classmethod
+    def empty(cls) -> TargetList:
+        return cls([], array("L"))
 
     @classmethod
     def from_text(cls, text: str) -> TargetList:
-        return cls.from_lines(text.splitlines())
+        return cls.from_lines(split_lines(text))
+
+    def extend(self, other: TargetList) -> None:
+        """Append another list's rows (a second source of one run)."""
+        offset = len(self.texts)
+        self.texts.extend(other.texts)
+        self.lines.extend(other.lines)
+        self.too_long.update({offset + i: n for i, n in other.too_long.items()})
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def __iter__(self) -> Iterator[Target]:
+        too_long = self.too_long
+        lines = self.lines
         for index, text in enumerate(self.texts):
-            yield make_target(index, self.lines[index], text)
+            if too_long and index in too_long:
+                yield self[index]
+            else:
+                yield make_target(index, lines[index], text)
 
     def __getitem__(self, index: int) -> Target:
+        if index in self.too_long:
+            return Target(index, self.lines[index], self.texts[index],
+                          _too_long(self.too_long[index]))
         return make_target(index, self.lines[index], self.texts[index])
 
 
-def iter_targets(lines: Iterable[str]) -> Iterator[Target]:
-    """Yield a target for every line that is not blank and does not start with ``#``."""
-    index = 0
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip().lstrip("\ufeff").strip()
-        if not text or text.startswith("#"):
-            continue
-        yield make_target(index, number, text)
-        index += 1
-
-
 def parse_text(text: str) -> list[Target]:
-    return list(iter_targets(text.splitlines()))
+    return list(TargetList.from_text(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,20 +264,16 @@ def summarize(targets: Iterable[Target], keep_rejected: int = 1000) -> Summary:
 def read_url_file(path: str | Path) -> str:
     """Read a URL list: UTF-8 with or without BOM, LF or CRLF. Undecodable bytes become U+FFFD
     so that the line still shows (and is rejected with a reason) rather than failing the import."""
-    data = Path(path).read_bytes()
+    return read_url_bytes(Path(path).read_bytes())
+
+
+def read_url_bytes(data: bytes) -> str:
+    """A URL list's bytes as text (see :func:`read_url_file`)."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     return data.decode("utf-8", errors="replace")
 
 
 def mask_password(url: str) -> str:
-    """``https://user:secret@host/`` -> ``https://user:***@host/``; other URLs unchanged."""
-    if "@" not in url:
-        return url
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        return url
-    if parsed.password is None:
-        return url
-    return str(parsed.with_password("***"))
+    """``https://user:secret@host/`` -> ``https://user:***@host/`` (see app.core.redact)."""
+    return mask_url(url)

@@ -31,7 +31,7 @@ from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.core.errors import KIND_INFO, Failure, Kind
-from app.core.export import mask_passwords_in_text
+from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.targets import mask_password

@@ -23,7 +23,7 @@ import platformdirs
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from app.core.errors import Failure, Kind
-from app.core.export import mask_passwords_in_text
+from app.core.redact import mask_text as mask_passwords_in_text
 
 __all__ = ["ExceptionRouter", "default_log_path"]
 

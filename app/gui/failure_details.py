@@ -4,8 +4,8 @@ details pane and copied by Copy details, so a bug report holds exactly what the 
 from __future__ import annotations
 
 from app.core.errors import KIND_INFO
-from app.core.fetch import decode_text
 from app.core.result import Outcome, Result
+from app.core.text import decode_text
 from app.gui.errors_model import Entry, Masker
 from app.gui.run_controller import DETAILS_KEPT
 

@@ -35,8 +35,8 @@ from app.core.demo import DemoServer
 from app.core.errors import Failure, Kind
 from app.core.export import write_csv
 from app.core.result import Outcome, Result
-from app.core.run import Progress
 from app.core.settings import Settings, overrides_after_edit
+from app.core.tally import Progress
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
 from app.gui.results_model import (
@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, saved: Settings) -> None:
         """Save the user's edited settings and run with them, keeping the command-line
         overrides of the fields the user did not change."""
-        from app.gui.config import save_settings
+        from app.core.config import save_settings
 
         self.overrides = overrides_after_edit(self.saved_settings, saved, self.overrides)
         self.saved_settings = saved

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 
-from app.core.export import mask_passwords_in_text
+from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.targets import TargetList, mask_password
 from app.gui.plain import plain_tooltip

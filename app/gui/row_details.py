@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 )
 from yarl import URL
 
-from app.core.export import mask_passwords_in_text
-from app.core.fetch import decode_text
+from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Details, Outcome, Result
 from app.core.targets import mask_password
+from app.core.text import decode_text
 from app.gui.plain import plain_tooltip
 from app.gui.run_controller import DETAILS_KEPT
 

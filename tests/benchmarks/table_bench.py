@@ -69,9 +69,9 @@ async def measure(rows: int, seed: int) -> list[tuple[str, float, float]]:
     refused = Failure(Kind.REFUSED, "Connection refused: h.example:80")
     for i in range(rows):
         if i % 20 == 0:
-            result = Result(i, i + 1, targets.texts[i], Outcome.FAILED, failure=refused)
+            result = Result.of(i, i + 1, targets.texts[i], Outcome.FAILED, failure=refused)
         else:
-            result = Result(i, i + 1, targets.texts[i], Outcome.OK, status=200,
+            result = Result.of(i, i + 1, targets.texts[i], Outcome.OK, status=200,
                             elapsed_ms=rng.random() * 1000, bytes=rng.randint(0, 10**6))
         window.model.store(result)
     window.model.flush()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from app.core.details import DetailPolicy
+from app.core.engine import Engine
 from app.core.result import Result
-from app.core.run import Progress, Run
 from app.core.settings import Settings
-from app.core.targets import parse_text
+from app.core.tally import Progress
+from app.core.targets import TargetList
 
 
 def fetch_all(urls: Iterable[str], settings: Settings | None = None,
               **changes: object) -> list[Result]:
-    """Fetch ``urls`` with a real Run; the results in input order."""
+    """Fetch ``urls`` with a real engine; the results in input order."""
     results, _ = fetch_with_progress(urls, settings, **changes)
     return results
 
@@ -24,9 +26,11 @@ def fetch_with_progress(urls: Iterable[str], settings: Settings | None = None,
     results: list[Result] = []
 
     async def go() -> Progress:
-        run = Run(parse_text("\n".join(urls)), settings, results.append)
-        await run.start()
-        return run.progress()
+        targets = TargetList.from_text("\n".join(urls))
+        engine = Engine(targets, settings, [results.append],
+                        details=DetailPolicy.keep_everything())
+        await engine.start()
+        return engine.progress()
 
     progress = asyncio.run(go())
     return sorted(results, key=lambda r: r.index), progress

@@ -9,9 +9,11 @@ import pytest
 
 from app.core.errors import Kind
 from app.core.result import Outcome
+from app.core import details
+from app.core.engine import Engine
 from app.core.run import Run
 from app.core.settings import Settings
-from app.core.targets import parse_text
+from app.core.targets import TargetList, parse_text
 from tests.core.runs import fetch_all, fetch_one, fetch_with_progress
 from tests.servers import BASIC_AUTH, TLS, ReservedPort, ThreadedServer, proxy_app
 
@@ -234,14 +236,15 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
     results = []
 
     async def go():
-        run = Run(parse_text("\n".join(urls)), Settings(concurrency=5, per_host=0), results.append)
-        task = run.start()
+        engine = Engine(TargetList.from_text("\n".join(urls)), Settings(concurrency=5, per_host=0),
+                        [results.append])
+        task = engine.start()
         while sum(r.outcome is Outcome.OK for r in results) < 3:
             await asyncio.sleep(0.01)
-        run.cancel()
+        engine.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return run.progress()
+        return engine.progress()
 
     progress = asyncio.run(go())
     assert sorted(r.index for r in results) == list(range(13))
@@ -253,16 +256,20 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
 
 
 @pytest.mark.parametrize("keep", [None, 3, 0, 20])
-def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, keep):
+def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, keep,
+                                                                       monkeypatch):
     # One at a time: rows finish in input order. Row 2 is an HTTP error, row 5 an invalid line.
     urls = [server.url(f"/ok?n={i}") for i in range(10)]
     urls[2] = server.url("/status/500")
     urls[5] = "ftp://not.fetched.example/"
     results = []
+    if keep is not None:  # a list "too long" to keep everything, keeping the last `keep` rows
+        monkeypatch.setattr(details, "KEEP_ALL", 5)
+        monkeypatch.setattr(details, "KEEP_RECENT", keep)
 
     async def go():
-        await Run(parse_text("\n".join(urls)), Settings(concurrency=1, retries=0),
-                  results.append, details_for_last=keep).start()
+        await Engine(TargetList.from_text("\n".join(urls)), Settings(concurrency=1, retries=0),
+                     [results.append]).start()
 
     asyncio.run(go())
     assert [r.index for r in results] == list(range(10))
@@ -274,13 +281,6 @@ def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, k
     else:
         assert kept == [2]
     assert all(r.status == 200 for r in results if r.index not in (2, 5))  # only details go
-
-
-def test_dropping_details_needs_the_runs_total():
-    targets = (t for t in parse_text("https://a.example/"))  # no len()
-    with pytest.raises(ValueError, match="total"):
-        Run(targets, Settings(), lambda result: None, details_for_last=5)
-    Run(targets, Settings(), lambda result: None, details_for_last=5, total=1)
 
 
 def test_a_failing_sink_is_reported_and_the_run_goes_on(server):
@@ -419,8 +419,10 @@ def test_new_connection_timings_are_all_taken_by_their_requests(server):
 
     from yarl import URL
 
-    from app.core.fetch import Fetcher, fetch, open_session
-    from app.core.result import Result
+    from app.core.errors import FetchFailed
+    from app.core.fetch import Fetcher, fetch
+    from app.core.pacing import HostState
+    from app.core.transport import open_session
 
     with ReservedPort() as closed:
         urls = [server.url("/ok"), server.url("/status/404"), f"http://127.0.0.1:{closed.port}/",
@@ -430,11 +432,10 @@ def test_new_connection_timings_are_all_taken_by_their_requests(server):
             settings = Settings(retries=0, timeout=0.5)
             async with open_session(settings) as session:
                 fetcher = Fetcher(settings, session)
-                results = [Result(i, i + 1, url) for i, url in enumerate(urls)]
-                await asyncio.gather(*(fetch(fetcher, URL(url), result)
-                                       for url, result in zip(urls, results, strict=True)),
-                                     return_exceptions=True)
-                return dict(fetcher.new_connections), results
+                answers = await asyncio.gather(*(fetch(fetcher, URL(url), url, HostState())
+                                                 for url in urls), return_exceptions=True)
+                responses = [a.response if isinstance(a, FetchFailed) else a for a in answers]
+                return dict(fetcher.new_connections), responses
 
         left, results = asyncio.run(go())
     assert left == {}  # ok, 404, refused, resolved and timed out: none left behind

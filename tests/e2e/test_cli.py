@@ -87,7 +87,7 @@ def test_usage_errors_exit_2(tmp_path):
     urls.write_text("https://a.example/\n")
     proc = fetchdeck(str(urls), "--concurrency", "0", "--exit-when-done", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "concurrency must be at least 1" in proc.stderr
+    assert "--concurrency: Requests in flight must be between 1 and 10,000" in proc.stderr
 
 
 def test_an_export_that_cannot_be_written_exits_2(server, tmp_path):
@@ -97,7 +97,7 @@ def test_an_export_that_cannot_be_written_exits_2(server, tmp_path):
     target.mkdir()
     proc = fetchdeck(str(urls), "--export-csv", str(target), "--exit-when-done", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "could not write" in proc.stderr
+    assert "is a folder; give a file name" in proc.stderr
 
 
 def test_demo_runs_to_the_end_with_every_kind_of_outcome(tmp_path):
@@ -136,8 +136,8 @@ def test_flags_reach_the_window_apart_from_the_saved_settings(tmp_path, monkeypa
     """In process: the window gets the saved settings and the flags separately, so that the
     Settings dialog can save the one without making the other permanent."""
     import app.__main__ as entry
+    from app.core.config import save_settings
     from app.core.settings import Settings
-    from app.gui.config import save_settings
 
     monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
     save_settings(Settings(concurrency=20, retries=4))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections import Counter
 
@@ -116,7 +115,7 @@ def real(run_async, server, raw) -> dict[str, Result]:
     cancelled = fetch(run_async, [server.url(f"/hang?c={i}") for i in range(3)],
                       cancel_after=0.3)
     for i, result in enumerate(cancelled):
-        by_name[f"cancelled{i}"] = dataclasses.replace(result, index=len(results) + i)
+        by_name[f"cancelled{i}"] = result.replace(index=len(results) + i)
     _REAL["by_name"] = by_name
     return by_name
 
@@ -194,9 +193,9 @@ def test_a_batch_adds_replaces_moves_and_removes(real, qtmodeltester):
     assert model.counts() == {"dns": 1, "refused": 1, "http_5xx": 1}
     # Retried: the refused row now answers 500 (moves group); the dns row works (leaves);
     # the 500 row fails again, differently worded (stays, replaced in place).
-    moved = dataclasses.replace(e500, index=refused.index)
-    healed = dataclasses.replace(ok, index=dns.index)
-    again = dataclasses.replace(e500, failure=Failure.plain(Kind.HTTP_5XX, "HTTP 500 again"),
+    moved = e500.replace(index=refused.index)
+    healed = ok.replace(index=dns.index)
+    again = e500.replace(failure=Failure.plain(Kind.HTTP_5XX, "HTTP 500 again"),
                                 attempts=3)
     model.update([moved, healed, again])
     assert model.counts() == {"http_5xx": 2}
@@ -204,19 +203,19 @@ def test_a_batch_adds_replaces_moves_and_removes(real, qtmodeltester):
     assert messages == {refused.index: moved.error, e500.index: "HTTP 500 again"}
     assert [e.key for e in model.entries()] == sorted(messages)  # the results table's order
     # Queued again for a retry: the row leaves the panel until its new result arrives.
-    model.update([dataclasses.replace(e500, outcome=Outcome.PENDING, failure=None)])
+    model.update([e500.replace(outcome=Outcome.PENDING, failure=None)])
     assert model.counts() == {"http_5xx": 1}
-    model.update([dataclasses.replace(ok, index=refused.index)])
+    model.update([ok.replace(index=refused.index)])
     assert model.counts() == {} and model.rowCount() == 0
 
 
 def test_last_result_in_a_batch_wins_and_rows_keep_table_order(real):
     model = ErrorsModel()
     base = real["refused"]
-    batch = [dataclasses.replace(base, index=i) for i in (7, 3, 9, 1)]
-    batch.append(dataclasses.replace(real["ok"], index=9))
+    batch = [base.replace(index=i) for i in (7, 3, 9, 1)]
+    batch.append(real["ok"].replace(index=9))
     model.update(batch)
-    model.update([dataclasses.replace(base, index=5)])
+    model.update([base.replace(index=5)])
     assert [e.key for e in model.entries()] == [1, 3, 5, 7]
 
 
@@ -301,7 +300,7 @@ def test_selecting_a_group_explains_the_kind_and_lists_its_urls(panel, real):
 def test_a_retried_failure_updates_in_place_and_the_table_does_not_jump(panel, real, qtbot):
     panel.update_results(list(real.values()))
     select(panel, shown(panel, real["503"]))
-    again = dataclasses.replace(real["503"], attempts=3, failure=Failure.plain(
+    again = real["503"].replace(attempts=3, failure=Failure.plain(
         Kind.HTTP_5XX, "HTTP 503 Service Unavailable (still)"))
     with qtbot.assertNotEmitted(panel.row_selected):
         panel.update_results([again])
@@ -309,24 +308,24 @@ def test_a_retried_failure_updates_in_place_and_the_table_does_not_jump(panel, r
     assert "(still)" in panel.details_text()
     # It works now: it leaves, Qt moves the current row, and nobody asked the table to follow.
     with qtbot.assertNotEmitted(panel.row_selected):
-        panel.update_results([dataclasses.replace(real["ok"], index=real["503"].index)])
+        panel.update_results([real["ok"].replace(index=real["503"].index)])
     assert panel.model.entry_for(real["503"].index) is None
     assert real["503"].url not in panel.details_text()
 
 
 def test_ok_results_of_rows_never_failed_are_not_queued_but_a_fix_still_removes(panel, real):
     ok = real["ok"]
-    panel.update_results([dataclasses.replace(ok, index=10_000 + i) for i in range(500)])
+    panel.update_results([ok.replace(index=10_000 + i) for i in range(500)])
     assert panel.pending() == 0 and panel.model.failure_count() == 0
-    failed = dataclasses.replace(real["500"], index=77)
+    failed = real["500"].replace(index=77)
     # The failure and the later ok of the same row arrive before the panel lists either.
     panel._queue.append(failed)
     panel._failed_rows.add(77)
-    panel.update_results([dataclasses.replace(ok, index=77)])
+    panel.update_results([ok.replace(index=77)])
     assert panel.model.entry_for(77) is None
     panel.update_results([failed])
     assert panel.model.entry_for(77) is not None
-    panel.update_results([dataclasses.replace(ok, index=77)])
+    panel.update_results([ok.replace(index=77)])
     assert panel.model.entry_for(77) is None
     panel.clear()
     assert not panel._failed_rows
@@ -487,7 +486,7 @@ def test_sorting_a_column_sorts_inside_groups_and_keeps_group_order(panel, real,
     assert [panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())] == order
     http5 = panel.model.entries(Kind.HTTP_5XX)
     assert [e.url for e in http5] == sorted((e.url for e in http5), reverse=True)
-    panel.update_results([dataclasses.replace(real["503"], index=1000)])
+    panel.update_results([real["503"].replace(index=1000)])
     http5 = panel.model.entries(Kind.HTTP_5XX)
     assert [e.url for e in http5] == sorted((e.url for e in http5), reverse=True)
 
@@ -495,7 +494,7 @@ def test_sorting_a_column_sorts_inside_groups_and_keeps_group_order(panel, real,
 def test_ten_thousand_failures_in_one_batch(panel, real, qtbot):
     """Timed and printed, not asserted: the numbers go in the report."""
     failures = [r for r in real.values() if r.outcome is not Outcome.OK]
-    batch = [dataclasses.replace(failures[i % len(failures)], index=i) for i in range(10_000)]
+    batch = [failures[i % len(failures)].replace(index=i) for i in range(10_000)]
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -529,7 +528,7 @@ def test_ten_thousand_failures_in_one_batch(panel, real, qtbot):
 
     tick_times = []
     for start in range(10_000, 12_000, 500):
-        more = [dataclasses.replace(failures[i % len(failures)], index=i)
+        more = [failures[i % len(failures)].replace(index=i)
                 for i in range(start, start + 500)]
         t0 = time.perf_counter()
         panel.update_results(more)
@@ -540,14 +539,14 @@ def test_ten_thousand_failures_in_one_batch(panel, real, qtbot):
     QApplication.processEvents()
     filter_time = time.perf_counter() - t0
     panel.proxy.setFilterFixedString("")
-    ok = [dataclasses.replace(real["ok"], index=i) for i in range(0, 12_000, 3)]
+    ok = [real["ok"].replace(index=i) for i in range(0, 12_000, 3)]
     t0 = time.perf_counter()
     panel.update_results(ok)
     qtbot.waitUntil(lambda: panel.pending() == 0, timeout=20_000)
     QApplication.processEvents()
     heal_time = time.perf_counter() - t0
     assert panel.model.counts() == csv_counts(
-        [dataclasses.replace(failures[i % len(failures)], index=i)
+        [failures[i % len(failures)].replace(index=i)
          for i in range(12_000) if i % 3])
     print(f"\n10,000 failures in one batch: listed in {total * 1000:.0f} ms; first call "
           f"{first_call * 1000:.0f} ms; longest event-loop stall {max(gaps) * 1000:.0f} ms "

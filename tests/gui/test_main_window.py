@@ -302,13 +302,13 @@ def test_a_long_status_text_is_elided_and_does_not_widen_the_window(window, qtbo
 
 def test_a_row_whose_details_were_not_kept_says_so_and_fetches_again(window, qtbot, server,
                                                                     monkeypatch):
-    from app.gui import run_controller
+    from app.core import details
     from app.gui.failure_details import failure_details
     from app.gui.row_details import RowDetails
 
-    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 10)  # one row too few
-    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 2)
-    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 1)
+    monkeypatch.setattr(details, "KEEP_ALL", 10)  # one row too few
+    monkeypatch.setattr(details, "KEEP_RECENT", 2)
+    monkeypatch.setattr(details, "KEEP_FAILED", 1)
     urls = [server.url(f"/ok?n={i}") for i in range(8)] + [
         server.url(f"/status/500?n={i}") for i in range(3)]
     fetch(qtbot, window, "\n".join(urls))
@@ -348,10 +348,10 @@ def test_a_row_whose_details_were_not_kept_says_so_and_fetches_again(window, qtb
 
 
 def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
-    from app.gui import run_controller
+    from app.core import details
 
-    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 0)
-    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 0)
+    monkeypatch.setattr(details, "KEEP_ALL", 0)
+    monkeypatch.setattr(details, "KEEP_RECENT", 0)
     fetch(qtbot, window, server.url("/ok"))
     window.select_row(0)
     button = window.details.findChild(QPushButton, "details_fetch_again")
@@ -365,7 +365,7 @@ def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
 
 
 def test_progress_text_says_nothing_it_could_not_measure():
-    from app.core.run import Progress
+    from app.core.tally import Progress
     from app.gui.main_window import format_duration, progress_text
 
     quick = Progress(total=15, done=15, ok=12, http_error=3, failed=0, invalid=0, cancelled=0,
@@ -373,7 +373,8 @@ def test_progress_text_says_nothing_it_could_not_measure():
     assert progress_text(quick, running=False) == (
         "Finished in under 0.1 s: 15 / 15 done · 12 ok · 3 failed")
     timed = Progress(total=20_000, done=5_000, ok=5_000, http_error=0, failed=0, invalid=0,
-                     cancelled=0, in_flight=100, elapsed=0.5, fetched_per_second=10_000.0)
+                     cancelled=0, in_flight=100, elapsed=0.5, fetched_per_second=10_000.0,
+                     run_total=20_000, run_done=5_000)
     assert progress_text(timed, running=True) == (
         "Fetching: 5,000 / 20,000 done · 5,000 ok · 10,000.0 req/s · 1.5 s left")
     assert [format_duration(s) for s in (0.3, 9.94, 9.96, 59.4, 61, 3_700)] == [

@@ -44,7 +44,7 @@ def test_stored_results_are_announced_once_per_flush(qapp, qtbot):
     changes = []
     model.dataChanged.connect(lambda top, bottom: changes.append((top.row(), bottom.row())))
     for i in (5, 70, 30):
-        model.store(Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=2048))
+        model.store(Result.of(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=2048))
     assert changes == []
     model.flush()
     assert changes == [(5, 70)]
@@ -56,8 +56,8 @@ def test_stored_results_are_announced_once_per_flush(qapp, qtbot):
 
 def test_sort_role_orders_numbers_as_numbers_and_queued_last(qapp):
     model = model_with("\n".join(f"https://h.example/{i}" for i in range(3)))
-    model.store(Result(0, 1, "u", Outcome.OK, status=200))
-    model.store(Result(1, 2, "u", Outcome.HTTP_ERROR, status=1000 // 2,
+    model.store(Result.of(0, 1, "u", Outcome.OK, status=200))
+    model.store(Result.of(1, 2, "u", Outcome.HTTP_ERROR, status=1000 // 2,
                        failure=Failure(Kind.HTTP_5XX, "HTTP 500")))
     keys = [cell(model, r, COL_STATUS, ResultsModel.SortRole) for r in range(3)]
     assert keys[0] < keys[1] < keys[2]
@@ -73,7 +73,7 @@ def test_passwords_are_masked_unless_turned_off(qapp):
 
 def test_requeue_shows_rows_queued_again(qapp):
     model = model_with("https://a.example/")
-    model.store(Result(0, 1, "https://a.example/", Outcome.FAILED,
+    model.store(Result.of(0, 1, "https://a.example/", Outcome.FAILED,
                        failure=Failure(Kind.REFUSED, "refused")))
     model.requeue([0])
     assert cell(model, 0, COL_OUTCOME) == "queued"
@@ -84,7 +84,7 @@ def test_server_text_in_tooltips_is_shown_literally(qapp):
     from app.gui.results_model import COL_ERROR
 
     model = model_with("https://a.example/")
-    model.store(Result(0, 1, "https://a.example/", Outcome.HTTP_ERROR, status=500,
+    model.store(Result.of(0, 1, "https://a.example/", Outcome.HTTP_ERROR, status=500,
                        reason="<b>bold</b>",
                        failure=Failure(Kind.HTTP_5XX, "HTTP 500 <b>bold</b>")))
     tip = cell(model, 0, COL_ERROR, Qt.ItemDataRole.ToolTipRole)
@@ -99,13 +99,13 @@ def filled_model(n=6):
     for i in range(n):
         status = statuses[i % len(statuses)]
         if status is None:
-            model.store(Result(i, i + 1, "u", Outcome.FAILED,
+            model.store(Result.of(i, i + 1, "u", Outcome.FAILED,
                                failure=F(Kind.REFUSED, "Connection refused")))
         elif status >= 400:
-            model.store(Result(i, i + 1, "u", Outcome.HTTP_ERROR, status=status,
+            model.store(Result.of(i, i + 1, "u", Outcome.HTTP_ERROR, status=status,
                                failure=F(Kind.HTTP_4XX, f"HTTP {status}")))
         else:
-            model.store(Result(i, i + 1, "u", Outcome.OK, status=status, elapsed_ms=float(i)))
+            model.store(Result.of(i, i + 1, "u", Outcome.OK, status=status, elapsed_ms=float(i)))
     model.flush()
     return model
 

@@ -52,7 +52,7 @@ def view(qapp: QApplication, qtbot: QtBot) -> Iterator[tuple[ResultsView, Result
 
 def finish(model: ResultsModel, rows: range) -> None:
     for i in rows:
-        model.store(Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=10))
+        model.store(Result.of(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=10))
     model.flush()
 
 

@@ -119,7 +119,7 @@ def test_server_text_is_shown_literally_never_as_markup(server, fetch, details):
     for name in ("summary_error", "summary_note", "body_info", "body_save_status"):
         assert label(details, name).textFormat() == Qt.TextFormat.PlainText, name
     # Even a failure message carrying markup stays text.
-    result.note = "<i>note</i>"
+    result = result.replace(note="<i>note</i>")
     details.show_result(result, mask_passwords=True)
     assert details.text_of("note") == "<i>note</i>"
 
@@ -174,7 +174,7 @@ def test_passwords_are_masked_in_urls_and_the_authorization_header(server, fetch
 
 
 def test_passwords_in_messages_and_notes_are_masked(details):
-    result = Result(0, 1, "http://a/", Outcome.FAILED, note="redirected to http://u:pw@b/",
+    result = Result.of(0, 1, "http://a/", Outcome.FAILED, note="redirected to http://u:pw@b/",
                     failure=Failure.plain(Kind.UNSAFE_REDIRECT, "to ftp://u:pw@c/"))
     details.show_result(result, mask_passwords=True)
     assert "pw" not in details.text_of("error") + details.text_of("note")
@@ -208,7 +208,7 @@ def test_the_pane_keeps_what_it_shows_when_the_run_drops_the_rows_details(server
                                                                            details):
     (result,) = fetch(server.url("/page"))
     details.show_result(result, mask_passwords=True)
-    result.details = None  # what the run controller does to older rows, while this one shows
+    result.response.details = None  # what the detail policy does to older rows, while it shows
     details.findChild(QCheckBox, "body_hex").setChecked(True)  # the body is drawn again
     assert details.findChild(QPlainTextEdit, "body").toPlainText().startswith("00000000  ")
     assert details.findChild(QPushButton, "body_save").isEnabled()

@@ -1,9 +1,9 @@
-"""The run controller: which rows keep their headers and previews, and how results are stored."""
+"""The run controller: results stored in timed batches, details kept within the policy."""
 
 from __future__ import annotations
 
-from app.core.errors import Failure, Kind
-from app.core.result import Details, Outcome, Result
+from app.core import details
+from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.targets import TargetList
 from app.gui import run_controller
@@ -11,40 +11,11 @@ from app.gui.results_model import ResultsModel
 from app.gui.run_controller import RunController
 
 
-def test_a_long_run_keeps_details_for_its_recent_failures_and_recent_rows(qapp, monkeypatch):
-    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 399)
-    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 30)
-    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 20)
-    count = 400
-    model = ResultsModel()
-    urls = "\n".join(f"https://h.example/{i}" for i in range(count))
-    model.reset_rows(TargetList.from_text(urls))
-    controller = RunController(model, Settings())
-    controller._keep_all = count <= run_controller.KEEP_ALL_DETAILS  # as _begin decides
-
-    def result(i: int) -> Result:
-        if i % 5 == 0:  # every fifth row an HTTP error, with the error page's headers and body
-            return Result(i, i + 1, f"https://h.example/{i}", Outcome.HTTP_ERROR, status=500,
-                          failure=Failure(Kind.HTTP_5XX, "HTTP 500"),
-                          details=Details(preview=b"oops"))
-        return Result(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
-                      details=Details(preview=b"x" * 100))
-
-    results = [result(i) for i in range(count)]
-    for start in range(0, count, 37):  # ticks of uneven sizes
-        controller._store(results[start:start + 37])
-    kept = {i for i in range(count) if model.result(i).details is not None}
-    failures = [i for i in range(count) if i % 5 == 0]
-    others = [i for i in range(count) if i % 5]
-    assert kept == set(failures[-30:]) | set(others[-20:])
-    assert all(model.result(i).status is not None for i in range(count))  # only details go
-
-
 def test_a_short_run_keeps_every_rows_details(qtbot, loop, monkeypatch):
     from tests.servers import ThreadedServer
 
-    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 1)
-    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 1)
+    monkeypatch.setattr(details, "KEEP_RECENT", 1)
+    monkeypatch.setattr(details, "KEEP_FAILED", 1)
     with ThreadedServer() as server:
         text = "\n".join([server.url(f"/ok?n={i}") for i in range(6)]
                          + [server.url(f"/status/500?n={i}") for i in range(3)])
@@ -55,7 +26,7 @@ def test_a_short_run_keeps_every_rows_details(qtbot, loop, monkeypatch):
         with qtbot.waitSignal(controller.finished, timeout=20_000):
             controller.start(targets)
         assert all(model.result(i).details is not None for i in range(9))
-        monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 8)  # one row too many
+        monkeypatch.setattr(details, "KEEP_ALL", 8)  # one row too many
         with qtbot.waitSignal(controller.finished, timeout=20_000):
             controller.start(targets)
     # The most recent failure, and an ok row only if it was the run's last to finish.
@@ -66,9 +37,9 @@ def test_a_short_run_keeps_every_rows_details(qtbot, loop, monkeypatch):
 def test_retries_of_a_long_list_keep_details_within_the_same_bounds(qtbot, loop, monkeypatch):
     from tests.servers import ThreadedServer
 
-    monkeypatch.setattr(run_controller, "KEEP_ALL_DETAILS", 10)
-    monkeypatch.setattr(run_controller, "KEEP_RECENT_DETAILS", 3)
-    monkeypatch.setattr(run_controller, "KEEP_FAILED_DETAILS", 2)
+    monkeypatch.setattr(details, "KEEP_ALL", 10)
+    monkeypatch.setattr(details, "KEEP_RECENT", 3)
+    monkeypatch.setattr(details, "KEEP_FAILED", 2)
     with ThreadedServer() as server:
         text = "\n".join([server.url(f"/ok?n={i}") for i in range(8)]
                          + [server.url(f"/status/500?n={i}") for i in range(4)])
@@ -85,8 +56,9 @@ def test_retries_of_a_long_list_keep_details_within_the_same_bounds(qtbot, loop,
                 controller.retry([0, 1, 2, 8, 9])
     # Each retry's last three are rows 2, 8 and 9; the two most recent failures are 8 and 9.
     assert [i for i in range(12) if model.result(i).details is not None] == [2, 8, 9]
-    assert len(controller._recent) == 1 and len(controller._failed) == 2
-    assert all(model.result(r.index) is r for r in (*controller._recent, *controller._failed))
+    policy = controller.engine.details
+    assert len(policy._recent) == 1 and len(policy._failed) == 2
+    assert all(model.result(r.index) is r for r in (*policy._recent, *policy._failed))
 
 
 def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop):
@@ -96,9 +68,9 @@ def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop
     reported = []
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
     try:
-        controller._store([Result(0, 1, "https://a.example/", Outcome.OK, status=200),
-                           Result(7, 8, "https://user:pw@x.example/", Outcome.OK, status=200),
-                           Result(1, 2, "https://b.example/", Outcome.OK, status=200)])
+        controller._store([Result.of(0, 1, "https://a.example/", Outcome.OK, status=200),
+                           Result.of(7, 8, "https://user:pw@x.example/", Outcome.OK, status=200),
+                           Result.of(1, 2, "https://b.example/", Outcome.OK, status=200)])
     finally:
         loop.set_exception_handler(None)
     assert model.result(0).status == 200 and model.result(1).status == 200

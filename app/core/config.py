@@ -1,5 +1,5 @@
-"""Settings on disk: ``settings.json`` in the user's config directory, read forgivingly and
-written atomically.
+"""Settings on disk, shared by the window and the command line: ``settings.json`` in the
+user's config directory, read forgivingly and written atomically.
 
 The file looks like ``{"version": 1, "settings": {"concurrency": 20}}``. Only values that differ
 from the defaults are written, so a default that improves in a later release (or the
@@ -60,12 +60,17 @@ def load_settings() -> tuple[Settings, list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return Settings(), [f"Could not read {path}: {_reason(exc)}. Using default settings."]
     try:
-        document = json.loads(text)
+        document = _parse(text)
     except json.JSONDecodeError as exc:
         return Settings(), [
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
             f"Using default settings; saving keeps a copy of the old file as "
             f"{path.name}.bak."
+        ]
+    except ValueError as exc:  # RecursionError and huge numbers, as plain words
+        return Settings(), [
+            f"{path} cannot be read as settings ({exc}). Using default settings; saving "
+            f"keeps a copy of the old file as {path.name}.bak."
         ]
     problem = _check_document(document)
     if problem:
@@ -73,6 +78,7 @@ def load_settings() -> tuple[Settings, list[str]]:
             f"{path}: {problem}. Using default settings; saving keeps a copy of the old file "
             f"as {path.name}.bak."
         ]
+    assert isinstance(document, dict)  # _check_document said so
     stored: dict[str, Any] = document["settings"]
     warnings: list[str] = []
     for name in NOT_STORED & stored.keys():
@@ -141,9 +147,29 @@ def _unusable(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return True
     try:
-        return bool(_check_document(json.loads(text)))
-    except json.JSONDecodeError:
+        return bool(_check_document(_parse(text)))
+    except ValueError:
         return True
+
+
+# A settings file is a few hundred bytes: anything far larger is not one of ours.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def _parse(text: str) -> object:
+    """``json.loads`` that raises only ValueError: a file nested thousands of levels deep
+    (RecursionError) or holding a 5,000-digit number (ValueError from int()) must not escape
+    as anything but "this file cannot be used"."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is {len(text):,} characters long; settings take a few hundred")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure means the file is unusable
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _reason(exc: BaseException) -> str:

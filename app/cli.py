@@ -1,0 +1,255 @@
+"""``fetchdeck run``: fetch a list without a window, results to a file or standard output.
+
+Never imports Qt. Reads URL lists from files, standard input (``-``) or arguments, runs them
+through the engine (:mod:`app.core.engine`), streams results in input order as CSV or JSON
+Lines, shows progress on standard error when it is a terminal, and ends with a one-line summary
+and an exit status a script can trust:
+
+====  ===========================================================================
+0     every URL ok
+1     any URL failed, was invalid or cancelled (or a check failed)
+2     a usage error, unreadable input or unwritable output
+3     Fetchdeck itself failed (an internal error, a missing part)
+130   stopped by Ctrl+C (SIGINT); every row so far is written, the rest cancelled
+143   stopped by SIGTERM, likewise
+====  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.core.config import load_settings
+from app.core.engine import Engine
+from app.core.export import FORMATS, format_for
+from app.core.options import add_setting_arguments, overrides_from_args
+from app.core.output import OutputError, open_output
+from app.core.settings import Settings, SettingsError
+from app.core.tally import (
+    EXIT_FAILURES,
+    EXIT_INTERNAL,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+)
+from app.core.targets import TargetList, read_url_bytes, read_url_file, split_lines
+from app.core.writer import ResultWriter
+
+__all__ = ["main", "run_command"]
+
+EXIT_STATUS_TEXT = (
+    "exit status: 0 every URL ok; 1 any failed, invalid or cancelled; 2 usage error, "
+    "unreadable input or unwritable output; 3 Fetchdeck itself failed; 130/143 stopped by "
+    "SIGINT/SIGTERM (every row so far is written, the rest are cancelled)"
+)
+
+
+class UsageError(Exception):
+    """Exit 2 with this message."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fetchdeck run",
+        description="Fetch every URL of a list without a window; write the results in input "
+                    "order as CSV or JSON Lines.",
+        epilog=EXIT_STATUS_TEXT,
+    )
+    parser.add_argument(
+        "sources", nargs="*", metavar="SOURCE",
+        help="a file of URLs (one per line), - for standard input, or a URL; several may be "
+             "mixed, and rows keep their order (default: standard input when it is not a "
+             "terminal)")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help="where to write the results (- or nothing: standard output); "
+                             "a regular file is replaced only when the run is complete")
+    parser.add_argument("--format", choices=sorted(FORMATS),
+                        help="csv or jsonl (default: by the output's extension, else csv)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress and no summary on standard error")
+    parser.add_argument("--version", action="version", version=f"fetchdeck {__version__}")
+    add_setting_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_command(args, parser)
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run ``fetchdeck run`` with parsed arguments; returns the exit status."""
+    saved, warnings = load_settings()
+    for warning in warnings:
+        print(f"fetchdeck: warning: {warning}", file=sys.stderr)
+    try:
+        settings = saved.replace(**overrides_from_args(args))
+    except SettingsError as exc:
+        parser.error(str(exc))
+    try:
+        targets, inputs = read_sources(args.sources, sys.stdin)
+    except UsageError as exc:
+        print(f"fetchdeck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return fetch_to(targets, settings, args.output, args.format, inputs=inputs,
+                    quiet=args.quiet)
+
+
+def read_sources(sources: Sequence[str], stdin: TextIO) -> tuple[TargetList, list[Path]]:
+    """Every source's rows, in order, and the files read (never to be overwritten).
+
+    Line numbers run on across sources, so each row's ``line`` is unique in the output.
+    """
+    if not sources:
+        if stdin.isatty():
+            raise UsageError("give a file of URLs, - for standard input, or URLs "
+                             "(fetchdeck run --help)")
+        sources = ["-"]
+    targets = TargetList.empty()
+    inputs: list[Path] = []
+    line = 0
+    for source in sources:
+        if source == "-":
+            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+            text = read_url_bytes(data)
+        elif "://" in source and not os.path.exists(source):
+            text = source
+        else:
+            path = Path(source)
+            try:
+                text = read_url_file(path)
+            except IsADirectoryError:
+                raise UsageError(f"{source} is a folder, not a list of URLs") from None
+            except OSError as exc:
+                raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+            inputs.append(path)
+        lines = split_lines(text)
+        targets.extend(TargetList.from_lines(lines, first_line=line + 1))
+        line += len(lines)
+    return targets, inputs
+
+
+def fetch_to(targets: TargetList, settings: Settings, output: str | None, fmt_name: str | None,
+             *, inputs: Sequence[Path] = (), quiet: bool = False, discard: bool = False) -> int:
+    """Fetch ``targets`` and write every row to ``output``; the exit status. ``discard``
+    writes no rows at all (the old ``--exit-when-done`` without ``--export-csv``)."""
+    fmt = FORMATS[format_for(output, fmt_name)](settings)
+    try:
+        out = open_output(os.devnull if discard else output, protect=inputs)
+    except OutputError as exc:
+        print(f"fetchdeck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with out:
+        return asyncio.run(_fetch(targets, settings, out, fmt, quiet=quiet))
+
+
+async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
+                 quiet: bool) -> int:
+    loop = asyncio.get_running_loop()
+    engine = Engine(targets, settings)
+    stopped_by: list[int] = []
+
+    def write_failed(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(engine.cancel)
+
+    writer = ResultWriter(out, fmt, len(targets), on_error=write_failed)
+    engine.sinks.append(writer.add)
+
+    def stop(signum: int) -> None:
+        if not stopped_by:
+            stopped_by.append(signum)
+        engine.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Windows has no add_signal_handler: Ctrl+C raises KeyboardInterrupt there instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop, signum)
+    writer.start()
+    progress = _Progress(engine, enabled=not quiet and sys.stderr.isatty())
+    started = time.monotonic()
+    task = engine.start()
+    for notice in engine.notices:
+        print(f"fetchdeck: {notice}", file=sys.stderr)
+    progress.start()
+    try:
+        await asyncio.wait([task])
+    finally:
+        progress.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    await asyncio.to_thread(writer.finish)
+    elapsed = time.monotonic() - started
+    status = engine.exit_status()
+    internal = None if task.cancelled() else task.exception()
+    if internal is not None:
+        print(f"fetchdeck: internal error: {internal!r}", file=sys.stderr)
+        status = EXIT_INTERNAL
+    if writer.error is not None and not isinstance(writer.error, BrokenPipeError):
+        error = writer.error
+        reason = getattr(error, "strerror", None) or error
+        print(f"fetchdeck: could not write {out.display}: {reason}", file=sys.stderr)
+        status = EXIT_USAGE
+    if not quiet:
+        where = "" if out.streaming else f" -> {out.display}"
+        print(f"fetchdeck: {engine.tally.summary(elapsed, cancelled=bool(stopped_by))}{where}",
+              file=sys.stderr)
+    if stopped_by:
+        return EXIT_SIGINT if stopped_by[0] == signal.SIGINT else EXIT_SIGTERM
+    if writer.error is not None and isinstance(writer.error, BrokenPipeError):
+        return EXIT_FAILURES if status == 0 else status
+    return status
+
+
+class _Progress:
+    """A progress bar on standard error (tqdm), refreshed from the engine's counts."""
+
+    INTERVAL = 0.2
+
+    def __init__(self, engine: Engine, *, enabled: bool) -> None:
+        self.engine = engine
+        self.enabled = enabled
+        self._bar: Any = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        # Imported only now: a script's run (no terminal) never pays for it, and the first
+        # requests are already on their way.
+        from tqdm import tqdm  # noqa: PLC0415
+
+        self._bar = tqdm(total=len(self.engine.targets), unit="URL", file=sys.stderr,
+                         dynamic_ncols=True, smoothing=0.1, leave=False)
+        self._tick()
+
+    def _tick(self) -> None:
+        progress = self.engine.progress()
+        bar = self._bar
+        bar.n = progress.done
+        parts = [f"ok {progress.ok:,}"]
+        if progress.failures:
+            parts.append(f"failed {progress.failures:,}")
+        if progress.waiting:
+            parts.append(f"waiting {progress.waiting:,}")
+        bar.set_postfix_str(" · ".join(parts), refresh=False)
+        bar.refresh()
+        self._handle = asyncio.get_running_loop().call_later(self.INTERVAL, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._bar is not None:
+            self._bar.close()
+

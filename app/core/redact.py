@@ -1,0 +1,101 @@
+"""The one place secrets are masked: URL passwords, ``--auth`` and proxy credentials.
+
+Every view and export asks a :class:`Redactor` before text leaves the engine (the table, the
+error panel, the details pane, logs, CSV/JSONL/XLSX, curl commands). Masking never needs a
+valid URL: ``http://frank:pw@host:99999/`` is masked although no URL parser accepts it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.settings import Settings
+
+__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "mask_url", "mask_text"]
+
+MASK = "***"
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+# scheme://user:password@ — the password runs to the authority's last "@" (an unencoded "@" in
+# a password is common in lists people type), never past the end of the authority.
+_USERINFO = re.compile(
+    r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@\s:]*:)(?P<password>[^/?#\s]*)@")
+# A secret shorter than this is not replaced as a literal: masking every "a" would wreck text.
+MIN_LITERAL = 4
+
+
+def mask_url(text: str) -> str:
+    """``https://user:secret@host/`` -> ``https://user:***@host/``; other text unchanged."""
+    if "@" not in text:
+        return text
+    return _USERINFO.sub(lambda m: f"{m['pre']}{MASK}@" if m["password"] else m[0], text)
+
+
+def mask_text(text: str) -> str:
+    """Mask ``scheme://user:secret@`` wherever it appears in free text."""
+    return mask_url(text)
+
+
+class Redactor:
+    """Masks what the settings say is secret; a disabled one passes text through.
+
+    ``secrets`` are literal strings to hide wherever they appear (the ``--auth`` password and a
+    proxy's password, which a server or a proxy may echo in an error message).
+    """
+
+    __slots__ = ("enabled", "_secrets")
+
+    def __init__(self, enabled: bool = True, secrets: Iterable[str] = ()) -> None:
+        self.enabled = enabled
+        self._secrets = tuple(sorted({s for s in secrets if len(s) >= MIN_LITERAL},
+                                     key=len, reverse=True))
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Redactor:
+        secrets: list[str] = []
+        if settings.auth:
+            secrets.append(settings.auth.partition(":")[2])
+        if settings.proxy:
+            match = _USERINFO.search(settings.proxy)
+            if match:
+                secrets.append(match["password"])
+        return cls(settings.mask_passwords, secrets)
+
+    def url(self, text: str) -> str:
+        """A URL (or what should have been one) with its password masked."""
+        if not self.enabled:
+            return text
+        if "@" in text:
+            text = mask_url(text)
+        return self._literals(text) if self._secrets else text
+
+    def text(self, text: str) -> str:
+        """Free text (messages, notes, chains, tracebacks) with every secret masked."""
+        if not self.enabled or not text:
+            return text
+        if "@" in text:
+            text = mask_url(text)
+        return self._literals(text) if self._secrets else text
+
+    def header(self, name: str, value: str) -> str:
+        """A header's value as it may be shown: credentials masked, and any URL password in a
+        Location, Referer, Link or Refresh value."""
+        if not self.enabled:
+            return value
+        if name.lower() in SECRET_HEADERS:
+            scheme, _, secret = value.partition(" ")
+            return f"{scheme} {MASK}" if secret else MASK
+        return self.text(value)
+
+    def _literals(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+PLAIN = Redactor(enabled=False)
+MASKING = Redactor()

@@ -1,0 +1,143 @@
+"""Counts of a list's rows by outcome, kept as results arrive: the one source of every count
+the window's status line, the error panel, the command line's summary and its exit status show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.errors import Kind
+from app.core.result import FAILURES, Outcome, Result
+
+__all__ = ["EXIT_FAILURES", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "Progress", "Tally",
+           "format_duration"]
+
+EXIT_OK = 0  # every URL ok (and every check passed)
+EXIT_FAILURES = 1  # any URL failed, was invalid or cancelled, or a check failed
+EXIT_USAGE = 2  # a usage error, unreadable input or unwritable output
+EXIT_INTERNAL = 3  # Fetchdeck itself failed: a bug, or a part of it is missing
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+_OUTCOMES = tuple(Outcome)
+_CODE = {outcome: code for code, outcome in enumerate(_OUTCOMES)}
+_PENDING = _CODE[Outcome.PENDING]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a list stands: its rows by outcome (the whole list, across retries), and the
+    current run's pace. ``state`` is ``running``, ``finished`` or ``cancelled``."""
+
+    total: int
+    done: int
+    ok: int
+    http_error: int
+    failed: int
+    invalid: int
+    cancelled: int
+    in_flight: int
+    elapsed: float
+    fetched_per_second: float
+    run_total: int = 0
+    run_done: int = 0
+    checks_failed: int = 0
+    waiting: int = 0
+    state: str = "running"
+
+    @property
+    def failures(self) -> int:
+        """Rows that failed (``Outcome.is_failure``): HTTP errors, failed and invalid."""
+        return self.http_error + self.failed + self.invalid
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left in this run at its current pace, or None before there is a pace."""
+        if self.fetched_per_second <= 0:
+            return None
+        return max(0, self.run_total - self.run_done) / self.fetched_per_second
+
+
+class Tally:
+    """Each row's latest outcome and the counts they add up to. A retried row moves from its
+    old outcome to its new one, so the counts always describe the whole list."""
+
+    __slots__ = ("size", "_codes", "counts", "internal", "_checks", "checks_failed")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._codes = bytearray(size)  # every row starts pending (code 0)
+        self.counts = [0] * len(_OUTCOMES)
+        self.counts[_PENDING] = size
+        self.internal = 0  # rows whose failure is a bug in Fetchdeck
+        self._checks = bytearray(size)  # 1 where the row's check failed
+        self.checks_failed = 0
+
+    def add(self, result: Result) -> None:
+        index = result.index
+        codes = self._codes
+        code = _CODE[result.outcome]
+        counts = self.counts
+        counts[codes[index]] -= 1
+        counts[code] += 1
+        codes[index] = code
+        failure = result.failure
+        if failure is not None and failure.kind is Kind.INTERNAL:
+            self.internal += 1
+        failed_check = result.check == "fail"
+        if failed_check != self._checks[index]:
+            self._checks[index] = failed_check
+            self.checks_failed += 1 if failed_check else -1
+
+    def count(self, outcome: Outcome) -> int:
+        return self.counts[_CODE[outcome]]
+
+    @property
+    def done(self) -> int:
+        return self.size - self.counts[_PENDING]
+
+    @property
+    def failures(self) -> int:
+        return sum(self.counts[_CODE[outcome]] for outcome in FAILURES)
+
+    def exit_status(self) -> int:
+        """0 when every row is ok and every check passed, 3 when Fetchdeck itself failed on a
+        row, else 1. An empty list is not a success: there was nothing to check."""
+        if self.internal:
+            return EXIT_INTERNAL
+        if self.size and self.count(Outcome.OK) == self.size and not self.checks_failed:
+            return EXIT_OK
+        return EXIT_FAILURES
+
+    def summary(self, elapsed: float | None = None, *, cancelled: bool = False) -> str:
+        """One line: ``1,204 URLs: 1,100 ok, 50 HTTP errors, 30 failed, 4 invalid, 20
+        cancelled in 12.3 s``."""
+        parts = [f"{self.count(Outcome.OK):,} ok"]
+        for outcome, words in ((Outcome.HTTP_ERROR, "HTTP errors"), (Outcome.FAILED, "failed"),
+                               (Outcome.INVALID, "invalid"), (Outcome.CANCELLED, "cancelled"),
+                               (Outcome.PENDING, "not finished")):
+            if self.count(outcome):
+                parts.append(f"{self.count(outcome):,} {words}")
+        if self.checks_failed:
+            parts.append(f"{self.checks_failed:,} checks failed")
+        text = f"{self.size:,} URL{'s' if self.size != 1 else ''}: {', '.join(parts)}"
+        if elapsed is not None:
+            text += f" in {format_duration(elapsed)}"
+        if cancelled:
+            text = "cancelled: " + text
+        return text
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 0.05:
+        return "under 0.1 s"
+    if seconds < 9.95:  # a short run or wait reads 0.4 s, not 0 s
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
