@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from app.core.errors import Kind
-from app.core.result import Outcome
 from app.core import details
 from app.core.engine import Engine
+from app.core.errors import Kind
+from app.core.result import Outcome
 from app.core.run import Run
 from app.core.settings import Settings
 from app.core.targets import TargetList, parse_text

@@ -44,7 +44,8 @@ def test_stored_results_are_announced_once_per_flush(qapp, qtbot):
     changes = []
     model.dataChanged.connect(lambda top, bottom: changes.append((top.row(), bottom.row())))
     for i in (5, 70, 30):
-        model.store(Result.of(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200, bytes=2048))
+        model.store(Result.of(i, i + 1, f"https://h.example/{i}", Outcome.OK, status=200,
+                              bytes=2048))
     assert changes == []
     model.flush()
     assert changes == [(5, 70)]

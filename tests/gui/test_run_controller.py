@@ -82,7 +82,6 @@ def test_a_result_the_model_refuses_is_reported_and_the_others_stored(qapp, loop
 def test_failed_requests_garbage_is_collected_not_frozen_with_the_rows(qtbot, loop, monkeypatch):
     import gc
 
-    from app.gui import run_controller
     from tests.servers import ReservedPort
 
     monkeypatch.setattr(run_controller, "FREEZE_EVERY", 50)
