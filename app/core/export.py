@@ -106,7 +106,10 @@ class Rows:
                 error = redactor.text(error)
             if note:
                 note = redactor.text(note)
-        reason, content_type, title, server = r.reason, r.content_type, r.title, r.server
+        # Cleaned when they arrived from a server; again here, so that no row from anywhere
+        # (a store, a synthetic row, an older Fetchdeck) can make an export fail.
+        reason, content_type = _safe(r.reason), _safe(r.content_type)
+        title, server = _safe(r.title), _safe(r.server)
         if not self.raw:
             first = _FORMULA_FIRST
             if url and url[0] in first:
@@ -168,10 +171,10 @@ class Rows:
             "url": redactor.url(_safe(result.url)),
             "outcome": result.outcome.value,
             "status": r.status,
-            "reason": r.reason,
+            "reason": _safe(r.reason),
             "final_url": redactor.url(r.final_url),
             "redirects": r.redirects,
-            "content_type": r.content_type,
+            "content_type": _safe(r.content_type),
             "bytes": r.bytes,
             "elapsed_ms": None if r.elapsed_ms is None else round(r.elapsed_ms, 1),
             "error_kind": failure.kind.value if failure else None,
@@ -179,9 +182,9 @@ class Rows:
             "attempts": r.attempts,
             "redirect_chain": [{"status": hop.status, "url": redactor.url(hop.url)}
                                for hop in r.chain] or None,
-            "title": r.title,
+            "title": _safe(r.title),
             "sha256": r.sha256,
-            "server": r.server,
+            "server": _safe(r.server),
             "dns_ms": _round(t.dns_ms),
             "connect_ms": _round(t.connect_ms),
             "tls_ms": _round(t.tls_ms),

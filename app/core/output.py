@@ -69,14 +69,17 @@ class Output:
         self.committed = True
 
     def close(self) -> None:
+        """Close without raising: a write that failed was reported where it failed (or by
+        :meth:`commit`), and closing only finishes what is left."""
         if self._temp is not None:
             try:
-                self.stream.close()
+                with contextlib.suppress(OSError):
+                    self.stream.close()
             finally:
                 self._temp.unlink(missing_ok=True)
                 self._temp = None
         elif self._owns:
-            with contextlib.suppress(BrokenPipeError):
+            with contextlib.suppress(OSError):
                 self.stream.close()
         else:
             # Our wrapper around standard output's bytes: let go of it without closing them.
@@ -105,27 +108,29 @@ def open_output(path: str | os.PathLike[str] | None,
     if path is None or os.fspath(path) == "-":
         return Output(_stdout(), "standard output", owns_stream=False)
     given = Path(os.fspath(path))
-    # Through every symlink, as the kernel would follow it on open(2).
-    real = Path(os.path.realpath(given))
-    for other in protect:
-        if _same_file(real, Path(os.fspath(other))):
-            raise OutputError(f"{given}: that is the URL list being fetched; "
-                              "choose another file for the results")
     try:
-        info = real.stat()
+        # stat(2) follows links as open(2) will, /proc's magic ones included (/dev/stdout).
+        info: os.stat_result | None = os.stat(given)
     except FileNotFoundError:
         info = None
     except OSError as exc:
         raise OutputError(f"{given}: {exc.strerror or exc}") from exc
+    for other in protect:
+        if info is not None and _same_file(given, Path(os.fspath(other))):
+            raise OutputError(f"{given}: that is the URL list being fetched; "
+                              "choose another file for the results")
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{given} is a folder; give a file name")
     if info is not None and not stat.S_ISREG(info.st_mode):
         # A FIFO, a device, a socket: stream to it. Opening a FIFO blocks until a reader comes.
         try:
-            stream = open(real, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            stream = open(given, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
         return Output(stream, str(given))
+    # A regular file, or nothing yet (perhaps a dangling symlink): the file the links lead to
+    # is the one replaced, so the links stay links.
+    real = Path(os.path.realpath(given))
     folder = real.parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {given}: the folder {folder} does not exist")
