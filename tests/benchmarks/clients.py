@@ -5,9 +5,11 @@
 * ``gui``: Fetchdeck's real window offscreen on the real loop (``make_loop``): the URL file is
   loaded into the form, Fetch is pressed, the run's end awaited, then Export CSV; a 10 ms QTimer
   on the GUI thread measures lag during the run;
-* ``core``: Fetchdeck's fetching alone (``app.core.run.Run``, every result kept, the GUI's
+* ``core``: Fetchdeck's fetching alone (``app.core.engine.Engine``, every result kept, the GUI's
   garbage-collector setting) on asyncio's default loop, no Qt: what the GUI path costs beyond
   bare aiohttp, split into the core's share and the window's.
+
+The driver runs ``fetchdeck run`` itself (``python -m app run``), as a user would.
 
     python -m tests.benchmarks.clients bare|gui|core --urls-file F --concurrency 100 [--csv OUT]
 
@@ -89,8 +91,8 @@ def run_bare(urls: list[str], concurrency: int) -> dict[str, Any]:
 async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
     import gc
 
+    from app.core.engine import Engine
     from app.core.result import Outcome
-    from app.core.run import Run
     from app.core.settings import Settings
     from app.core.targets import TargetList
     from app.gui.run_controller import GC_YOUNG_THRESHOLD
@@ -100,8 +102,9 @@ async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
     kept: list[Any] = []
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # as the window's runs do
     start, cpu_start = time.perf_counter(), time.process_time()
-    run = Run(targets, Settings(per_host=0, concurrency=concurrency, retries=0), kept.append)
-    await run.start()
+    engine = Engine(targets, Settings(per_host=0, concurrency=concurrency, retries=0),
+                    [kept.append])
+    await engine.start()
     end, cpu_end = time.perf_counter(), time.process_time()
     ok = sum(1 for result in kept if result.outcome is Outcome.OK)
     return {"urls": len(targets), "fetch_s": end - start, "fetch_cpu_s": cpu_end - cpu_start,

@@ -32,10 +32,10 @@ from tests.benchmarks.profiles import cprofile_top, perf_top, py_spy_top
 from tests.benchmarks.servers import PAGE, SERVER_KINDS, Server, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = ("bare", "gui", "curl")  # the default; "core" on request (--clients bare,gui,core)
+CLIENTS = ("bare", "gui", "cli", "curl")  # the default; "core" on request
 KNOWN_CLIENTS = (*CLIENTS, "core")
 LABELS = {"bare": "(a) bare aiohttp", "gui": "(b) Fetchdeck GUI", "curl": "(c) curl --parallel",
-          "core": "(d) core, no GUI"}
+          "core": "(d) core, no GUI", "cli": "(e) fetchdeck run"}
 SCALE_URLS = 1_000_000
 SCALE_REFERENCE = 100_000
 GIB = 1024 ** 3
@@ -164,11 +164,16 @@ class Workbench:
     def run(self, kind: str, count: int, *, strict: bool = True,
             on_line: Any = None) -> tuple[dict[str, Any], Child]:
         """One client process over ``count`` URLs; its figures, and how the process went."""
+        output = self.tmp / "cli.csv"
         if kind == "curl":
             assert self.curl is not None
             command = [self.curl, "--parallel", "--parallel-max", str(self.args.concurrency),
                        "--parallel-immediate", "--silent", "--write-out", "%{http_code}\\n",
                        "--config", str(self.curl_config(count))]
+        elif kind == "cli":
+            command = self.python("-m", "app", "run", str(self.url_file(count)), "-o",
+                                  str(output), "--concurrency", str(self.args.concurrency),
+                                  "--per-host", "0", "--retries", "0", "--quiet")
         else:
             command = self.client_command(kind, count)
         child = run_child(command, self.args.timeout, env=self.env, cwd=str(ROOT),
@@ -179,15 +184,23 @@ class Workbench:
             ok = sum(1 for line in child.stdout.split() if line == "200")
             figures: dict[str, Any] = {"urls": count, "ok": ok, "errors": count - ok,
                                        "fetch_s": child.wall, "fetch_cpu_s": child.cpu}
+        elif kind == "cli":
+            # A command is timed as a user waits for it: spawn to exit, output written.
+            ok = _ok_rows(output) if child.returncode in (0, 1) else 0
+            figures = {"urls": count, "ok": ok, "errors": count - ok, "fetch_s": child.wall,
+                       "fetch_cpu_s": child.cpu} if child.returncode in (0, 1) else {}
+            with contextlib.suppress(FileNotFoundError):
+                output.unlink()
         else:
             figures = child.result
-        completed = child.returncode == 0 and bool(figures)
+        completed = (child.returncode == 0 or kind == "cli") and bool(figures)
         if strict and not completed:
             raise RuntimeError(f"{LABELS[kind]} failed: {child.failure()}")
         figures.update(completed=completed, cpu_s=child.cpu, max_rss=child.max_rss)
         if figures.get("fetch_s"):
             figures["rps"] = count / figures["fetch_s"]
             figures["cpu_us_per_request"] = figures["fetch_cpu_s"] / count * 1e6
+        figures["wall_s"] = child.wall
         return figures, child
 
 
@@ -210,6 +223,52 @@ def measure_startup(bench: Workbench, runs: int) -> dict[str, Any]:
             "floor_s": statistics.median(floors)}
 
 
+def _ok_rows(path: Path) -> int:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as stream:
+        return sum(1 for row in csv.DictReader(stream) if row["outcome"] == "ok")
+
+
+def measure_first_request(bench: Workbench, runs: int) -> dict[str, Any]:
+    """``fetchdeck run URL`` from spawn to its first request arriving at a server of the
+    driver's own (its clock, the same machine's)."""
+    import http.server
+    import threading
+
+    arrivals: list[float] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            arrivals.append(time.time())
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/first"
+    times: list[float] = []
+    try:
+        for i in range(runs + 1):  # the first one untimed: it may compile bytecode
+            arrivals.clear()
+            command = bench.python("-m", "app", "run", url, "-o", os.devnull, "--quiet")
+            child = run_child(command, 60, env=bench.env, cwd=str(ROOT))
+            if child.returncode != 0 or not arrivals:
+                raise RuntimeError(f"fetchdeck run failed: {child.failure()}")
+            if i:
+                times.append(arrivals[0] - child.spawned_at)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {"runs": runs, "median_s": statistics.median(times), "all_s": times}
+
+
 def compare(bench: Workbench, clients: list[str], count: int) -> str:
     args = bench.args
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
@@ -225,6 +284,13 @@ def compare(bench: Workbench, clients: list[str], count: int) -> str:
     if "gui" in clients and args.startup_runs > 0:
         startup = measure_startup(bench, args.startup_runs)
         log(f"start-up: {startup['median_s']:.2f} s (median of {args.startup_runs})")
+    if "cli" in clients and args.startup_runs > 0:
+        startup = dict(startup or {})
+        first = measure_first_request(bench, args.startup_runs)
+        startup["first_request_s"] = first["median_s"]
+        startup["first_request_all_s"] = first["all_s"]
+        log(f"fetchdeck run, first request: {first['median_s']:.3f} s "
+            f"(median of {args.startup_runs})")
     title = (f"Fetchdeck end to end: {count:,} GETs of a {len(PAGE):,}-byte page from "
              f"{bench.server.version} on 127.0.0.1, {args.concurrency} in flight "
              f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}")

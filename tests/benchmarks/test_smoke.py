@@ -24,9 +24,11 @@ def test_smoke_run_prints_the_table_and_exits_0(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for row in ("req/s", "ratio vs (a)", "CPU µs/request", "GUI lag p99 ms", "peak RSS MiB",
-                "start-up s", "CSV export s"):
+                "start-up s", "CSV export s", "ratio vs (a), whole process",
+                "first request s"):
         assert row in done.stdout
     assert "(a) bare aiohttp" in done.stdout and "(b) Fetchdeck GUI" in done.stdout
+    assert "(e) fetchdeck run" in done.stdout
     assert "verdict" in done.stdout
     assert (tmp_path / "r.json").exists()
 
