@@ -36,7 +36,7 @@ from app.core.errors import Failure, Kind
 from app.core.export import write_csv
 from app.core.result import Outcome, Result
 from app.core.settings import Settings, overrides_after_edit
-from app.core.tally import Progress
+from app.core.tally import Progress, status_text
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
 from app.gui.results_model import (
@@ -80,40 +80,6 @@ class _ElideRight(QStyledItemDelegate):
     def initStyleOption(self, option: QStyleOptionViewItem, index: object) -> None:  # noqa: N802
         super().initStyleOption(option, index)  # type: ignore[arg-type]
         option.textElideMode = Qt.TextElideMode.ElideRight
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 0.05:
-        return "under 0.1 s"
-    if seconds < 9.95:  # a short run or wait reads 0.4 s, not 0 s
-        return f"{seconds:.1f} s"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def progress_text(p: Progress, running: bool) -> str:
-    """The progress line: done/total, ok, failed, requests per second, time left."""
-    parts = [f"{p.done:,} / {p.total:,} done", f"{p.ok:,} ok"]
-    failed = p.http_error + p.failed
-    if failed:
-        parts.append(f"{failed:,} failed")
-    if p.invalid:
-        parts.append(f"{p.invalid:,} invalid")
-    if p.cancelled:
-        parts.append(f"{p.cancelled:,} cancelled")
-    if p.fetched_per_second > 0:  # none yet, or a run too short to time
-        parts.append(f"{p.fetched_per_second:,.1f} req/s")
-    if running:
-        eta = p.eta
-        parts.append(f"{format_duration(eta)} left" if eta is not None else "estimating…")
-        return "Fetching: " + " · ".join(parts)
-    return f"Finished in {format_duration(p.elapsed)}: " + " · ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -395,7 +361,7 @@ class MainWindow(QMainWindow):
         self._run_started_at = time.monotonic()
 
     def _on_progress(self, progress: Progress) -> None:
-        self.progress_label.setText(progress_text(progress, running=self.controller.running))
+        self.progress_label.setText(status_text(progress))
         per_mille = progress.done * 1000 // max(1, progress.total)
         now = time.monotonic()
         # Twice a second is smooth enough for a bar, and each move paints it.
@@ -420,7 +386,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(False)
         self.model.rearrange()  # rows finished since the table was sorted or filtered
         if progress is not None:
-            self.progress_label.setText(progress_text(progress, running=False))
+            self.progress_label.setText(status_text(progress))
         self.run_finished.emit(progress)
         if self._closing:
             self.close()

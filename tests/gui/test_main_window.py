@@ -66,9 +66,10 @@ def test_fetch_fills_rows_errors_and_progress(window, qtbot, server):
                                 Outcome.FAILED, Outcome.OK]
     assert window.fetch_button.text() == "Fetch"
     status = window.progress_label.text()
-    assert "5 / 5 done" in status and "2 ok" in status and "2 failed" in status
+    assert "5 / 5 done" in status and "2 ok" in status and "3 failed" in status
     counts = window.error_panel.model.counts()
     assert counts == {"http_4xx": 1, "unsupported_scheme": 1, "refused": 1}
+    assert sum(counts.values()) == 3  # the status line and the panel count alike
     refused = window.model.result(3)
     assert "ClientConnectorError" in refused.failure.traceback
     assert "Traceback (most recent call last)" in refused.failure.traceback
@@ -364,18 +365,3 @@ def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
     assert button.isEnabled()
 
 
-def test_progress_text_says_nothing_it_could_not_measure():
-    from app.core.tally import Progress
-    from app.gui.main_window import format_duration, progress_text
-
-    quick = Progress(total=15, done=15, ok=12, http_error=3, failed=0, invalid=0, cancelled=0,
-                     in_flight=0, elapsed=0.03, fetched_per_second=0.0)
-    assert progress_text(quick, running=False) == (
-        "Finished in under 0.1 s: 15 / 15 done · 12 ok · 3 failed")
-    timed = Progress(total=20_000, done=5_000, ok=5_000, http_error=0, failed=0, invalid=0,
-                     cancelled=0, in_flight=100, elapsed=0.5, fetched_per_second=10_000.0,
-                     run_total=20_000, run_done=5_000)
-    assert progress_text(timed, running=True) == (
-        "Fetching: 5,000 / 20,000 done · 5,000 ok · 10,000.0 req/s · 1.5 s left")
-    assert [format_duration(s) for s in (0.3, 9.94, 9.96, 59.4, 61, 3_700)] == [
-        "0.3 s", "9.9 s", "10 s", "59 s", "1 min 01 s", "1 h 01 min"]
