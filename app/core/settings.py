@@ -61,6 +61,7 @@ class Option:
     secret: bool = False
     is_file: bool = False  # a file name: where it is given, it must name a readable file
     group: str = "fetching"
+    explain: str = ""  # the Settings dialog's tooltip: what the setting does, in full
     check: Check | None = None
 
 
@@ -142,61 +143,91 @@ class Settings:
 
     concurrency: int = _option(50, Option(
         "Requests in flight", "requests in flight in the whole run", "--concurrency", "N",
-        low=1, high=10_000))
+        low=1, high=10_000,
+        explain="How many requests run at the same time in the whole run."))
     per_host: int = _option(6, Option(
         "Per host", "requests in flight to one host (0 = no limit)", "--per-host", "N",
-        low=1, high=10_000, zero_means="no limit"))
+        low=1, high=10_000, zero_means="no limit",
+        explain="How many of those may go to the same host at once. 0 = no per-host limit."))
     rate: float = _option(0.0, Option(
-        "Max rate per host", "requests started per second per host (0 = no limit)", "--rate",
-        "R", low=0.001, high=100_000, zero_means="no limit", unit="/s"))
+        "Rate per host", "requests started per second per host (0 = no limit)", "--rate",
+        "R", low=0.001, high=100_000, zero_means="no limit", unit="/s",
+        explain="Requests started per second to one host. 0 = no limit."))
     timeout: float = _option(20.0, Option(
         "Timeout", "seconds for one attempt, queueing excluded", "--timeout", "SECONDS",
-        low=0.001, high=MAX_SECONDS, unit="s"))
+        low=0.001, high=MAX_SECONDS, unit="s",
+        explain="Seconds allowed for one attempt, from sending the request to the last byte. "
+                "Time waiting for a free slot does not count."))
     connect_timeout: float = _option(10.0, Option(
         "Connect timeout", "seconds to open a connection (TCP + TLS)", "--connect-timeout",
-        "SECONDS", low=0.001, high=MAX_SECONDS, unit="s"))
+        "SECONDS", low=0.001, high=MAX_SECONDS, unit="s",
+        explain="Seconds allowed to open a connection (TCP and TLS)."))
     retries: int = _option(2, Option(
         "Retries", "extra attempts on connect errors, timeouts, 429, 502, 503, 504",
-        "--retries", "N", low=0, high=100))
+        "--retries", "N", low=0, high=100,
+        explain="Extra attempts after connect errors, timeouts and 429/502/503/504 answers, "
+                "with growing pauses."))
     method: Method = _option("get", Option(
         "Method", "get, head, or head-then-get (GET when HEAD is refused)", "--method",
-        choices=METHODS))
+        choices=METHODS,
+        explain="GET fetches the body. HEAD fetches headers only. HEAD, then GET retries with "
+                "GET when the server refuses HEAD (405/501) or HEAD fails."))
     follow_redirects: bool = _option(True, Option(
-        "Follow redirects", "follow 3xx answers", off_flag="--no-redirects"))
+        "Follow redirects", "follow 3xx answers", off_flag="--no-redirects",
+        explain="Follow 3xx answers to their Location. Off: the 3xx answer itself is the "
+                "result."))
     max_redirects: int = _option(10, Option(
         "Max redirects", "redirects followed before giving up", "--max-redirects", "N",
-        low=0, high=100))
+        low=0, high=100,
+        explain="Redirects followed before the URL fails with “too many redirects”."))
     headers: tuple[tuple[str, str], ...] = _option(None, Option(
-        "Headers", "extra request header, 'Name: value' (repeatable)", "--header",
-        "'Name: value'", check=_check_headers), factory=tuple)
+        "Extra headers", "extra request header, 'Name: value' (repeatable)", "--header",
+        "'Name: value'", check=_check_headers,
+        explain="Sent with every request, one “Name: value” per line."), factory=tuple)
     user_agent: str = _option(DEFAULT_USER_AGENT, Option(
         "User-Agent", f"User-Agent header ({DEFAULT_USER_AGENT})", "--user-agent", "TEXT",
-        check=_no_line_breaks("User-Agent")))
+        check=_no_line_breaks("User-Agent"),
+        explain="The User-Agent header. Empty: Fetchdeck's own, with its version."))
     cookies: bool = _option(True, Option(
-        "Keep cookies", "keep cookies between requests of one run", "--cookies"))
+        "Keep cookies", "keep cookies between requests of one run", "--cookies",
+        explain="Cookies set by one response are sent with later requests of the same run. "
+                "Cookies never outlive the run."))
     auth: str | None = _option(None, Option(
         "Basic auth", "HTTP basic auth for every URL", "--auth", "USER:PASS", secret=True,
-        check=_check_auth))
+        check=_check_auth,
+        explain="HTTP basic auth sent to every URL that has no user:password@ of its own."))
     proxy: str | None = _option(None, Option(
         "Proxy", "HTTP proxy URL (default: the environment's proxies)", "--proxy", "URL",
-        check=_check_proxy))
+        check=_check_proxy,
+        explain="An http:// proxy URL for every request. Empty: use the proxy set in the "
+                "environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), if any."))
     verify_tls: bool = _option(True, Option(
-        "Verify certificates", "check TLS certificates", off_flag="--insecure"))
+        "Verify certificates", "check TLS certificates", off_flag="--insecure",
+        explain="Refuse servers whose certificate is not trusted or is for another host."))
     ca_file: str | None = _option(None, Option(
         "Extra CA file", "extra CA bundle (PEM) trusted besides the system's", "--ca-file",
-        "PATH", is_file=True, check=_check_ca_file))
+        "PATH", is_file=True, check=_check_ca_file,
+        explain="A PEM bundle of certificate authorities trusted in addition to the system's, "
+                "e.g. a company's internal CA."))
     max_body: int = _option(10 * MIB, Option(
-        "Body cap", "body bytes read, after decompression, before giving up", "--max-body",
-        "BYTES", low=1, high=2**40, unit="bytes"))
+        "Body size cap", "body bytes read, after decompression, before giving up", "--max-body",
+        "BYTES", low=1, high=2**40, unit="bytes",
+        explain="Stop reading a body past this size (counted after decompression); the URL "
+                "fails with “body over the size cap”."))
     retry_after_cap: float = _option(120.0, Option(
         "Longest Retry-After", "longest Retry-After wait honoured, in seconds",
-        "--retry-after-cap", "SECONDS", low=0, high=MAX_SECONDS, unit="s"))
+        "--retry-after-cap", "SECONDS", low=0, high=MAX_SECONDS, unit="s",
+        explain="The longest wait honoured when a server answers 429/503 with Retry-After."))
     mask_passwords: bool = _option(True, Option(
         "Mask passwords", "hide URL passwords in the table, panel, logs and exports",
-        "--mask-passwords", group="display"))
+        "--mask-passwords", group="display",
+        explain="Show https://user:***@host/ instead of the password in the table, details, "
+                "error panel, logs and exports."))
     csv_raw: bool = _option(False, Option(
         "Export raw cell values", "export cells exactly, without neutralising spreadsheet "
-        "formulas", "--csv-raw", group="display"))
+        "formulas", "--csv-raw", group="display",
+        explain="Write cells exactly as fetched. Only for CSV read by programs, not opened in "
+                "a spreadsheet."))
 
     def __post_init__(self) -> None:
         for name, option in OPTIONS.items():
@@ -329,6 +360,25 @@ def overrides_after_edit(before: Settings, after: Settings,
 
 def iter_options() -> Iterator[tuple[str, Option]]:
     return iter(OPTIONS.items())
+
+
+def flag_text(name: str) -> str:
+    """How the command line sets ``name``, for a tooltip: ``--per-host N (0 = no limit)``."""
+    option = OPTIONS[name]
+    if option.off_flag:
+        return f"{option.off_flag} (to turn off)"
+    if not option.flag:
+        return ""
+    if _TYPES[name] == "bool":
+        return f"{option.flag} / --no-{option.flag[2:]}"
+    if name == "headers":
+        return f"{option.flag} {option.metavar} (repeat for each header)"
+    if option.choices:
+        return f"{option.flag} {'|'.join(option.choices)}"
+    text = f"{option.flag} {option.metavar}"
+    if option.zero_means:
+        text += f" (0 = {option.zero_means})"
+    return text
 
 
 def parse_header(text: str) -> tuple[str, str]:

@@ -36,32 +36,39 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from yarl import URL
 
-from app.core.settings import DEFAULT_USER_AGENT, METHODS, MIB, Settings, SettingsError
+from app.core.settings import (
+    DEFAULT_USER_AGENT,
+    METHODS,
+    MIB,
+    OPTIONS,
+    Settings,
+    SettingsError,
+    file_problem,
+)
 from app.gui.plain import plain_tooltip
 from app.gui.settings_fields import (
-    CLI_FLAGS,
     METHOD_LABELS,
     HeadersEdit,
     align_labels,
     check_box,
-    double_spin,
+    explained,
     field_group,
     fit_range,
     flag_tooltip,
     form_of,
     format_headers,
     hint_style,
-    int_spin,
+    label_for,
     line_edit,
     named,
     override_flag,
     parse_headers,
     plain_label,
+    spin_for,
 )
 
-__all__ = ["CLI_FLAGS", "SettingsDialog", "format_headers", "override_flag", "parse_headers"]
+__all__ = ["SettingsDialog", "format_headers", "override_flag", "parse_headers"]
 
 class _FieldError(SettingsError):
     """A value the dialog refuses, and the editor to put the cursor in."""
@@ -253,11 +260,12 @@ class SettingsDialog(QDialog):
         if ":" in user:
             raise _FieldError("Basic auth: the user name cannot contain “:”", self._auth_user)
         proxy = self._proxy.text().strip() or None
-        if proxy is not None:
-            _check_proxy(proxy, self._proxy)
+        if proxy is not None and (problem := OPTIONS["proxy"].check(proxy)):  # type: ignore[misc]
+            raise _FieldError(problem, self._proxy)
         ca_file = self._ca_file.text().strip() or None
-        if ca_file is not None and self._verify_tls.isChecked() and not os.path.isfile(ca_file):
-            raise _FieldError(f"CA file not found: {ca_file}", self._ca_file)
+        if ca_file is not None and self._verify_tls.isChecked() and (
+                problem := file_problem(ca_file)):
+            raise _FieldError(f"CA file: {problem}", self._ca_file)
         return Settings(
             concurrency=self._concurrency.value(),
             per_host=self._per_host.value(),
@@ -368,7 +376,7 @@ class SettingsDialog(QDialog):
 
     def _watch_edits(self) -> None:
         """Refresh the override marks as the user edits any field."""
-        editors = [widget for name in CLI_FLAGS
+        editors = [widget for name in OPTIONS
                    if (widget := self.findChild(QWidget, name)) is not None]
         for editor in [*editors, self._auth_user, self._auth_password, self._ca_file]:
             if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
@@ -412,56 +420,39 @@ class SettingsDialog(QDialog):
 
     def _field_widgets(self) -> dict[str, list[QWidget]]:
         """The widgets whose tooltip explains each setting (the CA file's is its whole row)."""
-        widgets = {name: [widget] for name in CLI_FLAGS
+        widgets = {name: [widget] for name in OPTIONS
                    if (widget := self.findChild(QWidget, name)) is not None}
         widgets["auth"] = [self._auth_user, self._auth_password]
         widgets["ca_file"] = [self._ca_row]
         return widgets
 
     def _connections_group(self) -> QGroupBox:
-        self._concurrency = int_spin("concurrency", 1, 10_000)
-        self._per_host = int_spin("per_host", 0, 10_000, special="No limit")
-        self._rate = double_spin("rate", 0, 100_000, 2, " req/s", special="No limit")
-        self._connect_timeout = double_spin("connect_timeout", 0.01, 3600, 2, " s")
+        self._concurrency = cast(QSpinBox, spin_for("concurrency"))
+        self._per_host = cast(QSpinBox, spin_for("per_host"))
+        self._rate = cast(QDoubleSpinBox, spin_for("rate", suffix=" req/s"))
+        self._connect_timeout = cast(QDoubleSpinBox, spin_for("connect_timeout", suffix=" s"))
         self._proxy = line_edit("proxy", "System proxy (environment)")
         return field_group("Connections", [
-            ("Requests in flight:", self._concurrency,
-             "How many requests run at the same time in the whole run."),
-            ("Per host:", self._per_host,
-             "How many of those may go to the same host at once. 0 = no per-host limit."),
-            ("Rate per host:", self._rate,
-             "Requests started per second to one host. 0 = no limit."),
-            ("Connect timeout:", self._connect_timeout,
-             "Seconds allowed to open a connection (TCP and TLS)."),
-            ("Proxy:", self._proxy,
-             "An http:// proxy URL for every request. Empty: use the proxy set in the "
-             "environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), if any."),
-        ])
+            (label_for(name), widget, explained(name)) for name, widget in (
+                ("concurrency", self._concurrency), ("per_host", self._per_host),
+                ("rate", self._rate), ("connect_timeout", self._connect_timeout),
+                ("proxy", self._proxy))])
 
     def _requests_group(self) -> QGroupBox:
         self._method = named(QComboBox(), "method")
         for method in METHODS:
             self._method.addItem(METHOD_LABELS[method], method)
-        self._timeout = double_spin("timeout", 0.01, 86_400, 2, " s")
-        self._retries = int_spin("retries", 0, 100)
+        self._timeout = cast(QDoubleSpinBox, spin_for("timeout", suffix=" s"))
+        self._retries = cast(QSpinBox, spin_for("retries"))
         self._headers = named(HeadersEdit(), "headers")
         self._headers.setPlaceholderText("Accept-Language: en\nX-Api-Key: …")
         self._headers.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._headers.setTabChangesFocus(True)
         self._headers.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         group = field_group("Requests", [
-            ("Method:", self._method,
-             "GET fetches the body. HEAD fetches headers only. HEAD, then GET retries with GET "
-             "when the server refuses HEAD (405/501) or HEAD fails."),
-            ("Timeout:", self._timeout,
-             "Seconds allowed for one attempt, from sending the request to the last byte. "
-             "Time waiting for a free slot does not count."),
-            ("Retries:", self._retries,
-             "Extra attempts after connect errors, timeouts and 429/502/503/504 answers, with "
-             "growing pauses."),
-            ("Extra headers:", self._headers,
-             "Sent with every request, one “Name: value” per line."),
-        ])
+            (label_for(name), widget, explained(name)) for name, widget in (
+                ("method", self._method), ("timeout", self._timeout),
+                ("retries", self._retries), ("headers", self._headers))])
         form = cast(QFormLayout, group.layout())
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self._headers.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -469,13 +460,11 @@ class SettingsDialog(QDialog):
 
     def _redirects_group(self) -> QGroupBox:
         self._follow = check_box("follow_redirects", "Follow redirects")
-        self._max_redirects = int_spin("max_redirects", 0, 1000)
+        self._max_redirects = cast(QSpinBox, spin_for("max_redirects"))
         self._follow.toggled.connect(self._sync_enabled)
         return field_group("Redirects", [
-            ("", self._follow,
-             "Follow 3xx answers to their Location. Off: the 3xx answer itself is the result."),
-            ("Give up after:", self._max_redirects,
-             "Redirects followed before the URL fails with “too many redirects”."),
+            ("", self._follow, explained("follow_redirects")),
+            ("Give up after:", self._max_redirects, explained("max_redirects")),
         ])
 
     def _identity_group(self) -> QGroupBox:
@@ -489,16 +478,12 @@ class SettingsDialog(QDialog):
             "after restarting Fetchdeck.", objectName="auth_note")
         not_saved.setWordWrap(True)
         hint_style(not_saved)
-        auth_tip = flag_tooltip(
-            "HTTP basic auth sent to every URL that has no user:password@ of its own.", "auth")
+        auth_tip = flag_tooltip(explained("auth"), "auth")
         self._auth_user.setToolTip(auth_tip)
         self._auth_password.setToolTip(auth_tip)
         group = field_group("Identity", [
-            ("User-Agent:", self._user_agent,
-             "The User-Agent header. Empty: Fetchdeck's own, with its version."),
-            ("", self._cookies,
-             "Cookies set by one response are sent with later requests of the same run. "
-             "Cookies never outlive the run."),
+            (label_for("user_agent"), self._user_agent, explained("user_agent")),
+            ("", self._cookies, explained("cookies")),
         ])
         form = cast(QFormLayout, group.layout())
         form.addRow("Basic auth user:", self._auth_user)
@@ -525,15 +510,10 @@ class SettingsDialog(QDialog):
         self._verify_tls.toggled.connect(self._sync_enabled)
         self._mask_passwords = check_box("mask_passwords", "Mask passwords in URLs")
         group = field_group("Security", [
-            ("", self._verify_tls,
-             "Refuse servers whose certificate is not trusted or is for another host."),
+            ("", self._verify_tls, explained("verify_tls")),
             ("", unchecked, ""),
-            ("Extra CA file:", ca,
-             "A PEM bundle of certificate authorities trusted in addition to the system's, "
-             "e.g. a company's internal CA."),
-            ("", self._mask_passwords,
-             "Show https://user:***@host/ instead of the password in the table, details, "
-             "error panel, logs and exports."),
+            (label_for("ca_file"), ca, explained("ca_file")),
+            ("", self._mask_passwords, explained("mask_passwords")),
         ])
         # The row is a container; its children show its tooltip (tooltip events go to parents).
         ca.setToolTip(flag_tooltip(ca.toolTip(), "ca_file"))
@@ -542,14 +522,12 @@ class SettingsDialog(QDialog):
         return group
 
     def _limits_group(self) -> QGroupBox:
-        self._max_body = double_spin("max_body", 0.01, 1_000_000, 2, " MiB")
-        self._retry_after_cap = double_spin("retry_after_cap", 0, 86_400, 1, " s")
+        self._max_body = cast(QDoubleSpinBox, spin_for("max_body", suffix=" MiB", scale=MIB))
+        self._retry_after_cap = cast(QDoubleSpinBox, spin_for("retry_after_cap", decimals=1,
+                                                              suffix=" s"))
         return field_group("Limits", [
-            ("Body size cap:", self._max_body,
-             "Stop reading a body past this size (counted after decompression); the URL fails "
-             "with “body over the size cap”."),
-            ("Longest Retry-After:", self._retry_after_cap,
-             "The longest wait honoured when a server answers 429/503 with Retry-After."),
+            (label_for("max_body"), self._max_body, explained("max_body")),
+            (label_for("retry_after_cap"), self._retry_after_cap, explained("retry_after_cap")),
         ])
 
     def _export_group(self) -> QGroupBox:
@@ -560,9 +538,7 @@ class SettingsDialog(QDialog):
         explain.setWordWrap(True)
         hint_style(explain)
         return field_group("Export", [
-            ("", self._csv_raw,
-             "Write cells exactly as fetched. Only for CSV read by programs, not opened in a "
-             "spreadsheet."),
+            ("", self._csv_raw, explained("csv_raw")),
             ("", explain, ""),
         ])
 
@@ -597,16 +573,3 @@ class SettingsDialog(QDialog):
     def _show_error(self, message: str) -> None:
         self._error.setText(message)
         self._error.setVisible(bool(message))
-
-
-def _check_proxy(proxy: str, widget: QWidget) -> None:
-    try:
-        url = URL(proxy)
-        ok = url.scheme in ("http", "https") and bool(url.host)
-    except (ValueError, TypeError):
-        ok = False
-    if not ok:
-        raise _FieldError(f"Proxy must be an http:// URL such as http://proxy:3128, not {proxy!r}",
-                          widget)
-
-

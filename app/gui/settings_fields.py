@@ -24,33 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import Settings, SettingsError
-from app.core.targets import mask_password
-
-# Shown in each field's tooltip so that what a user sets here can be repeated in a script.
-# Keep in step with app/__main__.py's build_parser().
-CLI_FLAGS: dict[str, str] = {
-    "concurrency": "--concurrency N",
-    "per_host": "--per-host N (0 = no limit)",
-    "rate": "--rate R (0 = no limit)",
-    "timeout": "--timeout SECONDS",
-    "connect_timeout": "--connect-timeout SECONDS",
-    "retries": "--retries N",
-    "method": "--method get|head|head-then-get",
-    "follow_redirects": "--no-redirects (to turn off)",
-    "max_redirects": "--max-redirects N",
-    "headers": "--header 'Name: value' (repeat for each header)",
-    "user_agent": "--user-agent TEXT",
-    "cookies": "--cookies / --no-cookies",
-    "auth": "--auth USER:PASS",
-    "proxy": "--proxy URL",
-    "verify_tls": "--insecure (to turn off)",
-    "ca_file": "--ca-file PATH",
-    "max_body": "--max-body BYTES",
-    "retry_after_cap": "--retry-after-cap SECONDS",
-    "mask_passwords": "--mask-passwords / --no-mask-passwords",
-    "csv_raw": "--csv-raw / --no-csv-raw",
-}
+from app.core.settings import _TYPES, OPTIONS, SettingsError, flag_text, parse_header
+from app.core.targets import mask_password, split_lines
 
 METHOD_LABELS = {
     "get": "GET",
@@ -65,18 +40,15 @@ def parse_headers(text: str) -> tuple[tuple[str, str], ...]:
     Raises :class:`SettingsError` naming the first bad line.
     """
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
-        name, colon, value = line.partition(":")
-        if not colon:
+        if ":" not in line:
             raise SettingsError(f"Headers, line {number}: expected “Name: value”, got {line!r}")
-        pair = (name.strip(), value.strip())
         try:
-            Settings(headers=(pair,))
+            pairs.append(parse_header(line))
         except SettingsError as exc:
             raise SettingsError(f"Headers, line {number}: {exc}") from None
-        pairs.append(pair)
     return tuple(pairs)
 
 
@@ -90,11 +62,10 @@ def override_flag(name: str, value: Any) -> str:
     Secrets stay hidden, since the dialog may be on a shared screen: the password of ``--auth``
     and of a proxy URL, and header values (an API key is often one).
     """
-    if name == "follow_redirects" and not value:
-        return "--no-redirects"
-    if name == "verify_tls" and not value:
-        return "--insecure"
-    flag = "--" + name.replace("_", "-")
+    option = OPTIONS[name]
+    if option.off_flag and not value:
+        return option.off_flag
+    flag = option.flag or "--" + name.replace("_", "-")
     if isinstance(value, bool):
         return flag if value else f"--no-{flag[2:]}"
     if name == "headers":
@@ -171,9 +142,33 @@ def field_group(title: str, rows: list[tuple[str, QWidget, str]]) -> QGroupBox:
 
 
 def flag_tooltip(explanation: str, name: str) -> str:
-    if name not in CLI_FLAGS:
+    flag = flag_text(name) if name in OPTIONS else ""
+    if not flag:
         return explanation
-    return f"{explanation}\n\nCommand line: {CLI_FLAGS[name]}"
+    return f"{explanation}\n\nCommand line: {flag}"
+
+
+def explained(name: str) -> str:
+    """A setting's explanation from the settings table (the dialog's tooltip)."""
+    return OPTIONS[name].explain
+
+
+def label_for(name: str) -> str:
+    return OPTIONS[name].label + ":"
+
+
+def spin_for(name: str, *, decimals: int = 2, suffix: str = "", special: str = "",
+             scale: float = 1.0) -> QSpinBox | QDoubleSpinBox:
+    """The editor of a numeric setting, its range from the settings table (shown in units of
+    ``scale``: max_body in MiB). A setting whose 0 means "no limit" gets 0 and a special text."""
+    option = OPTIONS[name]
+    low = 0.0 if option.zero_means else float(option.low or 0)
+    high = float(option.high if option.high is not None else 2**31 - 1)
+    special = special or (option.zero_means.capitalize() if option.zero_means else "")
+    if _TYPES[name] == "int" and scale == 1.0:
+        return int_spin(name, int(low), int(min(high, 2**31 - 1)), special=special)
+    return double_spin(name, max(low / scale, 10 ** -decimals if low > 0 else 0.0),
+                       high / scale, decimals, suffix, special=special)
 
 
 def int_spin(name: str, low: int, high: int, *, special: str = "") -> QSpinBox:
