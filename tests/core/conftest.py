@@ -6,7 +6,6 @@ GUI and end-to-end tests can reuse these by importing them into their own confte
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from ssl import SSLContext
@@ -17,22 +16,6 @@ from aiohttp import web
 from tests.servers import TLS, RawServers, ReservedPort, ThreadedServer, proxy_app
 
 StartServer = Callable[..., ThreadedServer]
-
-
-@pytest.fixture(autouse=True)
-def own_event_loop() -> Iterator[None]:
-    """Core tests run their coroutines with ``asyncio.run``, which refuses to start while the
-    GUI tests' session loop counts as running on this thread (it does once any GUI test made
-    it, and pytest may order those first) and leaves no current loop when it ends. Step the
-    session loop aside for the test, and put it back after."""
-    running = asyncio._get_running_loop()
-    current = asyncio.get_event_loop_policy()._local._loop  # type: ignore[attr-defined]
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio._set_running_loop(running)
-        asyncio.set_event_loop(current)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from app.core.demo import DemoServer
 from app.core.errors import Kind
 from app.core.settings import Settings
 from app.core.targets import parse_text
-from tests.core.runs import fetch_all
+from tests.core.runs import fetch_all, run_fresh
 
 CAP = Settings().max_body  # the demo's big bodies must be over the default cap
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ async def _outcomes(urls: list[str]) -> list[str]:
 
 
 def test_each_sample_url_misbehaves_as_promised(demo):
-    assert asyncio.run(_outcomes(demo.sample_urls())) == RAW_OUTCOMES
+    assert run_fresh(_outcomes(demo.sample_urls())) == RAW_OUTCOMES
 
 
 def test_the_slow_sample_takes_about_three_seconds(demo):
@@ -121,7 +121,7 @@ def test_stop_closes_everything_and_start_is_quick():
     server.stop()  # twice is harmless
     with pytest.raises(RuntimeError):
         server.sample_urls()
-    refused = asyncio.run(_outcomes([urls[0]]))
+    refused = run_fresh(_outcomes([urls[0]]))
     assert refused == ["ClientConnectorError errno 111"]
 
 

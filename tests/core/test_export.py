@@ -11,12 +11,14 @@ from app.core.errors import Failure, Kind
 from app.core.export import (
     COLUMNS,
     CONTRACT_COLUMNS,
+    neutralise,
     row_values,
     write_csv,
 )
 from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Hop, Outcome, Result, Timings
 from app.core.settings import Settings
+from app.core.text import clean_text
 
 
 def read(path):
@@ -57,7 +59,8 @@ def test_rows_round_trip_through_a_real_csv_parser(tmp_path):
     assert first["status"] == "200"
     assert first["bytes"] == "1234"
     assert first["elapsed_ms"] == "12.3"
-    assert first["title"] == 'Say "hi", then\nleave'  # quoted, newline kept inside the cell
+    # Quoted; a line break inside server text is escaped, so no cell spans two lines.
+    assert first["title"] == 'Say "hi", then\\x0aleave'
     assert first["redirect_chain"] == "301 https://a.example/ -> 200 https://a.example/b"
     assert first["error_kind"] == "" and first["error"] == ""
     assert first["tls_ms"] == ""
@@ -152,6 +155,8 @@ def test_lines_are_byte_for_byte_what_the_csv_module_writes(tmp_path):
             rows = list(csv.reader(stream))
         assert len(rows) == len(results) + 1
         assert all(len(row) == len(COLUMNS) for row in rows)
+        # Control characters are escaped first (a CR or LF never reaches a cell), then formulas
+        # neutralised.
         assert [row[3] for row in rows[1:]] == [
-            "'" + r.reason if not settings.csv_raw and r.reason[:1] in ("=", "\r") else r.reason
+            clean_text(r.reason) if settings.csv_raw else neutralise(clean_text(r.reason))
             for r in results]

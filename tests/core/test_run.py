@@ -14,7 +14,7 @@ from app.core.result import Outcome
 from app.core.run import Run
 from app.core.settings import Settings
 from app.core.targets import TargetList, parse_text
-from tests.core.runs import fetch_all, fetch_one, fetch_with_progress
+from tests.core.runs import fetch_all, fetch_one, fetch_with_progress, run_fresh
 from tests.servers import BASIC_AUTH, TLS, ReservedPort, ThreadedServer, proxy_app
 
 pytestmark = pytest.mark.timeout(60)
@@ -246,7 +246,7 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
             await task
         return engine.progress()
 
-    progress = asyncio.run(go())
+    progress = run_fresh(go())
     assert sorted(r.index for r in results) == list(range(13))
     assert sum(r.outcome is Outcome.OK for r in results) == 3
     cancelled = [r for r in results if r.outcome is Outcome.CANCELLED]
@@ -271,7 +271,7 @@ def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, k
         await Engine(TargetList.from_text("\n".join(urls)), Settings(concurrency=1, retries=0),
                      [results.append]).start()
 
-    asyncio.run(go())
+    run_fresh(go())
     assert [r.index for r in results] == list(range(10))
     kept = [r.index for r in results if r.details is not None]
     if keep is None or keep == 20:  # all, or the last 20 of 10
@@ -296,7 +296,7 @@ def test_a_failing_sink_is_reported_and_the_run_goes_on(server):
         asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: reported.append(ctx))
         await Run(parse_text(f"{server.url('/ok')}\n{server.url('/ok')}"), Settings(), sink).start()
 
-    asyncio.run(go())
+    run_fresh(go())
     assert len(seen) == 2
     assert isinstance(reported[0]["exception"], ValueError)
 
@@ -317,7 +317,7 @@ def test_large_list_keeps_only_in_flight_tasks(server):
             await asyncio.sleep(0)
         await task
 
-    asyncio.run(go())
+    run_fresh(go())
     assert len(results) == 2000
     assert peak <= 20 + 2  # the run's own task and this one
 
@@ -333,7 +333,7 @@ def test_cancel_before_the_run_took_its_first_step_still_accounts_for_every_row(
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(go())
+    run_fresh(go())
     assert sorted((r.index, r.outcome) for r in results) == [
         (0, Outcome.CANCELLED), (1, Outcome.INVALID), (2, Outcome.CANCELLED)]
 
@@ -437,7 +437,7 @@ def test_new_connection_timings_are_all_taken_by_their_requests(server):
                 responses = [a.response if isinstance(a, FetchFailed) else a for a in answers]
                 return dict(fetcher.new_connections), responses
 
-        left, results = asyncio.run(go())
+        left, results = run_fresh(go())
     assert left == {}  # ok, 404, refused, resolved and timed out: none left behind
     assert all(result.timings.connect_ms is not None for result in results[:2])
     assert results[3].timings.dns_ms is not None

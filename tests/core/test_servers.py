@@ -22,6 +22,7 @@ import pytest
 from aiohttp import http_exceptions
 
 from app.core.errors import causes
+from tests.core.runs import run_fresh
 from tests.servers import BASIC_AUTH, LATIN1_TEXT, TLS, RawServers, ThreadedServer, proxy_app
 
 MIB = 1024 * 1024
@@ -49,7 +50,7 @@ async def _get(url: str, session_kw: dict[str, Any], kw: dict[str, Any]) -> Answ
 
 def get(url: str, session_kw: dict[str, Any] | None = None, **kw: Any) -> Answer:
     """One request in a fresh session on a fresh loop; the whole body read with ``read()``."""
-    return asyncio.run(_get(url, session_kw or {}, kw))
+    return run_fresh(_get(url, session_kw or {}, kw))
 
 
 def failure(url: str, **kw: Any) -> Exception:
@@ -112,7 +113,7 @@ def test_server_counts_requests_in_flight_per_host_header(http_server):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(scenario())
+    run_fresh(scenario())
     seen = http_server.seen
     assert seen.max_in_flight() == 5
     assert seen.max_in_flight("127.0.0.1") == 3
@@ -149,7 +150,7 @@ def test_stop_cancels_hanging_and_endless_requests_at_once(start_server):
             stopped.set()
             return elapsed, await asyncio.gather(*tasks, return_exceptions=True)
 
-    elapsed, (hung, streamed) = asyncio.run(scenario())
+    elapsed, (hung, streamed) = run_fresh(scenario())
     assert elapsed < 1.5
     # The GET was dropped (ServerDisconnectedError) and aiohttp silently retried it on a new
     # connection, which the stopped server refused: the caller sees only the refusal.
@@ -258,7 +259,7 @@ def test_endless_streams_until_the_client_goes_away(http_server):
                     break
         return received
 
-    assert asyncio.run(read_some()) >= 4 * MIB
+    assert run_fresh(read_some()) >= 4 * MIB
     http_server.seen.wait_until(lambda s: s.in_flight() == 0)  # the handler noticed and ended
 
 
@@ -285,7 +286,7 @@ def test_text_in_a_charset_other_than_declared(http_server, path, declared):
 
     # An unknown charset falls back to utf-8 in aiohttp, so both fail the same way.
     with pytest.raises(UnicodeDecodeError):
-        asyncio.run(text())
+        run_fresh(text())
 
 
 def test_retry_after_in_seconds_and_as_a_date(http_server):
@@ -326,7 +327,7 @@ def test_cookies_set_then_echoed(http_server, host, unsafe, kept):
                 echoed: dict[str, str] = await resp.json()
                 return echoed
 
-    assert asyncio.run(scenario()) == ({"flavour": "oat"} if kept else {})
+    assert run_fresh(scenario()) == ({"flavour": "oat"} if kept else {})
 
 
 def test_basic_auth_wants_the_right_credentials(http_server):
@@ -390,7 +391,7 @@ def test_truncated_body_fails_when_streamed_too(raw_servers):
         return received
 
     with pytest.raises(aiohttp.ClientPayloadError) as info:
-        asyncio.run(stream())
+        run_fresh(stream())
     assert http_exceptions.ContentLengthError in cause_types(info.value)
 
 
