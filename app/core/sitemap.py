@@ -113,7 +113,7 @@ class _Reader:
             if local not in ("urlset", "sitemapindex"):
                 raise _Refused(f"this XML file is not a sitemap: its root element is <{local}>")
             self.namespace = namespace
-        elif self.depth == 2 and local in ("url", "sitemap"):
+        elif self.depth == 2 and local in ("url", "sitemap") and namespace == self.namespace:
             self.entry = [None, self.parser.CurrentLineNumber, ""]
         elif (self.depth == 3 and self.entry is not None and namespace == self.namespace
               and local in ("loc", "lastmod")):

@@ -19,16 +19,16 @@ import contextvars
 import csv
 import html
 import io
-import sys
 import zipfile
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from app.core.checks import normalise_url, parse_status
+from app.core.checks import parse_status, request_keys
 from app.core.errors import Failure
 
 __all__ = [
@@ -157,9 +157,18 @@ def split_lines(text: str) -> Iterator[tuple[int, str]]:
     line number wrong. A line over MAX_LINE_CHARS comes as a marker (:func:`too_long_message`)
     found with ``str.find``: a 50 MB line costs no copy and no parse.
     """
+    number = 0
+    for block in _blocks(text):
+        for line in block:
+            number += 1
+            yield number, line
+
+
+def _blocks(text: str) -> Iterator[list[str]]:
+    """The lines of :func:`split_lines`, a block of consecutive lines at a time: splitting
+    a megabyte at once with ``str.split`` is what keeps a million-line list quick."""
     size = len(text)
     pos = 0
-    number = 0
     while pos < size:
         limit = pos + _BLOCK
         if limit >= size:
@@ -169,23 +178,21 @@ def split_lines(text: str) -> Iterator[tuple[int, str]]:
             if cut < 0:  # no line end for a whole block: the line starting here is huge
                 newline = text.find("\n", limit)
                 stop = size if newline < 0 else newline
-                number += 1
-                yield number, _marker(text, pos, stop)
+                yield [_marker(text, pos, stop)]
                 pos = size if newline < 0 else newline + 1
                 continue
             end = cut + 1
-        pieces = text[pos:end].split("\n")
-        # After the block's last line break comes "" or, at the very end, a last line with no
-        # break (where a CR is a lone CR, and stays).
-        last = pieces.pop()
-        for piece in pieces:
-            number += 1
-            if piece.endswith("\r"):
-                piece = piece[:-1]
-            yield number, piece if len(piece) <= MAX_LINE_CHARS else f"{_TOO_LONG}{len(piece)}"
-        if last:
-            number += 1
-            yield number, last if len(last) <= MAX_LINE_CHARS else f"{_TOO_LONG}{len(last)}"
+        chunk = text[pos:end]
+        if "\r" in chunk:
+            # Blocks end after a "\n", so no CRLF is cut in two; a lone CR stays.
+            chunk = chunk.replace("\r\n", "\n")
+        pieces = chunk.split("\n")
+        if not pieces[-1]:
+            pieces.pop()  # the "" after the block's last line break is no line
+        if len(chunk) > MAX_LINE_CHARS and max(map(len, pieces)) > MAX_LINE_CHARS:
+            pieces = [p if len(p) <= MAX_LINE_CHARS else f"{_TOO_LONG}{len(p)}"
+                      for p in pieces]
+        yield pieces
         pos = end
 
 
@@ -266,14 +273,26 @@ def _skip_spaces(text: str, pos: int) -> int:
     return pos
 
 
+# First characters of a stripped line that need more than stripping (see row_text).
+_LOOK_CLOSER = frozenset(["#", "<", "\ufeff", _TOO_LONG[0], *_QUOTES])
+
+
 def _text_list(decoded: Decoded) -> ImportedList:
     texts: list[str] = []
     lines: array[int] = array("L")
-    for number, raw in split_lines(decoded.text):
-        row = row_text(raw)
-        if row is not None:
-            texts.append(row)
-            lines.append(number)
+    add_text, add_line = texts.append, lines.append
+    number = 0
+    for block in _blocks(decoded.text):
+        for raw in block:
+            number += 1
+            text = raw.strip()
+            if not text or text[0] in _LOOK_CLOSER:  # rare: let row_text decide
+                row = row_text(raw)
+                if row is None:
+                    continue
+                text = row
+            add_text(text)
+            add_line(number)
     notices = decoded.notices
     if not texts:
         notices += ("no URLs: the text holds only blank lines and comments",)
@@ -774,33 +793,44 @@ def _table_list(table: _Table, url_column: ColumnChoice,
     no_url: list[int] = []
     bad_status: list[int] = []
     widest = width
-    rows = _chain(sample[start:], records)
-    for number, cells in rows:
-        if not any(c.strip() for c in cells):
+    # Short values repeat row after row ("200", "Indexable"): keep one string for each.
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    pick = itemgetter(*keep) if keep else None
+    for number, cells in _chain(sample[start:], records):
+        if len(cells) < width:
+            cells += [""] * (width - len(cells))
+        elif not "".join(cells).strip():
             continue
-        cell = cells[url].strip() if url < len(cells) else ""
+        cell = cells[url].strip()
         if not cell:
-            no_url.append(number)
+            if "".join(cells).strip():
+                no_url.append(number)
             continue
         if len(cell) > MAX_LINE_CHARS:
             text = f"{_TOO_LONG}{len(cell)}"
+        elif cell[0] in _LOOK_CLOSER and cell[0] != "#":
+            text = row_text(cell) or cell
         else:
-            text = (row_text(cell) or cell) if cell[0] != "#" else cell
+            text = cell
         texts.append(text)
         lines.append(number)
         if want is not None:
-            target = cells[want].strip() if want < len(cells) else ""
-            expected.append(target or None)
+            expected.append(cells[want].strip() or None)
         if status_at is not None:
-            value = cells[status_at].strip() if status_at < len(cells) else ""
+            value = cells[status_at].strip()
             code = parse_status(value) if value else None
             if value and code is None:
                 bad_status.append(number)
             statuses.append(code)
-        values = tuple(_intern(cells[i]) if i < len(cells) else "" for i in keep)
+        values: tuple[str, ...] = ()
+        if pick is not None:
+            picked = pick(cells)
+            values = tuple([v if len(v) > 40 else share(v, v)
+                            for v in (picked if len(keep) > 1 else (picked,))])
         if len(cells) > width:
             widest = max(widest, len(cells))
-            values += tuple(map(_intern, cells[width:]))
+            values += tuple(cells[width:])
         extra.append(values)
     names = [layout.names[i] for i in keep]
     if widest > width:
@@ -829,11 +859,6 @@ def _chain(first: Iterable[tuple[int, list[str]]], rest: Iterator[tuple[int, lis
 def _rows_phrase(rows: Sequence[int]) -> str:
     have = "has" if len(rows) == 1 else "have"
     return _lines_phrase(rows).replace("line", "row") + f" {have}"
-
-
-def _intern(cell: str) -> str:
-    """Share the short values a table repeats row after row (``200``, ``Indexable``...)."""
-    return sys.intern(cell) if len(cell) <= 40 else cell
 
 
 # --- choosing the reader ----------------------------------------------------------------------
@@ -959,12 +984,13 @@ def find_duplicates(texts: Iterable[str]) -> array[int]:
     are not absolute URLs are never duplicates.
     """
     first: dict[str, int] = {}
+    seen = first.setdefault
     result: array[int] = array("l")
     append = result.append
-    for index, text in enumerate(texts):
-        if "://" not in text:
+    for index, key in enumerate(request_keys(texts)):
+        if key is None:
             append(-1)
-            continue
-        seen = first.setdefault(normalise_url(text), index)
-        append(-1 if seen == index else seen)
+        else:
+            earlier = seen(key, index)
+            append(-1 if earlier == index else earlier)
     return result
