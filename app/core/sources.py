@@ -60,7 +60,7 @@ PREVIEW_ROWS = 20
 _SAMPLE_ROWS = 200  # table rows looked at to find the URL column by content
 _BLOCK = 1 << 20  # split_lines splits this many characters at a time
 
-SourceKind = Literal["text", "csv", "xlsx", "xls", "ods", "sitemap", "sitemap_index"]
+SourceKind = Literal["text", "html", "csv", "xlsx", "xls", "ods", "sitemap", "sitemap_index"]
 ColumnChoice = str | int | None
 
 
@@ -924,6 +924,8 @@ def _from_decoded(decoded: Decoded, name: str, url_column: ColumnChoice,
     text = decoded.text
     if _starts_like_xml(text[:512]):
         return _sitemap_list(text.encode("utf-8"), "utf-8")
+    if _starts_like_html(text[:512]):
+        return _html_links(decoded)
     delimiter = _sniff_delimiter(text, name)
     if delimiter is None:
         if url_column is None and columns is None:
@@ -958,12 +960,35 @@ def _head(data: bytes) -> str:
     return head.decode(_utf16_without_bom(head) or "latin-1", "ignore")
 
 
-_XML_STARTS = ("<?xml", "<urlset", "<sitemapindex", "<rss", "<feed", "<!doctype", "<!--")
+_XML_STARTS = ("<?xml", "<urlset", "<sitemapindex", "<rss", "<feed", "<!doctype")
+_HTML_STARTS = ("<!doctype html", "<html", "<!doctype netscape-bookmark-file")
 
 
 def _starts_like_xml(head: str) -> bool:
     start = head.lstrip("\ufeff \t\r\n").lower()
-    return start.startswith(_XML_STARTS) and not start.startswith("<!doctype html")
+    if start.startswith("<!--"):
+        return "<urlset" in start or "<sitemapindex" in start
+    return start.startswith(_XML_STARTS) and not start.startswith(_HTML_STARTS)
+
+
+def _starts_like_html(head: str) -> bool:
+    return head.lstrip("\ufeff \t\r\n").lower().startswith(_HTML_STARTS)
+
+
+def _html_links(decoded: Decoded) -> ImportedList:
+    """An HTML page or a browser's bookmarks file: the link on each line that holds one. Its
+    other lines are markup, not URLs, so they make no rows, and a notice says so."""
+    texts: list[str] = []
+    lines: array[int] = array("L")
+    for number, line in split_lines(decoded.text):
+        if "href" in line.lower():
+            link = _from_markup(line.strip()) if not line.startswith(_TOO_LONG) else line
+            if link:
+                texts.append(link)
+                lines.append(number)
+    return ImportedList(texts, lines, "html", decoded.encoding, notices=(
+        *decoded.notices, f"an HTML file: read {_count(len(texts), 'link')}, one from each "
+                          "line that holds one; its other lines are skipped"))
 
 
 def _sitemap_list(data: bytes, encoding: str | None) -> ImportedList:

@@ -543,6 +543,38 @@ def test_xml_that_is_not_a_sitemap_is_refused(data, words):
         parse_bytes(data, "feed.xml")
 
 
+BOOKMARKS = b"""<!DOCTYPE NETSCAPE-Bookmark-file-1>
+<!-- This is an automatically generated file. -->
+<META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=UTF-8">
+<TITLE>Bookmarks</TITLE>
+<DL><p>
+    <DT><A HREF="https://a.example/" ADD_DATE="1">A</A>
+    <DT><H3>Folder</H3>
+    <DL><p>
+        <DT><A HREF="https://b.example/x?a=1&amp;b=2">B</A>
+    </DL><p>
+</DL><p>
+"""
+
+
+def test_a_bookmarks_file_gives_the_link_on_each_line_that_holds_one(tmp_path):
+    path = tmp_path / "bookmarks.html"
+    path.write_bytes(BOOKMARKS)
+    imported = read_source(path)
+    assert imported.kind == "html"
+    assert imported.texts == ["https://a.example/", "https://b.example/x?a=1&b=2"]
+    assert list(imported.lines) == [6, 9]
+    assert imported.notices == ("an HTML file: read 2 links, one from each line that holds "
+                                "one; its other lines are skipped",)
+
+
+def test_a_sitemap_after_a_comment_is_still_a_sitemap():
+    data = b"<!-- made by hand -->\n<urlset><url><loc>https://a.example/</loc></url></urlset>"
+    assert parse_bytes(data).kind == "sitemap"
+    assert parse_bytes(b"<!-- urls -->\nhttps://a.example/\n").texts == [
+        "<!-- urls -->", "https://a.example/"]
+
+
 # --- duplicates -------------------------------------------------------------------------------
 
 
