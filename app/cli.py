@@ -35,6 +35,7 @@ from app.core.export import FORMATS, format_for
 from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
+from app.core.sources import SourceError
 from app.core.tally import (
     EXIT_FAILURES,
     EXIT_INTERNAL,
@@ -42,7 +43,7 @@ from app.core.tally import (
     EXIT_SIGTERM,
     EXIT_USAGE,
 )
-from app.core.targets import TargetList, read_url_bytes, read_url_file, split_lines
+from app.core.targets import TargetList, list_from_bytes, read_list
 from app.core.writer import ResultWriter
 
 __all__ = ["main", "run_command"]
@@ -118,25 +119,37 @@ def read_sources(sources: Sequence[str], stdin: TextIO) -> tuple[TargetList, lis
         sources = ["-"]
     targets = TargetList.empty()
     inputs: list[Path] = []
-    line = 0
     for source in sources:
         if source == "-":
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-            text = read_url_bytes(data)
+            try:
+                part = list_from_bytes(data, "-") if data.strip() else TargetList.empty()
+            except SourceError as exc:
+                raise UsageError(f"standard input: {exc}") from None
+            name = "standard input"
         elif "://" in source and not os.path.exists(source):
-            text = source
+            part = TargetList.from_lines([source])
+            name = ""
         else:
             path = Path(source)
             try:
-                text = read_url_file(path)
+                part = read_list(path)
             except IsADirectoryError:
                 raise UsageError(f"{source} is a folder, not a list of URLs") from None
             except OSError as exc:
                 raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+            except SourceError as exc:
+                raise UsageError(f"{source}: {exc}") from None
             inputs.append(path)
-        lines = split_lines(text)
-        targets.extend(TargetList.from_lines(lines, first_line=line + 1))
-        line += len(lines)
+            name = source
+        for notice in part.notices:
+            print(f"fetchdeck: {name}: {notice}" if name else f"fetchdeck: {notice}",
+                  file=sys.stderr)
+        # Line numbers run on from one source to the next: each row's `line` is unique.
+        offset = targets.lines[-1] if len(targets) else 0
+        if offset:
+            part.lines = type(part.lines)(part.lines.typecode, (n + offset for n in part.lines))
+        targets.extend(part)
     return targets, inputs
 
 

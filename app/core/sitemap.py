@@ -291,7 +291,7 @@ async def expand_sitemap(
     cap = max_bytes if max_bytes is not None else max(settings.max_body, SITEMAP_MAX_BYTES)
     own = session is None
     if session is None:
-        from app.core.fetch import open_session  # noqa: PLC0415 - fetch.py is heavy to import
+        from app.core.transport import open_session  # noqa: PLC0415 - heavy to import
 
         session = open_session(settings)
     try:
@@ -425,7 +425,7 @@ async def _download(session: aiohttp.ClientSession, url: str, settings: Settings
     timeout = aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout)
     headers = None
     if settings.auth:
-        from app.core.fetch import basic_auth  # noqa: PLC0415
+        from app.core.transport import basic_auth  # noqa: PLC0415
 
         headers = {"Authorization": basic_auth(*settings.auth.partition(":")[::2])}
     attempt = 0

@@ -8,7 +8,6 @@ number; :class:`Target` objects are made as the run reaches them, and the common
 
 from __future__ import annotations
 
-import codecs
 import re
 from array import array
 from collections.abc import Iterable, Iterator
@@ -20,12 +19,19 @@ from yarl import URL
 
 from app.core.errors import Failure, Kind
 from app.core.redact import mask_url
+from app.core.sources import (
+    MAX_LINE_CHARS,
+    ImportedList,
+    parse_bytes,
+    read_source,
+    too_long_message,
+)
+from app.core.sources import parse_text as parse_source_text
 
 MAX_URL_LENGTH = 8192
-# A line longer than this is rejected as it is read, without any parse, and only its start is
-# kept: one 50 MB line once took minutes and gigabytes.
-MAX_LINE_LENGTH = 64 * 1024
-KEPT_OF_LONG_LINE = 200
+# A line longer than this is rejected as it is read, without any parse (app.core.sources
+# finds it with str.find): one 50 MB line once took minutes and gigabytes.
+MAX_LINE_LENGTH = MAX_LINE_CHARS
 
 # Plain ASCII http(s) URLs with a DNS name or IP literal and an optional port: the vast majority
 # of real lists. Anything else takes the full parse in check_url.
@@ -76,19 +82,6 @@ def _too_long(length: int) -> Failure:
                          f"limit for a URL is {MAX_URL_LENGTH:,}")
 
 
-def split_lines(text: str) -> list[str]:
-    """The lines of a list: split at LF and CRLF only.
-
-    Not ``str.splitlines``, which also splits at vertical tab, form feed, the separators
-    U+001C-U+001E, U+0085, U+2028/U+2029 and a lone CR: a line holding one of those is one
-    line (and, if it is meant as a URL, an invalid one), so line numbers match the file's.
-    """
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
 def check_url(text: str) -> tuple[URL | None, Failure | None]:
     """Parse one stripped line as an http(s) URL, or say in plain words why it is not one."""
     if len(text) > MAX_URL_LENGTH:
@@ -97,6 +90,9 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
         return None, Failure.plain(Kind.INVALID_URL, "a URL cannot contain spaces or tabs")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
         return None, Failure.plain(Kind.INVALID_URL, "the line contains control characters")
+    if "\ufffd" in text:  # fetched, it would be another URL than the one in the file
+        return None, Failure.plain(Kind.INVALID_URL, "the line has bytes that could not be "
+                                   "decoded (the file's encoding is not what it seems)")
     try:
         url = URL(text)
     except (ValueError, TypeError) as exc:
@@ -154,35 +150,73 @@ def make_target(index: int, line: int, text: str) -> Target:
 
 
 class TargetList:
-    """The lines of a URL list that will become rows: text and line number, nothing more.
+    """The rows of a URL list: each row's text and line number, and what the list says of them.
 
     Iterating yields :class:`Target` objects made on the fly, so a million-line list costs its
     strings and four bytes a line. Treat it as immutable: the results model shares its lists.
-    ``too_long`` maps the rows whose line was over ``MAX_LINE_LENGTH`` to that length; only
-    the line's start is kept as its text.
+    ``failures`` holds rows that must not be fetched, with why (a line over the length limit,
+    a sitemap that could not be read). An imported table adds, per row, the expected answer
+    (``expected``, ``expected_status``) and its other columns (``columns``/``extra``).
     """
 
-    __slots__ = ("texts", "lines", "too_long")
+    __slots__ = ("texts", "lines", "failures", "expected", "expected_status", "columns",
+                 "extra", "notices", "_copies")
 
     def __init__(self, texts: list[str], lines: array[int],
-                 too_long: dict[int, int] | None = None) -> None:
+                 failures: dict[int, Failure] | None = None, *,
+                 expected: list[str | None] | None = None,
+                 expected_status: list[int | None] | None = None,
+                 columns: tuple[str, ...] = (), extra: list[tuple[str, ...]] | None = None,
+                 notices: tuple[str, ...] = ()) -> None:
         self.texts = texts
         self.lines = lines
-        self.too_long = too_long or {}
+        self.failures = failures or {}
+        self.expected = expected
+        self.expected_status = expected_status
+        self.columns = columns
+        self.extra = extra
+        self.notices = notices
+        self._copies: tuple[dict[int, list[int]], dict[int, int]] | None = None
+
+    @classmethod
+    def empty(cls) -> TargetList:
+        return cls([], array("L"))
+
+    @classmethod
+    def from_imported(cls, imported: ImportedList) -> TargetList:
+        """The rows of an imported list; over-long lines become failures of their own."""
+        texts = imported.texts
+        failures = dict(imported.failures)
+        if any(text.startswith("\x00") for text in texts):
+            texts = list(texts)
+            for index, text in enumerate(texts):
+                message = too_long_message(text)
+                if message is not None:
+                    failures[index] = Failure.plain(Kind.INVALID_URL, message)
+                    texts[index] = f"(a line of {text.rpartition(':')[2]} characters)"
+        return cls(texts, imported.lines, failures, expected=imported.expected,
+                   expected_status=imported.expected_status, columns=imported.columns,
+                   extra=imported.extra, notices=imported.notices)
+
+    @classmethod
+    def from_text(cls, text: str) -> TargetList:
+        """Pasted or typed text: one row per line (LF or CRLF) that is not blank or a
+        comment; a pasted table (tab-separated, as spreadsheets copy) is read as a table."""
+        return cls.from_imported(parse_source_text(text))
 
     @classmethod
     def from_lines(cls, raw_lines: Iterable[str], first_line: int = 1) -> TargetList:
-        """Keep every line that is not blank and does not start with ``#``."""
+        """Rows of lines already split (a file read line by line): blank and ``#`` lines are
+        skipped, a line over the length limit is kept as a failed row without its text."""
         texts: list[str] = []
         lines: array[int] = array("L")
-        too_long: dict[int, int] = {}
+        failures: dict[int, Failure] = {}
         for number, raw in enumerate(raw_lines, start=first_line):
             if len(raw) > MAX_LINE_LENGTH:
-                text = raw[:MAX_LINE_LENGTH].strip().lstrip("\ufeff").strip()
-                if not text or text.startswith("#"):
-                    continue
-                too_long[len(texts)] = len(raw)
-                texts.append(text[:KEPT_OF_LONG_LINE] + "\u2026")
+                failures[len(texts)] = Failure.plain(
+                    Kind.INVALID_URL, f"the line is {len(raw.rstrip(chr(10)).rstrip(chr(13))):,}"
+                    f" characters long; the limit is {MAX_LINE_LENGTH:,}")
+                texts.append(f"(a line of {len(raw):,} characters)")
                 lines.append(number)
                 continue
             text = raw.strip().lstrip("\ufeff").strip()
@@ -190,40 +224,65 @@ class TargetList:
                 continue
             texts.append(text)
             lines.append(number)
-        return cls(texts, lines, too_long)
-
-    @classmethod
-    def empty(cls) -> TargetList:
-        return cls([], array("L"))
-
-    @classmethod
-    def from_text(cls, text: str) -> TargetList:
-        return cls.from_lines(split_lines(text))
+        return cls(texts, lines, failures)
 
     def extend(self, other: TargetList) -> None:
-        """Append another list's rows (a second source of one run)."""
+        """Append another source's rows (a run may read several)."""
         offset = len(self.texts)
+        size = len(other.texts)
+        if other.columns or self.columns:
+            names = self.columns + tuple(c for c in other.columns if c not in self.columns)
+            mine = self._extra_as(names, offset)
+            theirs = other._extra_as(names, size)
+            self.columns, self.extra = names, mine + theirs
+        for name in ("expected", "expected_status"):
+            ours, theirs_ = getattr(self, name), getattr(other, name)
+            if ours is not None or theirs_ is not None:
+                setattr(self, name, (ours or [None] * offset) + (theirs_ or [None] * size))
         self.texts.extend(other.texts)
         self.lines.extend(other.lines)
-        self.too_long.update({offset + i: n for i, n in other.too_long.items()})
+        self.failures.update({offset + i: f for i, f in other.failures.items()})
+        self.notices += other.notices
+        self._copies = None
+
+    def _extra_as(self, names: tuple[str, ...], count: int) -> list[tuple[str, ...]]:
+        if not self.extra:
+            return [("",) * len(names)] * count
+        where = [self.columns.index(n) if n in self.columns else -1 for n in names]
+        return [tuple(row[i] if i >= 0 else "" for i in where) for row in self.extra]
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def __iter__(self) -> Iterator[Target]:
-        too_long = self.too_long
+        failures = self.failures
         lines = self.lines
         for index, text in enumerate(self.texts):
-            if too_long and index in too_long:
-                yield self[index]
+            if failures and index in failures:
+                yield Target(index, lines[index], text, failures[index])
             else:
                 yield make_target(index, lines[index], text)
 
     def __getitem__(self, index: int) -> Target:
-        if index in self.too_long:
-            return Target(index, self.lines[index], self.texts[index],
-                          _too_long(self.too_long[index]))
+        if index in self.failures:
+            return Target(index, self.lines[index], self.texts[index], self.failures[index])
         return make_target(index, self.lines[index], self.texts[index])
+
+    def copies(self) -> tuple[dict[int, list[int]], dict[int, int]]:
+        """Rows whose text repeats an earlier row's: (first -> its later copies, later copy ->
+        its first). Made once, when a run first asks (a dict pass: ~0.2 s a million rows)."""
+        if self._copies is None:
+            first: dict[str, int] = {}
+            later: dict[int, int] = {}
+            for index, text in enumerate(self.texts):
+                seen = first.setdefault(text, index)
+                if seen != index and index not in self.failures:
+                    later[index] = seen
+            by_first: dict[int, list[int]] = {}
+            for index, seen in later.items():
+                by_first.setdefault(seen, []).append(index)
+            self._copies = (by_first, later)
+        return self._copies
 
 
 def parse_text(text: str) -> list[Target]:
@@ -261,17 +320,15 @@ def summarize(targets: Iterable[Target], keep_rejected: int = 1000) -> Summary:
     return Summary(fetchable, tuple(rejected), fetchable + rejected_count)
 
 
-def read_url_file(path: str | Path) -> str:
-    """Read a URL list: UTF-8 with or without BOM, LF or CRLF. Undecodable bytes become U+FFFD
-    so that the line still shows (and is rejected with a reason) rather than failing the import."""
-    return read_url_bytes(Path(path).read_bytes())
+def read_list(path: str | Path) -> TargetList:
+    """Read a URL list from a file, whatever its form (text, CSV/TSV, a spreadsheet, a
+    sitemap file: see :mod:`app.core.sources`). Raises OSError, or SourceError in plain words."""
+    return TargetList.from_imported(read_source(path))
 
 
-def read_url_bytes(data: bytes) -> str:
-    """A URL list's bytes as text (see :func:`read_url_file`)."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    return data.decode("utf-8", errors="replace")
+def list_from_bytes(data: bytes, name: str = "") -> TargetList:
+    """A URL list from bytes (standard input, a drop), read as :func:`read_list` reads files."""
+    return TargetList.from_imported(parse_bytes(data, name))
 
 
 def mask_password(url: str) -> str:

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import _TYPES, OPTIONS, SettingsError, flag_text, parse_header
-from app.core.targets import mask_password, split_lines
+from app.core.sources import split_lines
+from app.core.targets import mask_password
 
 METHOD_LABELS = {
     "get": "GET",
@@ -40,7 +41,7 @@ def parse_headers(text: str) -> tuple[tuple[str, str], ...]:
     Raises :class:`SettingsError` naming the first bad line.
     """
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(split_lines(text), start=1):
+    for number, line in split_lines(text):
         if not line.strip():
             continue
         if ":" not in line:

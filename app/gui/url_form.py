@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.targets import Summary, TargetList, read_url_file, summarize
+from app.core.sources import SourceError, decode_bytes, parse_bytes
+from app.core.targets import Summary, TargetList, summarize
 
 SHOWN_REJECTS = 200
 BIG_LIST = 20_000  # lines; longer imports are kept as a list, not put in the editor
@@ -146,17 +147,22 @@ class UrlForm(QWidget):
 
     async def _load(self, path: Path) -> None:
         try:
-            text = await asyncio.to_thread(read_url_file, path)
+            text, targets, summary = await asyncio.to_thread(_read, path)
         except OSError as exc:
             self.summary.setText(f"Could not read {path.name}")
             self.import_failed.emit(f"Could not read {path}: {exc.strerror or exc}")
             return
-        if text.count("\n") < BIG_LIST:
+        except SourceError as exc:
+            self.summary.setText(f"Could not read {path.name}")
+            self.import_failed.emit(f"{path.name}: {exc}")
+            return
+        if text is not None:
             self.set_text(text)
             return
-        targets, summary = await asyncio.to_thread(_parse_big, text)
-        del text
+        assert targets is not None and summary is not None
         self._enter_big_mode(path, targets, summary)
+        for notice in targets.notices:
+            self.import_failed.emit(f"{path.name}: {notice}")
 
     # -- big lists -----------------------------------------------------------------------------
 
@@ -220,6 +226,12 @@ class UrlForm(QWidget):
         self.changed.emit(summary.fetchable, rejected)
 
 
-def _parse_big(text: str) -> tuple[TargetList, Summary]:
-    targets = TargetList.from_text(text)
-    return targets, summarize(targets, keep_rejected=SHOWN_REJECTS)
+def _read(path: Path) -> tuple[str | None, TargetList | None, Summary | None]:
+    """A file for the form: a short plain list as text for the editor; anything else (a long
+    list, a table, a sitemap) as rows kept apart, with their summary."""
+    data = path.read_bytes()
+    imported = parse_bytes(data, path.name)
+    if imported.kind == "text" and len(imported) < BIG_LIST:
+        return decode_bytes(data).text, None, None
+    targets = TargetList.from_imported(imported)
+    return None, targets, summarize(targets, keep_rejected=SHOWN_REJECTS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import Kind
-from app.core.targets import mask_password, parse_text, read_url_file, summarize
+from app.core.targets import mask_password, parse_text, read_list, summarize
 
 
 def test_blank_and_comment_lines_are_skipped_and_the_rest_keep_their_line_numbers():
@@ -63,7 +63,7 @@ def test_summary_counts_fetchable_and_rejected():
 def test_url_files_are_read_with_or_without_bom_and_crlf(tmp_path, newline, bom):
     path = tmp_path / "urls.txt"
     path.write_bytes(bom + newline.join([b"https://a.example/", b"# c", b"https://b.example/"]))
-    targets = parse_text(read_url_file(path))
+    targets = list(read_list(path))
     assert [t.text for t in targets] == ["https://a.example/", "https://b.example/"]
     assert all(t.url is not None for t in targets)
 
@@ -71,7 +71,7 @@ def test_url_files_are_read_with_or_without_bom_and_crlf(tmp_path, newline, bom)
 def test_undecodable_bytes_do_not_stop_the_import(tmp_path):
     path = tmp_path / "urls.txt"
     path.write_bytes(b"https://a.example/\nhttps://b\xff.example/\n")
-    targets = parse_text(read_url_file(path))
+    targets = list(read_list(path))
     assert len(targets) == 2
     assert targets[0].url is not None
 
