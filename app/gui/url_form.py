@@ -8,7 +8,7 @@ from array import array
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -116,6 +116,18 @@ class UrlForm(QWidget):
     def set_text(self, text: str) -> None:
         self._leave_big_mode()
         self.editor.setPlainText(text)
+        self.refresh()
+
+    def replace_text(self, text: str) -> None:
+        """Put ``text`` in the editor as one edit the user can undo (Ctrl+Z), unlike
+        :meth:`set_text`, which starts the editor's history afresh."""
+        self._leave_big_mode()
+        cursor = QTextCursor(self.editor.document())
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(text)
+        cursor.endEditBlock()
+        self.editor.setTextCursor(cursor)
         self.refresh()
 
     def targets(self) -> TargetList:

@@ -771,7 +771,8 @@ class _ReadyAsList(FastQEventLoop):
 @pytest.mark.parametrize(("drifted", "named"), [(_WithoutThreadCheck, "_check_thread"),
                                                 (_ReadyAsList, "_ready is list")])
 def test_make_loop_falls_back_to_stock_qasync_when_internals_differ(
-    qapp: QApplication, caplog: pytest.LogCaptureFixture, drifted: type, named: str
+    qapp: QApplication, qtbot: QtBot, loop: asyncio.AbstractEventLoop,
+    caplog: pytest.LogCaptureFixture, drifted: type, named: str
 ) -> None:
     from app.gui.loop import internals_problem, make_loop
 
@@ -784,9 +785,8 @@ def test_make_loop_falls_back_to_stock_qasync_when_internals_differ(
         assert record.levelno == logging.WARNING
         assert "stock event loop" in record.getMessage() and named in record.getMessage()
         done: list[int] = []
-        other.call_soon(done.append, 1)
-        other.call_soon(other.stop)
-        other.run_forever()  # the fallback really runs callbacks
-        assert done == [1]
+        other.call_soon(done.append, 1)  # run by Qt's loop, which qtbot turns
+        qtbot.waitUntil(lambda: done == [1])
     finally:
         other.close()
+    assert asyncio.get_event_loop() is loop
