@@ -13,13 +13,16 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QMainWindow,
+    QMenu,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-__all__ = ["Area", "AreaCycle", "FocusRing", "ShortcutsDialog", "shortcut_rows"]
+__all__ = ["Area", "AreaCycle", "FocusRing", "ShortcutsDialog", "actions_with_shortcuts",
+           "shortcut_rows"]
 
 RING = 2  # px
 
@@ -142,6 +145,25 @@ class FocusRing(QWidget):
         colour = self.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight)
         painter.setPen(QPen(colour, RING))
         painter.drawRect(self.rect().adjusted(RING // 2, RING // 2, -RING // 2, -RING // 2))
+
+
+def actions_with_shortcuts(window: QMainWindow) -> list[QAction]:
+    """Every action of ``window`` with a shortcut: its menus' in menu order, then the panes'."""
+    ordered: list[QAction] = []
+
+    def walk(menu: QMenu) -> None:
+        for act in menu.actions():
+            submenu = act.menu()
+            if isinstance(submenu, QMenu):
+                walk(submenu)
+            elif not act.isSeparator():
+                ordered.append(act)
+
+    for act in window.menuBar().actions():
+        if isinstance(act.menu(), QMenu):
+            walk(act.menu())  # type: ignore[arg-type]
+    ordered += window.findChildren(QAction)
+    return [act for act in dict.fromkeys(ordered) if act.shortcuts()]
 
 
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str, str]]:

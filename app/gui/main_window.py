@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -42,56 +41,28 @@ from app.gui.demo import Demo
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
 from app.gui.export_job import ExportJob
-from app.gui.keyboard import Area, AreaCycle, FocusRing, ShortcutsDialog
+from app.gui.keyboard import (
+    Area,
+    AreaCycle,
+    FocusRing,
+    ShortcutsDialog,
+    actions_with_shortcuts,
+)
 from app.gui.notice_bar import NoticeBar
 from app.gui.results_model import ResultsModel
 from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
-from app.gui.status_text import StatusText
+from app.gui.status_text import StatusText, format_duration, progress_text
 from app.gui.url_form import UrlForm
-from app.gui.widgets import action
+from app.gui.widgets import action, ask
 from app.gui.window_state import load_state, place_on_screen, save_state
 
 __all__ = ["MainWindow", "format_duration", "progress_text"]
 
 STATE_VERSION = 2  # of saveState's dock layout: bump when docks change, old layouts are dropped
 FETCH_TIP = "Fetch every URL (Ctrl+Return); Esc cancels a run"
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 0.05:
-        return "under 0.1 s"
-    if seconds < 9.95:  # a short run or wait reads 0.4 s, not 0 s
-        return f"{seconds:.1f} s"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def progress_text(p: Progress, running: bool) -> str:
-    """The progress line: done/total, ok, failed, requests per second, time left."""
-    parts = [f"{p.done:,} / {p.total:,} done", f"{p.ok:,} ok"]
-    failed = p.http_error + p.failed
-    if failed:
-        parts.append(f"{failed:,} failed")
-    if p.invalid:
-        parts.append(f"{p.invalid:,} invalid")
-    if p.cancelled:
-        parts.append(f"{p.cancelled:,} cancelled")
-    if p.fetched_per_second > 0:  # none yet, or a run too short to time
-        parts.append(f"{p.fetched_per_second:,.1f} req/s")
-    if running:
-        eta = p.eta
-        parts.append(f"{format_duration(eta)} left" if eta is not None else "estimating…")
-        return "Fetching: " + " · ".join(parts)
-    return f"Finished in {format_duration(p.elapsed)}: " + " · ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -554,21 +525,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def shortcut_actions(self) -> list[QAction]:
-        """Every action with a shortcut: the menus' in menu order, then the panes' own."""
-        ordered: list[QAction] = []
-
-        def walk(menu: QMenu) -> None:
-            for act in menu.actions():
-                if act.menu() is not None:
-                    walk(act.menu())  # type: ignore[arg-type]
-                elif not act.isSeparator():
-                    ordered.append(act)
-
-        for act in self.menuBar().actions():
-            if act.menu() is not None:
-                walk(act.menu())  # type: ignore[arg-type]
-        ordered += self.findChildren(QAction)
-        return [act for act in dict.fromkeys(ordered) if act.shortcuts()]
+        return actions_with_shortcuts(self)
 
     def add_summary_view(self, widget: QWidget, title: str = "Summary") -> QDockWidget:
         """Dock the run-summary view (charts, per-host table) on the right; View shows it."""
@@ -655,27 +612,15 @@ class MainWindow(QMainWindow):
             return
         progress = self.controller.last_progress
         done = f" ({progress.done:,} of {progress.total:,} done)" if progress else ""
-        box = QMessageBox(QMessageBox.Icon.Question, "Close Fetchdeck?",
-                          f"A run is going{done}. Closing cancels it and its results are "
-                          "gone unless you export them first.", QMessageBox.StandardButton.NoButton,
-                          self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        close = box.addButton("Cancel the run and close", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
+        self._close_box = ask(
+            self, "Close Fetchdeck?", f"A run is going{done}. Closing cancels it and its "
+            "results are gone unless you export them first.",
+            "Cancel the run and close", "Keep running", self.cancel_and_close)
+        self._close_box.finished.connect(self._forget_close_box)
+        self.close_asked.emit(self._close_box)
 
-        def answered() -> None:
-            self._close_box = None
-            if box.clickedButton() is close:
-                # Not at once: the box is still closing, and close() may end the loop's wait.
-                QTimer.singleShot(0, self.cancel_and_close)
-
-        box.finished.connect(answered)
-        box.finished.connect(box.deleteLater)
-        self._close_box = box
-        box.open()  # never exec(): a nested loop inside qasync hangs
-        self.close_asked.emit(box)
+    def _forget_close_box(self) -> None:
+        self._close_box = None
 
     def load_path(self, path: str | Path) -> asyncio.Task[None]:
         """Import a URL file; the task ends once the form shows it."""

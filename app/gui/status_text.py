@@ -1,4 +1,5 @@
-"""The status bar's one line of text, which changes ten times a second during a run."""
+"""The status bar's one line of text, which changes ten times a second during a run, and what
+it says of a run's progress."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.core.run import Progress
 from app.gui.plain import plain_tooltip
 
 
@@ -64,3 +66,37 @@ class StatusText(QWidget):
         painter.setPen(self.palette().color(group, QPalette.ColorRole.WindowText))
         painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          self._elided)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 0.05:
+        return "under 0.1 s"
+    if seconds < 9.95:  # a short run or wait reads 0.4 s, not 0 s
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_text(p: Progress, running: bool) -> str:
+    """The progress line: done/total, ok, failed, requests per second, time left."""
+    parts = [f"{p.done:,} / {p.total:,} done", f"{p.ok:,} ok"]
+    failed = p.http_error + p.failed
+    if failed:
+        parts.append(f"{failed:,} failed")
+    if p.invalid:
+        parts.append(f"{p.invalid:,} invalid")
+    if p.cancelled:
+        parts.append(f"{p.cancelled:,} cancelled")
+    if p.fetched_per_second > 0:  # none yet, or a run too short to time
+        parts.append(f"{p.fetched_per_second:,.1f} req/s")
+    if running:
+        eta = p.eta
+        parts.append(f"{format_duration(eta)} left" if eta is not None else "estimating…")
+        return "Fetching: " + " · ".join(parts)
+    return f"Finished in {format_duration(p.elapsed)}: " + " · ".join(parts)

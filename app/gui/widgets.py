@@ -6,18 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QWidget,
 )
 
-__all__ = ["ElideRight", "action", "browser_failure_text", "copy_text", "named",
+__all__ = ["ElideRight", "action", "ask", "browser_failure_text", "copy_text", "named",
            "open_in_browser", "plain_label", "secondary", "text_view"]
 
 W = TypeVar("W", bound=QWidget)
@@ -86,6 +87,28 @@ def browser_failure_text(urls: list[str], shown: Callable[[str], str] = str) -> 
     more = f" (and {len(urls) - 1:,} more)" if len(urls) > 1 else ""
     return (f"No web browser could be opened for {first}{more}. Copy the URL and open it "
             "yourself, or set a default browser for this desktop.")
+
+
+def ask(parent: QWidget, title: str, text: str, yes: str, no: str,
+        on_yes: Callable[[], object]) -> QMessageBox:
+    """A question with two answers, opened with ``open()`` (``exec()`` would run a nested loop,
+    which hangs qasync); ``on_yes`` runs once the box has closed, if ``yes`` was chosen."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton,
+                      parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    yes_button = box.addButton(yes, QMessageBox.ButtonRole.DestructiveRole)
+    no_button = box.addButton(no, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(no_button)
+    box.setEscapeButton(no_button)
+
+    def answered() -> None:
+        if box.clickedButton() is yes_button:
+            QTimer.singleShot(0, on_yes)  # after the box is gone
+
+    box.finished.connect(answered)
+    box.finished.connect(box.deleteLater)
+    box.open()
+    return box
 
 
 def copy_text(text: str) -> None:
