@@ -355,10 +355,12 @@ class ErrorPanel(QDockWidget):
         listing_layout.setSpacing(2)
         self.tree = _FailureTree(listing)
         self.tree.setModel(self.proxy)
+        self.tree.setMinimumHeight(40)  # small screens: the panel shrinks before the window grows
         listing_layout.addWidget(self.summary)
         listing_layout.addWidget(self.tree, 1)
         self.details = QPlainTextEdit(body)
         self.details.setReadOnly(True)
+        self.details.setMinimumHeight(40)
         self.details.setUndoRedoEnabled(False)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.details.setPlaceholderText("Select a failure to see what happened, why, and what "

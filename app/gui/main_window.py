@@ -533,6 +533,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName("summary")
         dock.setWidget(widget)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.show()
         self.view_menu.insertAction(self.view_menu.actions()[2], dock.toggleViewAction())
         self.summary_dock = dock
         return dock

@@ -94,6 +94,7 @@ class ResultsPane(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setMinimumHeight(48)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         vheader = self.table.verticalHeader()

@@ -214,8 +214,11 @@ class RowDetails(QWidget):
         body_layout.addWidget(self._body, 1)
 
         self._tabs = _named(QTabWidget(documentMode=True), "detail_tabs")
+        # A laptop at 2x scaling has 384 logical pixels of height: the pane gives way to the
+        # table rather than push the status bar off the screen.
+        self._tabs.setMinimumSize(160, 90)
         for widget, title in ((summary_scroll, "Summary"), (self._redirects, "Redirects"),
-                              (self._timings, "Timings"),
+                              (_scrolled(self._timings), "Timings"),
                               (self._request_headers, "Request headers"),
                               (self._response_headers, "Response headers"), (body, "Body")):
             self._tabs.addTab(widget, title)
@@ -504,6 +507,13 @@ class RowDetails(QWidget):
                 value = mask_passwords_in_text(value)
             lines.append(f"{name}: {value}")
         return "\n".join(lines)
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea(widgetResizable=True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def _suggested_name(result: Result, size: int) -> str:

@@ -52,6 +52,7 @@ class UrlForm(QWidget):
         fixed.setStyleHint(QFont.StyleHint.Monospace)
         self.editor.setFont(fixed)
         self.editor.setTabChangesFocus(True)
+        self.editor.setMinimumHeight(48)
 
         self.big_label = QLabel()
         self.big_label.setTextFormat(Qt.TextFormat.PlainText)
