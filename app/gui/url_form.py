@@ -128,7 +128,8 @@ class UrlForm(QWidget):
         cursor.select(QTextCursor.SelectionType.Document)
         cursor.insertText(text)
         cursor.endEditBlock()
-        self.editor.setTextCursor(cursor)
+        cursor.movePosition(QTextCursor.MoveOperation.Start)
+        self.editor.setTextCursor(cursor)  # the list's first lines in view, not its last
         self.refresh()
 
     def targets(self) -> TargetList:
