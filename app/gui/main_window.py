@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._close_box: QMessageBox | None = None
         self._bar_moved = 0.0  # when the progress bar last moved (monotonic s)
+        self._followed: tuple[int, int, object] | None = None  # the row the panel shows
         self._router: ExceptionRouter | None = None
         self.demo = Demo()
         self.summary_dock: QDockWidget | None = None
@@ -292,6 +293,7 @@ class MainWindow(QMainWindow):
             self._show_notice("There are no URLs to fetch: paste some, or use Import….")
             return
         self.error_panel.clear()
+        self._followed = None
         self.details.show_result(None, mask_passwords=self.settings.mask_passwords)
         self.results.reset_for_run()
         self.controller.start(targets)
@@ -363,6 +365,12 @@ class MainWindow(QMainWindow):
     def _show_row(self, result: Result | None) -> None:
         """The selected row, in full: its details, and its failure in the Errors panel."""
         self.details.show_result(result, mask_passwords=self.settings.mask_passwords)
+        # This runs at every tick while the selected row is among the rows that changed: the
+        # panel follows only when the row, or its result, is another one.
+        followed = None if result is None else (result.index, id(result), result.outcome)
+        if followed == self._followed:
+            return
+        self._followed = followed
         if result is not None:
             self.error_panel.select_row_failure(result.index)
             if result.failure is not None:
