@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QEvent,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -25,10 +26,9 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
-    QUrl,
     Signal,
 )
-from PySide6.QtGui import QAction, QDesktopServices, QFontDatabase, QHelpEvent, QKeySequence
+from PySide6.QtGui import QAction, QFontDatabase, QHelpEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -67,6 +67,7 @@ from app.gui.errors_model import (
     group_title,
 )
 from app.gui.failure_details import failure_details
+from app.gui.widgets import browser_failure_text, open_in_browser
 
 __all__ = ["ErrorPanel"]
 
@@ -93,10 +94,12 @@ class ErrorPanel(QDockWidget):
     Signals:
         retry_requested(list): result indexes to fetch again (never invalid lines).
         row_selected(int): a failure was selected or "Show in table" chosen: its result index.
+        notice(str): something the user asked for could not be done (no browser opened).
     """
 
     retry_requested = Signal(list)
     row_selected = Signal(int)
+    notice = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Errors", parent)
@@ -233,8 +236,43 @@ class ErrorPanel(QDockWidget):
             QApplication.clipboard().setText("\n".join(commands))
 
     def open_in_browser(self) -> None:
-        for entry in self._openable():
-            QDesktopServices.openUrl(QUrl(entry.fetchable_url))
+        failed = open_in_browser(e.fetchable_url for e in self._openable())
+        if failed:
+            self.notice.emit(browser_failure_text(failed, self.model.masker.url))
+
+    def select_row_failure(self, index: int) -> bool:
+        """Show the failure of results row ``index`` (the table's selection), clearing a filter
+        that hides it; with no failure for that row, show none. Emits nothing: the table
+        already shows that row. Returns whether the row has a failure listed."""
+        self.flush()  # a failure still queued for listing must be found
+        entry = self.model.entry_for(index)
+        if entry is None:
+            self._updating = True
+            try:
+                self.tree.selectionModel().clear()
+            finally:
+                self._updating = False
+            self._show_current()
+            self._update_actions()
+            return False
+        proxy_index = self.proxy.mapFromSource(self.model.index_of(entry))
+        if not proxy_index.isValid() and self.filter.text():
+            self.filter.clear()
+            self._apply_filter()
+            proxy_index = self.proxy.mapFromSource(self.model.index_of(entry))
+        if not proxy_index.isValid():
+            return False
+        self._updating = True
+        try:
+            self.tree.expand(proxy_index.parent())
+            self.tree.selectionModel().setCurrentIndex(
+                proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        finally:
+            self._updating = False
+        self.tree.scrollTo(proxy_index)
+        self._show_current()
+        return True
 
     def show_in_table(self) -> None:
         entry = self.model.entry(self.proxy.mapToSource(self.tree.currentIndex()))
@@ -317,10 +355,12 @@ class ErrorPanel(QDockWidget):
         listing_layout.setSpacing(2)
         self.tree = _FailureTree(listing)
         self.tree.setModel(self.proxy)
+        self.tree.setMinimumHeight(40)  # small screens: the panel shrinks before the window grows
         listing_layout.addWidget(self.summary)
         listing_layout.addWidget(self.tree, 1)
         self.details = QPlainTextEdit(body)
         self.details.setReadOnly(True)
+        self.details.setMinimumHeight(40)
         self.details.setUndoRedoEnabled(False)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.details.setPlaceholderText("Select a failure to see what happened, why, and what "

@@ -3,11 +3,18 @@
 :class:`FastQEventLoop` is qasync's loop with asyncio's scheduling put back: ready callbacks are
 drained in batches from one Qt timer, delayed calls live on one heap behind one precise Qt timer.
 Unhandled errors are routed by :mod:`app.gui.exceptions`.
+
+It reaches into private parts of qasync and asyncio, written against qasync 0.28.0 and CPython
+3.11-3.13. :func:`make_loop` checks each part it relies on (:data:`RELIED_ON`) before and after
+building it, and falls back to stock ``qasync.QEventLoop`` with a logged warning where one
+differs: slower, never broken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import heapq
 import logging
 import math
@@ -21,9 +28,21 @@ import qasync
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
-__all__ = ["FastQEventLoop", "make_loop"]
+__all__ = ["RELIED_ON", "FastQEventLoop", "internals_problem", "make_loop"]
 
 _logger = logging.getLogger("fetchdeck.errors")
+_loop_logger = logging.getLogger("fetchdeck.loop")
+
+# What FastQEventLoop calls or overrides on its bases (qasync's loop, asyncio's selector loop):
+# each must still be there, callable, or the stock loop is used instead.
+RELIED_ON = (
+    "_check_thread", "_check_callback", "_check_closed", "_make_self_pipe",
+    "_add_reader", "_remove_reader", "_add_writer", "_remove_writer", "_add_callback_signalsafe",
+    "call_exception_handler",
+)
+# asyncio's handles, whose slots the drain reads and writes directly.
+HANDLE_SLOTS = {asyncio.Handle: ("_callback", "_args", "_cancelled", "_source_traceback"),
+                asyncio.TimerHandle: ("_when", "_scheduled")}
 
 # Qt takes timer intervals as a signed 32-bit count of ms; far deadlines are re-armed on expiry.
 _MAX_TIMER_MS = 24 * 3600 * 1000
@@ -277,7 +296,12 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
         """Arm the Qt timer for the earliest deadline, rounded up so it never fires early."""
         when = self._scheduled[0]._when
         self._timer_deadline = when
-        delay_ms = math.ceil((when - self.time()) * 1000)
+        delay = when - self.time()
+        if delay != delay or delay == math.inf:  # NaN or never (sleep(math.inf)): no timer
+            self._later_timer.stop()
+            return
+        # Capped before the ceil: a delay of 1e300 s is a finite float but no int of ms Qt takes.
+        delay_ms = math.ceil(min(delay, _MAX_TIMER_MS / 1000) * 1000)
         self._later_timer.start(min(max(delay_ms, 0), _MAX_TIMER_MS))
 
     # -- I/O -----------------------------------------------------------------------------------
@@ -378,6 +402,8 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run_forever(self) -> Any:
+        # qasync's own would reach its app, gone with close(), and raise AttributeError.
+        self._check_closed()
         if self.is_running():
             raise RuntimeError("Event loop already running")
         self._thread_id = threading.get_ident()
@@ -385,6 +411,10 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
             return super().run_forever()
         finally:
             self._thread_id = None
+
+    def run_until_complete(self, future: Any) -> Any:
+        self._check_closed()
+        return super().run_until_complete(future)
 
     def close(self) -> None:
         if self.is_running():
@@ -426,11 +456,15 @@ class FastQEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is unty
 
 def _pollable_selector() -> selectors.BaseSelector | None:
     """A selector whose own descriptor Qt can poll (epoll, kqueue), or None (Windows)."""
+    kind = _pollable_selector_class()
+    return None if kind is None else kind()
+
+
+def _pollable_selector_class() -> type[selectors.BaseSelector] | None:
     for name in ("EpollSelector", "KqueueSelector"):
-        kind = getattr(selectors, name, None)
+        kind: type[selectors.BaseSelector] | None = getattr(selectors, name, None)
         if kind is not None:
-            selector: selectors.BaseSelector = kind()
-            return selector
+            return kind
     return None
 
 
@@ -450,6 +484,62 @@ def _format_handle(handle: asyncio.Handle) -> str:
     return str(handle)
 
 
-def make_loop(app: QApplication, *, already_running: bool = False) -> FastQEventLoop:
-    """The app's asyncio loop on Qt's event loop (``already_running`` when Qt runs already)."""
-    return FastQEventLoop(app, already_running=already_running)
+def internals_problem(loop_class: type[Any] = FastQEventLoop,
+                      loop: asyncio.AbstractEventLoop | None = None) -> str:
+    """What differs from the qasync/asyncio internals ``loop_class`` relies on ('' if nothing).
+
+    Without ``loop`` the classes are checked; with it, also the state a built loop keeps.
+    """
+    for name in RELIED_ON:
+        if not callable(getattr(loop_class, name, None)):
+            return f"{loop_class.__name__}.{name} is missing or not callable"
+    if _pollable_selector_class() is not None and not issubclass(loop_class,
+                                                                  BaseSelectorEventLoop):
+        return f"{loop_class.__name__} is no longer an asyncio selector loop"
+    for handle_class, slots in HANDLE_SLOTS.items():
+        missing = [s for s in slots if not hasattr(handle_class, s)]
+        if missing:
+            return f"asyncio.{handle_class.__name__} has no {', '.join(missing)}"
+    if loop is None:
+        return ""
+    expected: dict[str, type | tuple[type, ...]] = {
+        "_ready": collections.deque, "_scheduled": list, "_timer_cancelled_count": int,
+        "_clock_resolution": float, "_read_notifiers": dict, "_write_notifiers": dict,
+        "_closed": bool, "_debug": bool,
+    }
+    for name, kind in expected.items():
+        value = getattr(loop, name, None)
+        if not isinstance(value, kind):
+            return (f"the loop's {name} is {type(value).__name__}, "
+                    f"not {getattr(kind, '__name__', kind)}")
+    return ""
+
+
+def make_loop(app: QApplication, *, already_running: bool = False,
+              loop_class: type[FastQEventLoop] = FastQEventLoop) -> asyncio.AbstractEventLoop:
+    """The app's asyncio loop on Qt's event loop (``already_running`` when Qt runs already).
+
+    A :class:`FastQEventLoop` when the internals it relies on are as it expects; otherwise
+    stock ``qasync.QEventLoop``, with a warning on the ``fetchdeck.loop`` logger.
+    """
+    problem = internals_problem(loop_class)
+    if not problem:
+        try:
+            loop = loop_class(app, already_running=already_running)
+        except (AttributeError, TypeError) as exc:
+            problem = f"building it failed: {type(exc).__name__}: {exc}"
+        else:
+            problem = internals_problem(loop_class, loop)
+            if not problem:
+                return loop
+            if already_running:
+                asyncio.events._set_running_loop(None)
+                # close() refuses a running loop; qasync keeps that flag name-mangled.
+                loop._QEventLoop__is_running = False
+            with contextlib.suppress(Exception):
+                loop.close()
+    _loop_logger.warning(
+        "Using qasync's stock event loop (slower): the internals Fetchdeck's faster loop was "
+        "written against (qasync 0.28.0, CPython 3.11-3.13) differ here: %s", problem)
+    stock: asyncio.AbstractEventLoop = qasync.QEventLoop(app, already_running=already_running)
+    return stock

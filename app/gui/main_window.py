@@ -1,31 +1,32 @@
-"""The main window: composition and wiring only. Widgets lay out; the controller runs."""
+"""The main window: builds the panes and connects their signals. Each pane lays itself out, the
+controller runs, the export job writes; the window only says who hears whom.
+
+Layout: the URL form on the left, the results pane (filter bar and table) on the right, and
+below the table the Errors panel and the selected row's Details side by side, so a selected row's
+details and its failure are both in view. Docks, splitters, column widths and the window's
+place are remembered between starts (:mod:`app.gui.window_state`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,122 +34,98 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core.demo import DemoServer
 from app.core.errors import Failure, Kind
-from app.core.export import write_csv
-from app.core.result import Outcome, Result
+from app.core.result import Result
 from app.core.settings import Settings, overrides_after_edit
 from app.core.tally import Progress, status_text
+from app.gui.demo import Demo
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
-from app.gui.results_model import (
-    COL_CONTENT_TYPE,
-    COL_ERROR,
-    COL_FINAL_URL,
-    COL_LINE,
-    COL_OUTCOME,
-    COL_REDIRECTS,
-    COL_SIZE,
-    COL_STATUS,
-    COL_TIME,
-    COL_TITLE,
-    COL_URL,
-    ResultsModel,
-    RowFilter,
+from app.gui.export_job import ExportJob
+from app.gui.keyboard import (
+    Area,
+    AreaCycle,
+    FocusRing,
+    ShortcutsDialog,
+    actions_with_shortcuts,
 )
-from app.gui.results_view import ResultsView
+from app.gui.notice_bar import NoticeBar
+from app.gui.results_model import ResultsModel
+from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status_text import StatusText
-from app.gui.threads import run_in_thread
 from app.gui.url_form import UrlForm
+from app.gui.widgets import action, ask
+from app.gui.window_state import load_state, place_on_screen, save_state
 
-OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
-    ("All rows", frozenset()),
-    ("Failures", frozenset({Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID})),
-    ("OK", frozenset({Outcome.OK})),
-    ("HTTP errors", frozenset({Outcome.HTTP_ERROR})),
-    ("Failed", frozenset({Outcome.FAILED})),
-    ("Invalid", frozenset({Outcome.INVALID})),
-    ("Cancelled", frozenset({Outcome.CANCELLED})),
-    ("Queued", frozenset({Outcome.PENDING})),
-)
+__all__ = ["MainWindow"]
 
-
-class _ElideRight(QStyledItemDelegate):
-    """Messages read left to right: cut their end, not their middle as URLs are."""
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: object) -> None:  # noqa: N802
-        super().initStyleOption(option, index)  # type: ignore[arg-type]
-        option.textElideMode = Qt.TextElideMode.ElideRight
+STATE_VERSION = 2  # of saveState's dock layout: bump when docks change, old layouts are dropped
+FETCH_TIP = "Fetch every URL (Ctrl+Return); Esc cancels a run"
 
 
 class MainWindow(QMainWindow):
     """Signals:
         closed(): the window has closed and any run in it has finished.
         run_finished(object): a run ended, with its final Progress.
+        export_finished(str, str): an export ended: its path, and an error ("" if it worked).
+        close_asked(QMessageBox): closing during a run opened this question (tests answer it).
     """
 
     closed = Signal()
     run_finished = Signal(object)
-    export_finished = Signal(str, str)  # path, error message ("" when it worked)
+    export_finished = Signal(str, str)
+    close_asked = Signal(QMessageBox)
 
     def __init__(self, settings: Settings, settings_warnings: list[str] | None = None, *,
-                 overrides: Mapping[str, Any] | None = None) -> None:
+                 overrides: Mapping[str, Any] | None = None,
+                 state_file: Path | None = None) -> None:
         """``settings`` are the user's saved settings; ``overrides`` the fields set on the
-        command line, which apply on top of them for this session only and are never saved."""
+        command line, which apply on top of them for this session only and are never saved.
+        ``state_file``: where the layout is kept (default: ``window.json`` in the config dir)."""
         super().__init__()
         self.setWindowTitle("Fetchdeck")
-        self.resize(1280, 800)
         # The Settings dialog edits and saves these (plus credentials typed this session, which
         # stay in memory); runs use them with the command-line overrides applied on top.
         self.saved_settings = settings
         self.overrides = overrides_after_edit(settings, settings, overrides or {})
         settings = settings.replace(**self.overrides)
         self.settings = settings
+        self._state_file = state_file
         self._closing = False
-        self._export_task: asyncio.Future[int] | None = None
-        self._dialogs: list[QWidget] = []
-        self._pending_selection: int | None = None
+        self._close_box: QMessageBox | None = None
         self._bar_moved = 0.0  # when the progress bar last moved (monotonic s)
+        self._followed: tuple[int, int, object] | None = None  # the row the panel shows
         self._router: ExceptionRouter | None = None
-        self.demo_server: DemoServer | None = None
-
-        self.form = UrlForm()
-        self.fetch_button = QPushButton("Fetch")
-        self.fetch_button.setDefault(True)
-        self.fetch_button.setMinimumWidth(110)
-        self.fetch_button.setToolTip("Fetch every URL (Ctrl+Return); Esc cancels a run")
-        self.settings_button = QPushButton("Settings…")
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setEnabled(False)
+        self.demo = Demo()
+        self.summary_dock: QDockWidget | None = None
 
         self.model = ResultsModel(self)
         self.model.set_mask_passwords(settings.mask_passwords)
-        self.table = ResultsView()
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL_LINE, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        vheader = self.table.verticalHeader()
-        vheader.setVisible(False)
-        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
-        hheader = self.table.horizontalHeader()
-        hheader.setStretchLastSection(True)
-        widths = {COL_LINE: 50, COL_URL: 280, COL_OUTCOME: 80, COL_STATUS: 55, COL_ERROR: 260,
-                  COL_TIME: 75, COL_SIZE: 75, COL_REDIRECTS: 70, COL_FINAL_URL: 200,
-                  COL_CONTENT_TYPE: 130, COL_TITLE: 180}
-        for column, width in widths.items():
-            self.table.setColumnWidth(column, width)
-        self._elide_right = _ElideRight(self.table)
-        for column in (COL_ERROR, COL_TITLE, COL_CONTENT_TYPE):
-            self.table.setItemDelegateForColumn(column, self._elide_right)
-
+        self.model.set_palette(self.palette())
         self.controller = RunController(self.model, settings, self)
+        self.exports = ExportJob(self)
 
+        self._build_panes()
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self.restore_layout()
+        for warning in settings_warnings or []:
+            self._show_notice(f"Settings: {warning}")
+
+    # -- construction --------------------------------------------------------------------------
+
+    def _build_panes(self) -> None:
+        self.form = UrlForm()
+        self.fetch_button = QPushButton("Fetch")
+        self.fetch_button.setDefault(True)
+        self.fetch_button.setMinimumWidth(96)
+        self.fetch_button.setToolTip(FETCH_TIP)
+        self.settings_button = QPushButton("Settings…")
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.fetch_button)
         buttons.addWidget(self.settings_button)
@@ -159,67 +136,48 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(8, 8, 4, 8)
         left_layout.addWidget(self.form, 1)
         left_layout.addLayout(buttons)
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter rows by URL, error, title or status")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.outcome_filter = QComboBox()
-        for label, outcomes in OUTCOME_FILTERS:
-            self.outcome_filter.addItem(label, outcomes)
-        self.rows_label = QLabel()
-        self.rows_label.setTextFormat(Qt.TextFormat.PlainText)
-        filter_bar = QHBoxLayout()
-        filter_bar.setContentsMargins(4, 8, 8, 0)
-        filter_bar.addWidget(self.filter_edit, 1)
-        filter_bar.addWidget(self.outcome_filter)
-        filter_bar.addWidget(self.rows_label)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addLayout(filter_bar)
-        right_layout.addWidget(self.table, 1)
-        self._filter_timer = QTimer(self)
-        self._filter_timer.setSingleShot(True)
-        self._filter_timer.setInterval(200)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 920])
-        self.notices: list[str] = []
-        self.notice_label = QLabel()
-        self.notice_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.notice_label.setWordWrap(True)
-        dismiss = QPushButton("Dismiss")
-        dismiss.clicked.connect(self._dismiss_notices)
-        self.notice_bar = QWidget()
-        self.notice_bar.setObjectName("notice")
-        self.notice_bar.setStyleSheet(
-            "#notice { background: #fff4ce; border-bottom: 1px solid #e0c060; }")
-        notice_layout = QHBoxLayout(self.notice_bar)
-        notice_layout.setContentsMargins(10, 4, 10, 4)
-        notice_layout.addWidget(self.notice_label, 1)
-        notice_layout.addWidget(dismiss)
-        self.notice_bar.setVisible(False)
+
+        self.results = ResultsPane(self.model)
+        self.results.set_settings(self.settings)
+        self.results.layout().setContentsMargins(4, 8, 8, 4)
+        # The names the rest of the app (and its tests) have always used.
+        self.table = self.results.table
+        self.filter_edit = self.results.filter_edit
+        self.outcome_filter = self.results.outcome_filter
+        self.rows_label = self.results.rows_label
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.results)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([340, 940])
+        self.notice_bar = NoticeBar()
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(0, 0, 0, 0)
         central_layout.setSpacing(0)
         central_layout.addWidget(self.notice_bar)
-        central_layout.addWidget(splitter, 1)
+        central_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
         self.error_panel = ErrorPanel(self)
-        self.error_panel.set_settings(settings)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.error_panel)
+        self.error_panel.set_settings(self.settings)
         self.details = RowDetails()
         self.details_dock = QDockWidget("Details", self)
         self.details_dock.setObjectName("details")
         self.details_dock.setWidget(self.details)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.details_dock)
-        self.tabifyDockWidget(self.error_panel, self.details_dock)
-        self.error_panel.raise_()
+        # Side by side under the table, not tabbed: the selected row's details and its failure
+        # are both in view without looking for them.
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.error_panel)
+        self.splitDockWidget(self.error_panel, self.details_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.error_panel, self.details_dock], [55, 45],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.error_panel], [260], Qt.Orientation.Vertical)
 
+    def _build_status_bar(self) -> None:
         self.progress_label = StatusText("Ready")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -229,65 +187,76 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.progress_label, 1)
         self.statusBar().addPermanentWidget(self.progress_bar)
 
-        self._build_menus()
-        self._connect()
-        for warning in settings_warnings or []:
-            self._show_notice(f"Settings: {warning}")
-
-    # -- construction --------------------------------------------------------------------------
-
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.import_action = QAction("&Import URL list…", self)
-        self.import_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.export_action = QAction("&Export CSV…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.import_action = action(self, "&Import URL list…", self.form.choose_file,
+                                    shortcut=QKeySequence.StandardKey.Open)
+        self.export_action = action(self, "&Export CSV…", self.choose_export_path,
+                                    shortcut="Ctrl+E")
         self.export_action.setEnabled(False)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        self.quit_action = action(self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
         file_menu.addActions([self.import_action, self.export_action])
         file_menu.addSeparator()
-        file_menu.addAction(quit_action)
+        file_menu.addAction(self.quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.results.copy_rows_action.setProperty("where", "in the results table")
+        self.error_panel.copy_action.setProperty("where", "in the Errors list")
+        self.find_action = action(self, "&Filter rows", self._focus_filter, shortcut="Ctrl+F",
+                                  tip="Type in the table's filter bar")
+        edit_menu.addActions([self.results.copy_rows_action, self.results.copy_url_action,
+                              self.results.curl_action])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.find_action)
 
         run_menu = self.menuBar().addMenu("&Run")
-        self.fetch_action = QAction("&Fetch", self)
+        self.fetch_action = action(self, "&Fetch", self.start_run)
         self.fetch_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.cancel_action = QAction("&Cancel", self)
-        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action = action(self, "&Cancel", self.controller.cancel,
+                                    shortcut=QKeySequence(Qt.Key.Key_Escape))
         self.cancel_action.setEnabled(False)
-        self.retry_failed_action = QAction("&Retry all failures", self)
-        self.settings_action = QAction("&Settings…", self)
-        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.retry_failed_action = action(self, "&Retry all failures", self._retry_all_failures)
+        self.settings_action = action(self, "&Settings…", self.open_settings,
+                                      shortcut=QKeySequence.StandardKey.Preferences)
         run_menu.addActions([self.fetch_action, self.cancel_action, self.retry_failed_action])
         run_menu.addSeparator()
         run_menu.addAction(self.settings_action)
-        for action in (self.fetch_action, self.cancel_action):
-            self.addAction(action)  # shortcuts work wherever focus is
+        for act in (self.fetch_action, self.cancel_action):
+            self.addAction(act)  # shortcuts work wherever focus is
 
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.error_panel.toggleViewAction())
-        view_menu.addAction(self.details_dock.toggleViewAction())
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.view_menu.addAction(self.error_panel.toggleViewAction())
+        self.view_menu.addAction(self.details_dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.next_area_action = action(self, "&Next area", self._next_area, shortcut="F6",
+                                       tip="Move to the next part of the window: URL list, "
+                                           "results table, details, errors")
+        self.previous_area_action = action(self, "&Previous area", self._previous_area,
+                                           shortcut="Shift+F6")
+        self.view_menu.addActions([self.next_area_action, self.previous_area_action])
 
         help_menu = self.menuBar().addMenu("&Help")
-        self.demo_action = QAction("Try the &demo", self)
-        self.demo_action.setToolTip("Start a small server on this computer that shows every "
-                                    "kind of outcome, and load its URLs")
-        self.demo_action.triggered.connect(self.start_demo)
-        about_action = QAction("&About Fetchdeck", self)
-        about_action.triggered.connect(self._about)
-        help_menu.addActions([self.demo_action, about_action])
+        self.shortcuts_action = action(self, "&Keyboard shortcuts", self.show_shortcuts,
+                                       shortcut=QKeySequence.StandardKey.HelpContents)
+        self.demo_action = action(self, "Try the &demo", self.start_demo,
+                                  tip="Start a small server on this computer that shows every "
+                                      "kind of outcome, and load its URLs")
+        about_action = action(self, "&About Fetchdeck", self._about)
+        help_menu.addActions([self.shortcuts_action, self.demo_action, about_action])
+
+        self.areas = AreaCycle([
+            Area("URL list", lambda: self.form.editor if self.form.editor.isVisible()
+                 else self.form.import_button, self.form),
+            Area("Results", lambda: self.table),
+            Area("Details", lambda: self.details.focus_target(), self.details_dock),
+            Area("Errors", lambda: self.error_panel.tree, self.error_panel),
+        ])
+        self.focus_ring = FocusRing(self, self.areas.areas)
 
     def _connect(self) -> None:
         self.fetch_button.clicked.connect(self.toggle_run)
-        self.fetch_action.triggered.connect(self.start_run)
-        self.cancel_action.triggered.connect(self.controller.cancel)
         self.settings_button.clicked.connect(self.open_settings)
-        self.settings_action.triggered.connect(self.open_settings)
         self.export_button.clicked.connect(self.choose_export_path)
-        self.export_action.triggered.connect(self.choose_export_path)
-        self.import_action.triggered.connect(self.form.choose_file)
-        self.retry_failed_action.triggered.connect(self._retry_all_failures)
         self.form.import_failed.connect(self._show_notice)
         self.controller.started.connect(self._on_started)
         self.controller.results_arrived.connect(self.error_panel.update_results)
@@ -295,15 +264,15 @@ class MainWindow(QMainWindow):
         self.controller.progressed.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
         self.error_panel.retry_requested.connect(self.retry)
-        self.details.fetch_again_requested.connect(self._fetch_again)
         self.error_panel.row_selected.connect(self.select_row)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
-        self.model.dataChanged.connect(self._refresh_details)
-        self.filter_edit.textChanged.connect(self._filter_timer.start)
-        self._filter_timer.timeout.connect(self._apply_filter)
-        self.outcome_filter.currentIndexChanged.connect(self._apply_filter)
-        self.model.arranged.connect(self._update_rows_label)
-        self.model.modelReset.connect(self._update_rows_label)
+        self.error_panel.notice.connect(self._show_notice)
+        self.details.fetch_again_requested.connect(self._fetch_again)
+        self.results.current_changed.connect(self._show_row)
+        self.results.retry_requested.connect(self.retry)
+        self.results.show_error_requested.connect(self.show_error)
+        self.results.notice.connect(self._show_notice)
+        self.exports.progressed.connect(self.progress_label.setText)
+        self.exports.finished.connect(self._on_export_finished)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -324,14 +293,9 @@ class MainWindow(QMainWindow):
             self._show_notice("There are no URLs to fetch: paste some, or use Import….")
             return
         self.error_panel.clear()
+        self._followed = None
         self.details.show_result(None, mask_passwords=self.settings.mask_passwords)
-        for widget in (self.filter_edit, self.outcome_filter):
-            widget.blockSignals(True)
-        self.filter_edit.clear()
-        self.outcome_filter.setCurrentIndex(0)
-        for widget in (self.filter_edit, self.outcome_filter):
-            widget.blockSignals(False)
-        self.table.horizontalHeader().setSortIndicator(COL_LINE, Qt.SortOrder.AscendingOrder)
+        self.results.reset_for_run()
         self.controller.start(targets)
 
     def retry(self, indexes: list[int]) -> None:
@@ -355,10 +319,8 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(True)
         self.retry_failed_action.setEnabled(False)
         self.details.set_fetch_again_enabled(False)
-        self.export_button.setEnabled(False)
-        self.export_action.setEnabled(False)
+        self._enable_export()
         self.progress_bar.setVisible(True)
-        self._run_started_at = time.monotonic()
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_label.setText(status_text(progress))
@@ -377,7 +339,7 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, progress: Progress | None) -> None:
         self.fetch_button.setText("Fetch")
-        self.fetch_button.setToolTip("Fetch every URL (Ctrl+Return); Esc cancels a run")
+        self.fetch_button.setToolTip(FETCH_TIP)
         self.fetch_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
         self.retry_failed_action.setEnabled(True)
@@ -391,66 +353,58 @@ class MainWindow(QMainWindow):
         if self._closing:
             self.close()
 
-    # -- table and panel -----------------------------------------------------------------------
+    # -- table, details and panel --------------------------------------------------------------
 
     def select_row(self, index: int) -> None:
         """Select input row ``index`` in the table, clearing a filter that hides it."""
-        if self.model.row_of(index) is None and self.model.row_filter:
-            self.filter_edit.clear()
-            self.outcome_filter.setCurrentIndex(0)
-            self._pending_selection = index
-            self._apply_filter()
-            return
-        row = self.model.row_of(index)
-        if row is None:
-            return
-        cell = self.model.index(row, 0)
-        self.table.selectionModel().setCurrentIndex(
-            cell, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows)
-        self.table.scrollTo(cell, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.results.select_row(index)
 
     def selected_result(self) -> Result | None:
-        current = self.table.selectionModel().currentIndex()
-        if not current.isValid():
-            return None
-        return self.model.result(self.model.index_at(current.row()))
+        return self.results.selected_result()
 
-    def _apply_filter(self) -> None:
-        self._filter_timer.stop()
-        outcomes = self.outcome_filter.currentData() or frozenset()
-        self.model.set_filter(RowFilter(self.filter_edit.text().strip(), outcomes))
-
-    def _update_rows_label(self) -> None:
-        shown, total = self.model.rowCount(), len(self.model)
-        self.rows_label.setText(f"{shown:,} of {total:,} rows" if shown != total else "")
-        self._on_current_row()  # the selected row may have been filtered out
-        if self._pending_selection is not None:
-            index, self._pending_selection = self._pending_selection, None
-            self.select_row(index)
-
-    def _on_current_row(self, *_: object) -> None:
-        self.details.show_result(self.selected_result(),
-                                 mask_passwords=self.settings.mask_passwords)
-
-    def _refresh_details(self, top: object, bottom: object) -> None:
-        current = self.table.selectionModel().currentIndex()
-        if not current.isValid():
+    def _show_row(self, result: Result | None) -> None:
+        """The selected row, in full: its details, and its failure in the Errors panel."""
+        self.details.show_result(result, mask_passwords=self.settings.mask_passwords)
+        # This runs at every tick while the selected row is among the rows that changed: the
+        # panel follows only when the row, or its result, is another one.
+        followed = None if result is None else (result.index, id(result), result.outcome)
+        if followed == self._followed:
             return
-        row = current.row()
-        if top.row() <= row <= bottom.row():  # type: ignore[attr-defined]
-            self._on_current_row()
+        self._followed = followed
+        if result is not None:
+            self.error_panel.select_row_failure(result.index)
+            if result.failure is not None:
+                for dock in (self.details_dock, self.error_panel):
+                    if dock.isHidden() and not dock.isFloating():
+                        dock.show()
+
+    def show_error(self, index: int) -> None:
+        """The row's failure, selected in the Errors panel, which takes the focus."""
+        self.error_panel.show()
+        self.error_panel.raise_()
+        if self.error_panel.select_row_failure(index):
+            self.error_panel.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def _next_area(self) -> None:
+        self.areas.next()
+
+    def _previous_area(self) -> None:
+        self.areas.previous()
+
+    # -- notices and errors --------------------------------------------------------------------
 
     def _show_notice(self, text: str) -> None:
         """A message about the app itself (not a URL): a banner that stays until dismissed."""
         self.progress_label.setText(text)
-        self.notices.append(text)
-        self.notice_label.setText("\n".join(self.notices[-5:]))
-        self.notice_bar.setVisible(True)
+        self.notice_bar.show_notice(text)
 
-    def _dismiss_notices(self) -> None:
-        self.notices.clear()
-        self.notice_bar.setVisible(False)
+    @property
+    def notices(self) -> list[str]:
+        return self.notice_bar.notices
 
     def show_internal_error(self, failure: Failure) -> None:
         """An error outside any URL (a bug): it goes in the panel, and the panel comes forward."""
@@ -470,6 +424,18 @@ class MainWindow(QMainWindow):
         for result in results:
             if result.failure is not None and result.failure.kind is Kind.INTERNAL:
                 self._router.record(result.failure)
+
+    def event(self, event: QEvent) -> bool:
+        # A hovered action's status tip would replace the progress line (QStatusBar hides its
+        # widgets to show a message); tooltips say the same where the pointer is.
+        if event.type() == QEvent.Type.StatusTip:
+            return True
+        return super().event(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.model.set_palette(self.palette())  # light and dark outcome colours
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -493,7 +459,8 @@ class MainWindow(QMainWindow):
         self.controller.settings = settings
         self.model.set_mask_passwords(settings.mask_passwords)
         self.error_panel.set_settings(settings)
-        self._on_current_row()  # the details pane masks (or unmasks) at once
+        self.results.set_settings(settings)
+        self._show_row(self.selected_result())  # the details pane masks (or unmasks) at once
         try:
             save_settings(saved)
         except OSError as exc:
@@ -513,71 +480,71 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: str) -> asyncio.Future[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
-        rows = self.model.snapshot()  # a C-level list copy: the GUI thread does no more
-        total = len(rows)
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        self.export_button.setEnabled(False)
-        self.export_action.setEnabled(False)
-        self.progress_label.setText(f"Exporting {total:,} rows to {path}…")
-
-        def progress(written: int) -> None:  # called on the export thread
-            percent = written * 100 // max(1, total)
-            loop.call_soon_threadsafe(
-                self.progress_label.setText,
-                f"Exporting to {path}: {written:,} of {total:,} rows ({percent}%)")
-
-        def export() -> int:
-            results = (r for r in rows if r is not None)
-            return write_csv(path, results, settings, progress=progress, every=50_000)
-
-        # Not asyncio.to_thread: its worker may drop the last reference to this window.
-        task = run_in_thread(export)
-        self._export_task = task
-
-        def done(task: asyncio.Future[int]) -> None:
-            self._export_task = None
-            self._enable_export()
-            if task.cancelled():
-                self.export_finished.emit(path, "export cancelled")
-            elif (exc := task.exception()) is not None:
-                message = f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}"
-                self._show_notice(message)
-                self.export_finished.emit(path, message)
-            else:
-                self.progress_label.setText(f"Exported {task.result():,} rows to {path}")
-                self.export_finished.emit(path, "")
-            if self._closing:
-                self.close()  # the window waited for the file to be complete
-
-        task.add_done_callback(done)
+        task = self.exports.start(path, self.model.snapshot(), self.settings)
+        self._enable_export()
         return task
+
+    def _on_export_finished(self, path: str, error: str) -> None:
+        self._enable_export()
+        if error and error != "export cancelled":
+            self._show_notice(error)
+        self.export_finished.emit(path, error)
+        if self._closing:
+            self.close()  # the window waited for the file to be complete
 
     def _enable_export(self) -> None:
         """Export needs finished rows, no run going and no export already writing."""
-        can = (len(self.model) > 0 and not self.controller.running
-               and (self._export_task is None or self._export_task.done()))
+        can = len(self.model) > 0 and not self.controller.running and not self.exports.running
         self.export_button.setEnabled(can)
         self.export_action.setEnabled(can)
 
-    # -- help, closing -----------------------------------------------------------------------
+    # -- help ----------------------------------------------------------------------------------
+
+    @property
+    def demo_server(self) -> DemoServer | None:
+        return self.demo.server
 
     def start_demo(self) -> DemoServer | None:
-        """Start the built-in demo server (once) and put its sample URLs in the form."""
+        """Start the built-in demo server (once) and put its sample URLs in the form. What was
+        typed there stays one Undo (Ctrl+Z) away."""
         if self.controller.running:
             self._show_notice("Cancel the run before loading the demo.")
             return None
-        if self.demo_server is None:
-            server = DemoServer()
-            try:
-                server.start()
-            except OSError as exc:
-                self._show_notice(f"The demo server could not start: {exc}")
-                return None
-            self.demo_server = server
-        self.form.set_text(self.demo_server.sample_text())
-        self.progress_label.setText("Demo loaded: press Fetch to see every kind of outcome.")
-        return self.demo_server
+        if self.form.is_big_list:
+            self._show_notice("An imported list is loaded: use Clear list first if you want "
+                              "the demo instead of it.")
+            return None
+        try:
+            text = self.demo.sample_text()
+        except OSError as exc:
+            self._show_notice(f"The demo server could not start: {exc}")
+            return None
+        typed = self.form.text().strip() and self.form.text() != text
+        self.form.replace_text(text)
+        self.progress_label.setText(
+            "Demo loaded: press Fetch to see every kind of outcome."
+            + (" Your list is one Undo away (Ctrl+Z in the URL list)." if typed else ""))
+        return self.demo.server
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.shortcut_actions(), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def shortcut_actions(self) -> list[QAction]:
+        return actions_with_shortcuts(self)
+
+    def add_summary_view(self, widget: QWidget, title: str = "Summary") -> QDockWidget:
+        """Dock the run-summary view (charts, per-host table) on the right; View shows it."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName("summary")
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.show()
+        self.view_menu.insertAction(self.view_menu.actions()[2], dock.toggleViewAction())
+        self.summary_dock = dock
+        return dock
 
     def _about(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "About Fetchdeck",
@@ -587,24 +554,82 @@ class MainWindow(QMainWindow):
         box.finished.connect(box.deleteLater)
         box.open()
 
+    # -- layout --------------------------------------------------------------------------------
+
+    def layout_parts(self) -> dict[str, QByteArray]:
+        """What :meth:`restore_layout` puts back: place, docks, splitters, columns."""
+        return {
+            "geometry": self.saveGeometry(),
+            "docks": self.saveState(STATE_VERSION),
+            "splitter": self.splitter.saveState(),
+            "errors_splitter": self.error_panel.splitter.saveState(),
+            "columns": self.table.horizontalHeader().saveState(),
+        }
+
+    def restore_layout(self) -> None:
+        """The layout of the last close, fitted to the screen as it is now; else the default
+        size within the screen."""
+        parts = load_state(self._state_file)
+        if "docks" in parts:
+            self.restoreState(parts["docks"], STATE_VERSION)
+        if "splitter" in parts:
+            self.splitter.restoreState(parts["splitter"])
+        if "errors_splitter" in parts:
+            self.error_panel.splitter.restoreState(parts["errors_splitter"])
+        if "columns" in parts:
+            self.table.horizontalHeader().restoreState(parts["columns"])
+        place_on_screen(self, parts.get("geometry"))
+
+    def save_layout(self) -> None:
+        with contextlib.suppress(OSError):  # a read-only config dir costs the layout, no more
+            save_state(self.layout_parts(), self._state_file)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def cancel_and_close(self) -> None:
+        """Cancel the run (if any) and close once every row has its result."""
+        self._closing = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """Closing mid-run cancels the run and closes once every row has its result."""
+        """Closing mid-run asks first; then the run is cancelled and the window closes once
+        every row has its result (and any export has finished writing)."""
         if self.controller.running:
-            self._closing = True
+            if not self._closing:
+                event.ignore()
+                self._ask_before_closing()
+                return
             self.controller.cancel()
             self.progress_label.setText("Cancelling before closing…")
             event.ignore()
             return
-        if self._export_task is not None and not self._export_task.done():
+        if self.exports.running:
             self._closing = True
             self.progress_label.setText("Finishing the export before closing…")
             event.ignore()
             return
+        if self._close_box is not None:
+            self._close_box.done(0)
+        self.save_layout()
         super().closeEvent(event)
-        if self.demo_server is not None:
-            self.demo_server.stop()
-            self.demo_server = None
+        self.demo.stop()
         self.closed.emit()
+
+    def _ask_before_closing(self) -> None:
+        if self._close_box is not None:
+            self._close_box.raise_()
+            return
+        progress = self.controller.last_progress
+        done = f" ({progress.done:,} of {progress.total:,} done)" if progress else ""
+        self._close_box = ask(
+            self, "Close Fetchdeck?", f"A run is going{done}. Closing cancels it and its "
+            "results are gone unless you export them first.",
+            "Cancel the run and close", "Keep running", self.cancel_and_close)
+        self._close_box.finished.connect(self._forget_close_box)
+        self.close_asked.emit(self._close_box)
+
+    def _forget_close_box(self) -> None:
+        self._close_box = None
 
     def load_path(self, path: str | Path) -> asyncio.Task[None]:
         """Import a URL file; the task ends once the form shows it."""

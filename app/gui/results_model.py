@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import heapq
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 
 from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Outcome, Result
 from app.core.targets import TargetList, mask_password
+from app.gui.colours import outcome_colours
 from app.gui.plain import plain_tooltip
 from app.gui.threads import run_in_thread
 
@@ -54,14 +55,6 @@ HEADERS = {
 }
 NUMERIC_COLUMNS = frozenset({COL_LINE, COL_STATUS, COL_TIME, COL_SIZE, COL_REDIRECTS, COL_ATTEMPTS})
 
-OUTCOME_COLORS = {
-    Outcome.OK: QColor("#1b7f3b"),
-    Outcome.HTTP_ERROR: QColor("#b35900"),
-    Outcome.FAILED: QColor("#c62828"),
-    Outcome.INVALID: QColor("#7b5e00"),
-    Outcome.CANCELLED: QColor("#6d6d6d"),
-    Outcome.PENDING: QColor("#6d6d6d"),
-}
 OUTCOME_LABELS = {
     Outcome.OK: "ok",
     Outcome.HTTP_ERROR: "http error",
@@ -70,6 +63,7 @@ OUTCOME_LABELS = {
     Outcome.CANCELLED: "cancelled",
     Outcome.PENDING: "queued",
 }
+FETCHING = "fetching"  # a queued row whose request is under way
 
 # Where a sort key is missing (a queued row has no status), it sorts after every real value.
 _MISSING = float("inf")
@@ -148,6 +142,10 @@ class ResultsModel(QAbstractTableModel):
         self._sort: tuple[int, Qt.SortOrder] = (COL_LINE, Qt.SortOrder.AscendingOrder)
         self._filter = RowFilter()
         self._generation = 0
+        self._colours: dict[Outcome, QColor] = outcome_colours(QPalette())
+        # Input indexes whose request is under way (the run's own live set, not a copy): a
+        # queued row in it reads "fetching". Only rows painted are looked up.
+        self._in_flight: Container[int] = ()
 
     # -- filling -------------------------------------------------------------------------------
 
@@ -228,6 +226,21 @@ class ResultsModel(QAbstractTableModel):
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1,
                                                                 len(HEADERS) - 1))
+
+    def set_palette(self, palette: QPalette) -> None:
+        """Outcome colours for this palette (light or dark); views repaint."""
+        colours = outcome_colours(palette)
+        if colours != self._colours:
+            self._colours = colours
+            if self.rowCount():
+                self.dataChanged.emit(self.index(0, COL_OUTCOME),
+                                      self.index(self.rowCount() - 1, COL_OUTCOME),
+                                      [Qt.ItemDataRole.ForegroundRole])
+
+    def set_in_flight(self, indexes: Container[int]) -> None:
+        """Rows whose request is under way: ``indexes`` is kept and asked as rows are painted,
+        so the run may keep changing it (a set it adds to and removes from)."""
+        self._in_flight = indexes
 
     # -- order and filter ----------------------------------------------------------------------
 
@@ -352,6 +365,11 @@ class ResultsModel(QAbstractTableModel):
     def url(self, row: int) -> str:
         return self._urls[row]
 
+    def cell_text(self, index: int, column: int) -> str:
+        """The text the table shows in ``column`` of input row ``index`` (passwords masked
+        when masking is on)."""
+        return self._display(index, column, self._results[index])
+
     def results(self) -> Iterator[Result]:
         """Every row's result in input order; rows without one yet are skipped."""
         return (r for r in self._results if r is not None)
@@ -391,7 +409,7 @@ class ResultsModel(QAbstractTableModel):
         if role == self.SortRole:
             return self._sort_key(row, col, result)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_OUTCOME:
-            return OUTCOME_COLORS[result.outcome if result else Outcome.PENDING]
+            return self._colours[result.outcome if result else Outcome.PENDING]
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and result is not None:
@@ -425,7 +443,9 @@ class ResultsModel(QAbstractTableModel):
         if col == COL_URL:
             return self._masked(self._urls[row])
         if result is None:
-            return "queued" if col == COL_OUTCOME else ""
+            if col != COL_OUTCOME:
+                return ""
+            return FETCHING if row in self._in_flight else "queued"
         if col == COL_OUTCOME:
             return OUTCOME_LABELS[result.outcome]
         if col == COL_STATUS:

@@ -8,10 +8,9 @@ import posixpath
 from collections.abc import Sequence
 from email.message import Message
 from pathlib import Path
-from typing import TypeVar
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -34,8 +33,17 @@ from app.core.redact import mask_text as mask_passwords_in_text
 from app.core.result import Details, Outcome, Result
 from app.core.targets import mask_password
 from app.core.text import decode_text
+from app.gui.colours import error_colour, outcome_colour
 from app.gui.plain import plain_tooltip
 from app.gui.run_controller import DETAILS_KEPT
+from app.gui.widgets import named as _named
+from app.gui.widgets import plain_label
+from app.gui.widgets import secondary as _secondary
+from app.gui.widgets import text_view as _text_view
+
+
+def _label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
+    return plain_label(text, objectName)
 
 __all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
 
@@ -53,12 +61,8 @@ OUTCOME_TEXT = {
     Outcome.INVALID: "Invalid line: not fetched",
     Outcome.CANCELLED: "Cancelled",
 }
-OUTCOME_COLOUR = {
-    Outcome.OK: "#1b7f3b",
-    Outcome.HTTP_ERROR: "#b35c00",
-    Outcome.FAILED: "#b00020",
-    Outcome.INVALID: "#b00020",
-}
+# Outcomes shown in their colour (app.gui.colours); the others in the text colour.
+COLOURED_OUTCOMES = frozenset({Outcome.OK, Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID})
 
 
 def hex_dump(data: bytes) -> str:
@@ -210,8 +214,11 @@ class RowDetails(QWidget):
         body_layout.addWidget(self._body, 1)
 
         self._tabs = _named(QTabWidget(documentMode=True), "detail_tabs")
+        # A laptop at 2x scaling has 384 logical pixels of height: the pane gives way to the
+        # table rather than push the status bar off the screen.
+        self._tabs.setMinimumSize(160, 90)
         for widget, title in ((summary_scroll, "Summary"), (self._redirects, "Redirects"),
-                              (self._timings, "Timings"),
+                              (_scrolled(self._timings), "Timings"),
                               (self._request_headers, "Request headers"),
                               (self._response_headers, "Response headers"), (body, "Body")):
             self._tabs.addTab(widget, title)
@@ -288,6 +295,11 @@ class RowDetails(QWidget):
     def result(self) -> Result | None:
         return self._result
 
+    def focus_target(self) -> QWidget:
+        """Where keyboard focus goes when this pane is chosen (F6): its tabs, or the
+        placeholder when no row is selected (which takes no focus)."""
+        return self._tabs if self._stack.currentWidget() is self._page else self._placeholder
+
     def details_dropped(self) -> bool:
         """Whether the shown row got a response whose headers and body were not kept."""
         result = self._result
@@ -344,12 +356,24 @@ class RowDetails(QWidget):
             if isinstance(field, QLineEdit):
                 field.setCursorPosition(0)
                 field.setToolTip((plain_tooltip(value) or "") if len(value) > 60 else "")
+        self._colour_outcome()
+
+    def _colour_outcome(self) -> None:
+        result = self._result
+        if result is None:
+            return
         outcome = self._fields["outcome"]
-        palette = outcome.palette()
-        colour = OUTCOME_COLOUR.get(result.outcome)
-        palette.setColor(QPalette.ColorRole.Text, QColor(colour) if colour
-                         else self.palette().color(QPalette.ColorRole.Text))
+        palette = self.palette()
+        if result.outcome in COLOURED_OUTCOMES:
+            palette.setColor(QPalette.ColorRole.Text, outcome_colour(result.outcome, palette))
         outcome.setPalette(palette)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light <-> dark: pick the other colours
+            self._colour_outcome()
+            if self._save_status.property("error"):
+                self._say(self._save_status.text(), error=True)
 
     def _show_redirects(self, result: Result) -> None:
         chain = result.chain
@@ -456,7 +480,10 @@ class RowDetails(QWidget):
 
     def _say(self, message: str, *, error: bool) -> None:
         self._save_status.setText(message)
-        self._save_status.setStyleSheet("color: #b00020;" if error else "")
+        palette = self.palette()
+        if error:
+            palette.setColor(QPalette.ColorRole.WindowText, error_colour(palette))
+        self._save_status.setPalette(palette)
         self._save_status.setProperty("error", error)
         self._save_status.show()
 
@@ -480,6 +507,13 @@ class RowDetails(QWidget):
                 value = mask_passwords_in_text(value)
             lines.append(f"{name}: {value}")
         return "\n".join(lines)
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea(widgetResizable=True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def _suggested_name(result: Result, size: int) -> str:
@@ -519,36 +553,3 @@ def _ms(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:,.1f} ms" if value < 10_000 else f"{value / 1000:,.2f} s"
-
-
-def _label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
-    label = _named(QLabel(), objectName)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setText(text)
-    return label
-
-
-W = TypeVar("W", bound=QWidget)
-
-
-def _named(widget: W, name: str) -> W:
-    if name:
-        widget.setObjectName(name)
-    return widget
-
-
-def _secondary(label: QLabel) -> None:
-    """Explanations: greyed like placeholder text, but still readable (a disabled label is not)."""
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText,
-                     palette.color(QPalette.ColorRole.PlaceholderText))
-    label.setPalette(palette)
-
-
-def _text_view(name: str, font: QFont) -> QPlainTextEdit:
-    view = _named(QPlainTextEdit(readOnly=True), name)
-    view.setFont(font)
-    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-    view.setUndoRedoEnabled(False)
-    return view

@@ -1,4 +1,5 @@
-"""The status bar's one line of text, which changes ten times a second during a run."""
+"""The status bar's one line of text, which changes ten times a second during a run, and what
+it says of a run's progress."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from array import array
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -53,6 +53,7 @@ class UrlForm(QWidget):
         fixed.setStyleHint(QFont.StyleHint.Monospace)
         self.editor.setFont(fixed)
         self.editor.setTabChangesFocus(True)
+        self.editor.setMinimumHeight(48)
 
         self.big_label = QLabel()
         self.big_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -117,6 +118,19 @@ class UrlForm(QWidget):
     def set_text(self, text: str) -> None:
         self._leave_big_mode()
         self.editor.setPlainText(text)
+        self.refresh()
+
+    def replace_text(self, text: str) -> None:
+        """Put ``text`` in the editor as one edit the user can undo (Ctrl+Z), unlike
+        :meth:`set_text`, which starts the editor's history afresh."""
+        self._leave_big_mode()
+        cursor = QTextCursor(self.editor.document())
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(text)
+        cursor.endEditBlock()
+        cursor.movePosition(QTextCursor.MoveOperation.Start)
+        self.editor.setTextCursor(cursor)  # the list's first lines in view, not its last
         self.refresh()
 
     def targets(self) -> TargetList:

@@ -706,3 +706,87 @@ def test_routed_errors_are_also_logged_on_the_fetchdeck_logger(
         qtbot.waitUntil(lambda: bool(routed.failures))
     records = [r for r in caplog.records if r.name == "fetchdeck.errors"]
     assert records and records[0].levelno == logging.ERROR
+
+
+# -- infinite delays, closed loops, and the fallback when internals drift ------------------------
+
+
+def test_an_infinite_sleep_does_not_break_other_timers(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, run_async: Callable[..., Any]
+) -> None:
+    import math
+
+    forever = asyncio.ensure_future(asyncio.sleep(math.inf))
+    waiting = asyncio.ensure_future(asyncio.wait_for(asyncio.Event().wait(), math.inf))
+    errors: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        # Each timer that fires re-arms the Qt timer for the earliest deadline left: the
+        # infinite one. That raised OverflowError (math.ceil(inf)) in every such callback.
+        fired: list[float] = []
+        for delay in (0.001, 0.005, 0.01):
+            loop.call_later(delay, fired.append, delay)
+        qtbot.waitUntil(lambda: len(fired) == 3)
+        run_async(asyncio.sleep(0.02))
+        assert fired == [0.001, 0.005, 0.01]
+        assert errors == []
+        assert not forever.done() and not waiting.done()
+        far = loop.call_later(1e300, fired.append, "never")  # finite, but no int of ms
+        run_async(asyncio.sleep(0.01))
+        assert errors == [] and "never" not in fired
+        far.cancel()
+    finally:
+        forever.cancel()
+        waiting.cancel()
+        qtbot.waitUntil(lambda: forever.done() and waiting.done())
+        loop.set_exception_handler(previous)
+
+
+def test_running_a_closed_loop_raises_asyncios_runtime_error(qapp: QApplication) -> None:
+    other = FastQEventLoop(qapp)
+    other.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        other.run_forever()
+    coro = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        other.run_until_complete(coro)
+    coro.close()
+
+
+class _WithoutThreadCheck(FastQEventLoop):
+    """A loop over a qasync/asyncio release that dropped a private method FastQEventLoop calls."""
+
+    _check_thread = None
+
+
+class _ReadyAsList(FastQEventLoop):
+    """... or one whose ready queue is no longer a deque (the drain pops from its left)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ready = list(self._ready)
+
+
+@pytest.mark.parametrize(("drifted", "named"), [(_WithoutThreadCheck, "_check_thread"),
+                                                (_ReadyAsList, "_ready is list")])
+def test_make_loop_falls_back_to_stock_qasync_when_internals_differ(
+    qapp: QApplication, qtbot: QtBot, loop: asyncio.AbstractEventLoop,
+    caplog: pytest.LogCaptureFixture, drifted: type, named: str
+) -> None:
+    from app.gui.loop import internals_problem, make_loop
+
+    assert internals_problem() == ""
+    with caplog.at_level(logging.WARNING, logger="fetchdeck.loop"):
+        other = make_loop(qapp, loop_class=drifted)
+    try:
+        assert type(other) is qasync.QEventLoop
+        (record,) = [r for r in caplog.records if r.name == "fetchdeck.loop"]
+        assert record.levelno == logging.WARNING
+        assert "stock event loop" in record.getMessage() and named in record.getMessage()
+        done: list[int] = []
+        other.call_soon(done.append, 1)  # run by Qt's loop, which qtbot turns
+        qtbot.waitUntil(lambda: done == [1])
+    finally:
+        other.close()
+    assert asyncio.get_event_loop() is loop

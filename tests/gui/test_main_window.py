@@ -43,6 +43,16 @@ def fetch(qtbot, window, text, timeout=30_000):
         qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
 
 
+def close_mid_run(qtbot, window, answer="Cancel the run and close"):
+    """Close as a user would during a run: the window asks, and the user answers."""
+    with qtbot.waitSignal(window.close_asked, timeout=5_000) as asked:
+        window.close()
+    box = asked.args[0]
+    assert box.isVisible() and window.isVisible() and window.controller.running
+    (button,) = [b for b in box.buttons() if b.text() == answer]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 def outcomes(window):
     return [window.model.result(i).outcome if window.model.result(i) else None
             for i in range(len(window.model))]
@@ -110,7 +120,7 @@ def test_closing_mid_run_cancels_then_closes(window, qtbot, server):
     window.start_run()
     qtbot.waitUntil(lambda: server.seen.count("/hang") >= before + 6)
     with qtbot.waitSignal(window.closed, timeout=10_000):
-        window.close()
+        close_mid_run(qtbot, window)
     assert not window.controller.running
     assert outcomes(window) == [Outcome.CANCELLED] * 6
     assert not window.isVisible()
@@ -215,7 +225,7 @@ def test_demo_every_failure_then_cancel_then_close_logs_no_loop_error(window, qt
     window.start_run()
     qtbot.waitUntil(lambda: window.model.result(0) is not None)
     with qtbot.waitSignal(window.closed, timeout=10_000):
-        window.close()
+        close_mid_run(qtbot, window)
     assert None not in outcomes(window)
     assert window.demo_server is None
 

@@ -1,0 +1,78 @@
+"""Writing the table to a CSV file off the GUI thread, one export at a time.
+
+The rows are copied on the GUI thread (one C-level list copy) and written on a worker thread by
+core's ``write_csv``; progress comes back through the loop. The window waits for a running
+export before it closes, so a file is never left half written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.export import write_csv
+from app.core.result import Result
+from app.core.settings import Settings
+from app.gui.threads import run_in_thread
+
+__all__ = ["ExportJob"]
+
+PROGRESS_EVERY = 50_000  # rows
+
+
+class ExportJob(QObject):
+    """Signals:
+        progressed(str): a line for the status bar ("Exporting to ...: 50,000 of 1,000,000").
+        finished(str, str): the path, and the error message ("" when the file is complete).
+    """
+
+    progressed = Signal(str)
+    finished = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._task: asyncio.Future[int] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self, path: str, rows: Sequence[Result | None],
+              settings: Settings) -> asyncio.Future[int]:
+        """Write ``rows`` (None: a queued row, skipped) to ``path``; the future gives the count.
+        ``finished`` is emitted either way, once the file is complete or the write failed."""
+        if self.running:
+            raise RuntimeError("an export is already running")
+        total = len(rows)
+        loop = asyncio.get_running_loop()
+        progressed = self.progressed
+        progressed.emit(f"Exporting {total:,} rows to {path}…")
+
+        def progress(written: int) -> None:  # called on the export thread
+            percent = written * 100 // max(1, total)
+            loop.call_soon_threadsafe(
+                progressed.emit, f"Exporting to {path}: {written:,} of {total:,} rows ({percent}%)")
+
+        def export() -> int:
+            results = (r for r in rows if r is not None)
+            return write_csv(path, results, settings, progress=progress, every=PROGRESS_EVERY)
+
+        # Not asyncio.to_thread: its worker may drop the last reference to the window.
+        task = run_in_thread(export)
+        self._task = task
+
+        def done(task: asyncio.Future[int]) -> None:
+            self._task = None
+            if task.cancelled():
+                self.finished.emit(path, "export cancelled")
+            elif (exc := task.exception()) is not None:
+                self.finished.emit(
+                    path, f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+            else:
+                self.progressed.emit(f"Exported {task.result():,} rows to {path}")
+                self.finished.emit(path, "")
+
+        task.add_done_callback(done)
+        return task

@@ -1,0 +1,101 @@
+"""The window on a real X server (Xvfb), not offscreen: at 1366x768 it opens whole, and a layout
+saved larger than the screen comes back inside it at 2x scaling. Skipped where Xvfb or Qt's
+xcb libraries are missing (the platform check names those)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from app.gui.platform_check import xcb_problem
+
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 only"),
+    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb"),
+]
+
+PROBE = textwrap.dedent("""
+    import json, sys
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from app.core.settings import Settings
+    from app.gui.main_window import MainWindow
+    window = MainWindow(Settings())
+    window.show()
+    for _ in range(20):
+        app.processEvents()
+    screen = window.screen().availableGeometry()
+    g = window.geometry()
+    print(json.dumps({"platform": app.platformName(), "dpr": window.devicePixelRatio(),
+                      "screen": [screen.x(), screen.y(), screen.width(), screen.height()],
+                      "window": [g.x(), g.y(), g.width(), g.height()],
+                      "status": window.statusBar().isVisible()}))
+    if len(sys.argv) > 1:
+        window.setGeometry(*json.loads(sys.argv[1]))
+        for _ in range(5):
+            app.processEvents()
+    window.close()
+""")
+
+
+@pytest.fixture(scope="module")
+def display(tmp_path_factory):
+    if xcb_problem():
+        pytest.skip("Qt's xcb plugin cannot load here")
+    # -displayfd: the server picks a free display number and writes it here when it is ready.
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0",
+                               "1366x768x24", "-nolisten", "tcp"], pass_fds=(write_end,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        number = ready.readline().strip()  # empty if the server died first
+    if not number.isdigit():
+        server.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+def probe(display, config, scale=None, set_geometry=None):
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", DISPLAY=display,
+               FETCHDECK_CONFIG_DIR=str(config))
+    env.pop("QT_SCALE_FACTOR", None)
+    if scale:
+        env["QT_SCALE_FACTOR"] = str(scale)
+    args = [sys.executable, "-c", PROBE] + ([json.dumps(set_geometry)] if set_geometry else [])
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def inside(window, screen):
+    x, y, w, h = window
+    sx, sy, sw, sh = screen
+    return sx <= x and sy <= y and x + w <= sx + sw and y + h <= sy + sh
+
+
+def test_at_1366x768_the_window_and_its_status_bar_are_on_screen(display, tmp_path):
+    seen = probe(display, tmp_path)
+    assert seen["platform"] == "xcb"
+    assert seen["screen"][2:] == [1366, 768]
+    assert inside(seen["window"], seen["screen"]) and seen["status"]
+    assert seen["window"][2:] == [1280, 728]
+
+
+def test_a_layout_saved_larger_than_the_screen_fits_at_2x(display, tmp_path):
+    probe(display, tmp_path, set_geometry=[0, 0, 1340, 740])  # saved at 1x, nearly full
+    assert (tmp_path / "window.json").is_file()
+    seen = probe(display, tmp_path, scale=2)
+    assert seen["dpr"] == 2.0
+    assert seen["screen"][2:] == [683, 384]  # logical pixels
+    assert inside(seen["window"], seen["screen"])
