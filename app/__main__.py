@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from app import __version__
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 SUBCOMMANDS = ("run",)
 
@@ -130,6 +133,11 @@ def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
 
 def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
             warnings: list[str]) -> int:
+    from app.gui.platform_check import exit_if_qt_cannot_start
+
+    # On an X display whose platform plugin cannot load, Qt aborts (SIGABRT) with a message
+    # that names the wrong library: say what to install instead, and exit 3.
+    exit_if_qt_cannot_start()
     from PySide6.QtWidgets import QApplication
 
     from app.gui.exceptions import ExceptionRouter
@@ -157,11 +165,15 @@ def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
 async def _session(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
                    warnings: list[str], router: object) -> int:
     from app.gui.main_window import MainWindow
+    from app.gui.signals import SignalCancel
 
     window = MainWindow(saved, warnings, overrides=overrides)
     window.attach_router(router)  # type: ignore[arg-type]
     closed = asyncio.Event()
     window.closed.connect(closed.set)
+    # Ctrl+C or SIGTERM: cancel the run, keep every row, close, exit 130/143.
+    signals = SignalCancel(lambda signum: window.cancel_and_close())
+    signals.install()
     window.show()
     # Start-up objects (Qt wrappers, modules) live as long as the app: keep them out of every
     # future garbage collection (the pattern the gc docs recommend after start-up).
@@ -178,7 +190,12 @@ async def _session(args: argparse.Namespace, saved: Any, overrides: dict[str, An
             await finished
             export = window.export_csv(args.export_csv)
             await asyncio.wait([export])
-    await closed.wait()
+    try:
+        await closed.wait()
+    finally:
+        signals.uninstall()
+    if signals.received:
+        return EXIT_SIGINT if signals.received[0] == signal.SIGINT else EXIT_SIGTERM
     return 0
 
 

@@ -10,6 +10,7 @@ start-up stay flat however long the list is. :class:`app.core.engine.Engine` run
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +27,7 @@ from app.core.settings import Settings, SettingsError
 from app.core.targets import Target
 from app.core.transport import make_ssl, open_session
 
-__all__ = ["MAX_PARKED", "Run", "Sink"]
+__all__ = ["MAX_PARKED", "Activity", "Run", "Sink"]
 
 Sink = Callable[[Result], None]
 
@@ -49,6 +50,30 @@ def _status_failure(kind: Kind, status: int, reason: str) -> Failure:
 
 _CANCELLED_RUNNING = Failure.plain(Kind.CANCELLED, "cancelled before it finished")
 _CANCELLED_WAITING = Failure.plain(Kind.CANCELLED, "cancelled before it started")
+
+
+class Activity:
+    """The rows a run is working on, for views: ``index in activity`` while its request is
+    under way, and :meth:`label` says "fetching", or "waiting 20 s" while its host waits out a
+    Retry-After. A live view of the run's own table, never a copy."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: dict[int, HostState]) -> None:
+        self._rows = rows
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def label(self, index: int) -> str:
+        host = self._rows.get(index)
+        if host is None:
+            return "queued"
+        wait = host.paused_until - time.monotonic()
+        return f"waiting {math.ceil(wait)} s" if wait > 0.5 else "fetching"
 
 
 class Run:
@@ -77,6 +102,9 @@ class Run:
         self.fetched = 0  # of which fetched (not invalid, not cancelled)
         self.hosts = Hosts()
         self._tasks: dict[asyncio.Task[Response], tuple[Target, HostState]] = {}
+        # Rows whose request is under way, with their host: what views show as "fetching".
+        self._rows: dict[int, HostState] = {}
+        self.activity = Activity(self._rows)
         self._parked: dict[str, deque[Target]] = {}
         self._parked_count = 0
         self._ready_hosts: deque[str] = deque()
@@ -247,11 +275,13 @@ class Run:
         host.active += 1
         task = self._loop.create_task(fetch(self._fetcher, url, target.text, host))
         self._tasks[task] = (target, host)
+        self._rows[target.index] = host
         task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[Response]) -> None:
         """Build the row's one record from the task's outcome. Never raises."""
         target, host = self._tasks.pop(task)
+        self._rows.pop(target.index, None)
         try:
             host.active -= 1
             if self._parked and target.host in self._parked:

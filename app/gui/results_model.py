@@ -445,7 +445,10 @@ class ResultsModel(QAbstractTableModel):
         if result is None:
             if col != COL_OUTCOME:
                 return ""
-            return FETCHING if row in self._in_flight else "queued"
+            if row not in self._in_flight:
+                return "queued"
+            label = getattr(self._in_flight, "label", None)  # "waiting 20 s" on a Retry-After
+            return label(row) if label is not None else FETCHING
         if col == COL_OUTCOME:
             return OUTCOME_LABELS[result.outcome]
         if col == COL_STATUS:

@@ -108,6 +108,9 @@ class RunController(QObject):
         self._arrived.clear()
         task = start()  # type: ignore[operator]
         task.add_done_callback(self._on_run_done)
+        if self.engine is not None and self.engine.run is not None:
+            # Queued rows the run is working on read "fetching" (or "waiting 20 s").
+            self.model.set_in_flight(self.engine.run.activity)
         self._timer.start()
         self.started.emit()
         self._tick()

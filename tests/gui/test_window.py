@@ -453,3 +453,40 @@ def test_a_summary_view_gets_a_dock_and_a_view_menu_entry(window):
     assert dock.objectName() == "summary" and dock.isVisible()
     assert dock.toggleViewAction() in window.view_menu.actions()
     assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_a_real_run_shows_fetching_and_waiting_rows(window, qtbot, server):
+    # Row 0 hangs (fetching); row 1 answers 429 with Retry-After: 30, so while it waits to be
+    # tried again its row says how long.
+    window.settings = window.settings.replace(retries=1)
+    window.controller.settings = window.settings
+    window.form.set_text(f"{server.url('/hang')}\n{server.url('/retry-after?seconds=30')}")
+    window.start_run()
+    cell = [window.model.index(row, COL_OUTCOME) for row in range(2)]
+    qtbot.waitUntil(lambda: window.model.data(cell[0]) == "fetching", timeout=10_000)
+    qtbot.waitUntil(lambda: str(window.model.data(cell[1])).startswith("waiting "),
+                    timeout=10_000)
+    seconds = int(window.model.data(cell[1]).split()[1])
+    assert 20 <= seconds <= 30
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.controller.cancel()
+    assert [window.model.data(c) for c in cell] == ["cancelled", "cancelled"]
+
+
+def test_sigint_becomes_a_call_on_the_gui_thread_not_a_keyboard_interrupt(qtbot, loop):
+    import os
+    import signal
+    import threading
+
+    from app.gui.signals import SignalCancel
+
+    seen: list[tuple[int, str]] = []
+    handler = SignalCancel(lambda signum: seen.append((signum, threading.current_thread().name)))
+    handler.install()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    finally:
+        handler.uninstall()
+    assert seen == [(signal.SIGINT, threading.main_thread().name)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
