@@ -65,19 +65,25 @@ class Redactor:
         return cls(settings.mask_passwords, secrets)
 
     def url(self, text: str) -> str:
-        """A URL (or what should have been one) with its password masked."""
+        """A URL (or what should have been one) with its password masked, and any
+        ``scheme://user:pw@`` inside it (a redirect target in a query string)."""
         if not self.enabled:
             return text
         if "@" in text:
             text = mask_url(text)
         return self._literals(text) if self._secrets else text
 
-    def text(self, text: str) -> str:
-        """Free text (messages, notes, chains, tracebacks) with every secret masked."""
+    def text(self, text: str, url: str = "") -> str:
+        """Free text (messages, notes, chains, tracebacks) with every secret masked; ``url``'s
+        own password too, wherever it appears (an error message may quote it bare)."""
         if not self.enabled or not text:
             return text
         if "@" in text:
             text = mask_url(text)
+        if url and "@" in url:
+            match = _USERINFO.search(url)
+            if match and len(match["password"]) >= MIN_LITERAL:
+                text = text.replace(match["password"], MASK)
         return self._literals(text) if self._secrets else text
 
     def header(self, name: str, value: str) -> str:

@@ -329,8 +329,3 @@ def read_list(path: str | Path) -> TargetList:
 def list_from_bytes(data: bytes, name: str = "") -> TargetList:
     """A URL list from bytes (standard input, a drop), read as :func:`read_list` reads files."""
     return TargetList.from_imported(parse_bytes(data, name))
-
-
-def mask_password(url: str) -> str:
-    """``https://user:secret@host/`` -> ``https://user:***@host/`` (see app.core.redact)."""
-    return mask_url(url)

@@ -31,10 +31,9 @@ from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.core.errors import KIND_INFO, Failure, Kind
-from app.core.redact import mask_text as mask_passwords_in_text
+from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
-from app.core.targets import mask_password
 
 __all__ = [
     "COL_ATTEMPTS",
@@ -49,7 +48,6 @@ __all__ = [
     "KIND_ROLE",
     "Entry",
     "ErrorsModel",
-    "Masker",
     "group_title",
 ]
 
@@ -124,40 +122,6 @@ class Entry:
         return self.result.url
 
 
-class Masker:
-    """Hides passwords in what the panel shows: URLs, messages, chains and tracebacks."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        settings = settings if settings is not None else Settings()
-        self.enabled = settings.mask_passwords
-        secrets: set[str] = set()
-        if settings.auth:
-            secrets.add(settings.auth.partition(":")[2])
-        if settings.proxy and "@" in settings.proxy:
-            secrets.add(_password_in(settings.proxy))
-        self.secrets = frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
-
-    def url(self, url: str) -> str:
-        """The URL's own password, and any ``scheme://user:pw@`` inside it (a redirect target
-        in the query string is a password all the same)."""
-        if not self.enabled:
-            return url
-        return mask_passwords_in_text(mask_password(url))
-
-    def text(self, text: str, url: str = "") -> str:
-        """Mask ``scheme://user:pw@`` anywhere, and known passwords (the settings', ``url``'s)."""
-        if not self.enabled or not text:
-            return text
-        text = mask_passwords_in_text(text)
-        secrets = set(self.secrets)
-        password = _password_in(url)
-        if len(password) >= MIN_SECRET_LENGTH:
-            secrets.add(password)
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-
 def _password_in(url: str) -> str:
     if "@" not in url:
         return ""
@@ -186,7 +150,7 @@ class ErrorsModel(QStandardItemModel):
         self._groups: dict[Kind, QStandardItem] = {}
         self._entries: dict[int, Entry] = {}
         self._internal_seq = 0
-        self._masker = Masker()
+        self._masker = Redactor.for_settings(Settings())
         self._sort_column = -1  # -1: the results table's order
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._max_key: dict[Kind, int] = {}  # upper bound of the keys in a group
@@ -249,7 +213,7 @@ class ErrorsModel(QStandardItemModel):
 
     def set_settings(self, settings: Settings) -> None:
         """Re-mask every URL and message with the new password settings."""
-        self._masker = Masker(settings)
+        self._masker = Redactor.for_settings(settings)
         for group in self._groups.values():
             self.blockSignals(True)
             try:
@@ -269,7 +233,7 @@ class ErrorsModel(QStandardItemModel):
                                       group.child(group.rowCount() - 1, COL_ATTEMPTS).index())
 
     @property
-    def masker(self) -> Masker:
+    def masker(self) -> Redactor:
         return self._masker
 
     # -- reading -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import platformdirs
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from app.core.errors import Failure, Kind
-from app.core.redact import mask_text as mask_passwords_in_text
+from app.core.redact import MASKING
 
 __all__ = ["ExceptionRouter", "default_log_path"]
 
@@ -221,7 +221,8 @@ class ExceptionRouter(QObject):
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         body = "".join(f"    {line}\n" for line in failure.traceback.splitlines())
         # Passwords in URLs never reach the disk, whatever the display setting.
-        entry = mask_passwords_in_text(f"{stamp} {failure.kind.value}: {failure.message}\n{body}")
+        # The log is always masked: it outlives the session and its settings.
+        entry = MASKING.text(f"{stamp} {failure.kind.value}: {failure.message}\n{body}")
         try:
             with self._write_lock:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)

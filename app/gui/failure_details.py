@@ -4,9 +4,10 @@ details pane and copied by Copy details, so a bug report holds exactly what the 
 from __future__ import annotations
 
 from app.core.errors import KIND_INFO
+from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.text import decode_text
-from app.gui.errors_model import Entry, Masker
+from app.gui.errors_model import Entry
 from app.gui.run_controller import DETAILS_KEPT
 
 __all__ = ["failure_details"]
@@ -20,7 +21,7 @@ def _field(label: str, value: str) -> str:
     return f"{label + ':':<{_LABEL_WIDTH}}{value}"
 
 
-def failure_details(entry: Entry, masker: Masker) -> str:
+def failure_details(entry: Entry, masker: Redactor) -> str:
     """Everything known about one failure, as plain text: what the panel shows and copies."""
     failure, result = entry.failure, entry.result
     info = KIND_INFO[entry.kind]
@@ -54,7 +55,7 @@ def failure_details(entry: Entry, masker: Masker) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _result_fields(result: Result, masker: Masker) -> list[str]:
+def _result_fields(result: Result, masker: Redactor) -> list[str]:
     lines = []
     if result.status is not None:
         lines.append(_field("HTTP status", f"{result.status} {result.reason}".rstrip()))

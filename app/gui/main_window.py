@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core.demo import DemoServer
 from app.core.errors import Failure, Kind
+from app.core.redact import Redactor
 from app.core.result import Result
 from app.core.settings import Settings, overrides_after_edit
 from app.core.tally import Progress, status_text
@@ -102,7 +103,8 @@ class MainWindow(QMainWindow):
         self.summary_dock: QDockWidget | None = None
 
         self.model = ResultsModel(self)
-        self.model.set_mask_passwords(settings.mask_passwords)
+        self.redactor = Redactor.for_settings(settings)
+        self.model.set_redactor(self.redactor)
         self.model.set_palette(self.palette())
         self.controller = RunController(self.model, settings, self)
         self.exports = ExportJob(self)
@@ -294,7 +296,7 @@ class MainWindow(QMainWindow):
             return
         self.error_panel.clear()
         self._followed = None
-        self.details.show_result(None, mask_passwords=self.settings.mask_passwords)
+        self.details.show_result(None, redactor=self.redactor)
         self.results.reset_for_run()
         self.controller.start(targets)
 
@@ -364,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def _show_row(self, result: Result | None) -> None:
         """The selected row, in full: its details, and its failure in the Errors panel."""
-        self.details.show_result(result, mask_passwords=self.settings.mask_passwords)
+        self.details.show_result(result, redactor=self.redactor)
         # This runs at every tick while the selected row is among the rows that changed: the
         # panel follows only when the row, or its result, is another one.
         followed = None if result is None else (result.index, id(result), result.outcome)
@@ -457,7 +459,8 @@ class MainWindow(QMainWindow):
         settings = saved.replace(**self.overrides)
         self.settings = settings
         self.controller.settings = settings
-        self.model.set_mask_passwords(settings.mask_passwords)
+        self.redactor = Redactor.for_settings(settings)
+        self.model.set_redactor(self.redactor)
         self.error_panel.set_settings(settings)
         self.results.set_settings(settings)
         self._show_row(self.selected_result())  # the details pane masks (or unmasks) at once

@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 
-from app.core.redact import mask_text as mask_passwords_in_text
+from app.core.redact import MASKING, Redactor
 from app.core.result import Outcome, Result
-from app.core.targets import TargetList, mask_password
+from app.core.targets import TargetList
 from app.gui.colours import outcome_colours
 from app.gui.plain import plain_tooltip
 from app.gui.threads import run_in_thread
@@ -135,7 +135,7 @@ class ResultsModel(QAbstractTableModel):
         self._results: list[Result | None] = []
         self._dirty_low: int | None = None
         self._dirty_high = -1
-        self.mask_passwords = True
+        self.redactor: Redactor = MASKING
         # The view's rows as input indexes (None: all rows in input order), and its inverse.
         self._order: array[int] | None = None
         self._position: array[int] | None = None
@@ -221,8 +221,9 @@ class ResultsModel(QAbstractTableModel):
         if bottom >= top:
             self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(HEADERS) - 1))
 
-    def set_mask_passwords(self, mask: bool) -> None:
-        self.mask_passwords = mask
+    def set_redactor(self, redactor: Redactor) -> None:
+        """What hides secrets in what the table shows (the settings' one Redactor)."""
+        self.redactor = redactor
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1,
                                                                 len(HEADERS) - 1))
@@ -432,10 +433,10 @@ class ResultsModel(QAbstractTableModel):
         return ""
 
     def _masked(self, url: str) -> str:
-        return mask_password(url) if self.mask_passwords else url
+        return self.redactor.url(url)
 
     def _masked_text(self, text: str) -> str:
-        return mask_passwords_in_text(text) if self.mask_passwords else text
+        return self.redactor.text(text)
 
     def _display(self, row: int, col: int, result: Result | None) -> str:  # noqa: C901
         if col == COL_LINE:

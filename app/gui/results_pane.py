@@ -25,7 +25,6 @@ from app.core.curl import curl_command
 from app.core.export import neutralise
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
-from app.core.targets import mask_password
 from app.gui.results_model import (
     COL_CONTENT_TYPE,
     COL_ERROR,
@@ -253,8 +252,7 @@ class ResultsPane(QWidget):
                                                   MAX_OPENED)]
         failed = open_in_browser(urls)
         if failed:
-            shown = mask_password if self.model.mask_passwords else str
-            self.notice.emit(browser_failure_text(failed, shown))
+            self.notice.emit(browser_failure_text(failed, self.model.redactor.url))
 
     def retry_selected(self) -> None:
         indexes = [i for i in self.selected_indexes() if _retryable(self.model.result(i))]

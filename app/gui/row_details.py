@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
 )
 from yarl import URL
 
-from app.core.redact import mask_text as mask_passwords_in_text
+from app.core.redact import MASKING, Redactor
 from app.core.result import Details, Outcome, Result
-from app.core.targets import mask_password
 from app.core.text import decode_text
 from app.gui.colours import error_colour, outcome_colour
 from app.gui.plain import plain_tooltip
@@ -49,7 +48,6 @@ __all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
 
 NOT_MEASURED = "—"
 PROSE_FIELDS = ("error", "note")  # shown only when there is something to say
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/ecmascript", "application/x-www-form-urlencoded")
 
@@ -133,7 +131,7 @@ class RowDetails(QWidget):
         super().__init__(parent)
         self._result: Result | None = None
         self._details: Details | None = None
-        self._mask = True
+        self._redactor: Redactor = MASKING
         self._save_dialog: QFileDialog | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
@@ -248,17 +246,17 @@ class RowDetails(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
-        self.show_result(None, mask_passwords=True)
+        self.show_result(None, redactor=MASKING)
 
     # -- public API ----------------------------------------------------------------------------
 
-    def show_result(self, result: Result | None, *, mask_passwords: bool) -> None:
+    def show_result(self, result: Result | None, *, redactor: Redactor) -> None:
         """Show ``result``, or the placeholder for None. URL passwords are masked when asked."""
         self._result = result
         # The pane keeps what it shows: the run may drop the row's details (to save memory)
         # while it is on screen, and a Hex toggle or Save must not find them gone.
         self._details = result.details if result is not None else None
-        self._mask = mask_passwords
+        self._redactor = redactor
         self._save_status.hide()
         if result is None:
             self._stack.setCurrentWidget(self._placeholder)
@@ -490,23 +488,16 @@ class RowDetails(QWidget):
     # -- masking -------------------------------------------------------------------------------
 
     def _url(self, url: str) -> str:
-        return mask_password(url) if self._mask else url
+        return self._redactor.url(url)
 
     def _text(self, text: str) -> str:
         """Free text (messages, notes) with any URL password in it masked."""
-        return mask_passwords_in_text(text) if self._mask else text
+        return self._redactor.text(text)
 
     def _headers_text(self, headers: Sequence[tuple[str, str]]) -> str:
-        lines = []
-        for name, value in headers:
-            lower = name.lower()
-            if self._mask and lower in SECRET_HEADERS:
-                scheme, _, secret = value.partition(" ")
-                value = f"{scheme} ***" if secret else "***"
-            elif self._mask:  # Location, Referer, Link, Refresh... may carry user:pass@
-                value = mask_passwords_in_text(value)
-            lines.append(f"{name}: {value}")
-        return "\n".join(lines)
+        # Credentials masked; Location, Referer, Link, Refresh... may carry user:pass@ too.
+        header = self._redactor.header
+        return "\n".join(f"{name}: {header(name, value)}" for name, value in headers)
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.redact import mask_url
 from app.core.settings import _TYPES, OPTIONS, SettingsError, flag_text, parse_header
 from app.core.sources import split_lines
-from app.core.targets import mask_password
 
 METHOD_LABELS = {
     "get": "GET",
@@ -74,7 +74,7 @@ def override_flag(name: str, value: Any) -> str:
     if name == "auth":
         return f"--auth {shlex.quote(str(value).partition(':')[0] + ':***')}"
     if name == "proxy":
-        return f"--proxy {shlex.quote(mask_password(str(value)))}"
+        return f"--proxy {shlex.quote(mask_url(str(value)))}"
     if isinstance(value, float):
         return f"{flag} {value:g}"
     return f"{flag} {shlex.quote(str(value))}"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import Kind
-from app.core.targets import mask_password, parse_text, read_list, summarize
+from app.core.redact import mask_url as mask_password
+from app.core.targets import parse_text, read_list, summarize
 
 
 def test_blank_and_comment_lines_are_skipped_and_the_rest_keep_their_line_numbers():

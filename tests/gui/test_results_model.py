@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from app.core.errors import Failure, Kind
+from app.core.redact import PLAIN
 from app.core.result import Outcome, Result
 from app.core.targets import TargetList
 from app.gui.results_model import (
@@ -68,7 +69,7 @@ def test_sort_role_orders_numbers_as_numbers_and_queued_last(qapp):
 def test_passwords_are_masked_unless_turned_off(qapp):
     model = model_with("https://ann:secret@h.example/")
     assert cell(model, 0, COL_URL) == "https://ann:***@h.example/"
-    model.set_mask_passwords(False)
+    model.set_redactor(PLAIN)
     assert cell(model, 0, COL_URL) == "https://ann:secret@h.example/"
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QFileDialog, QLabel, QPlainTextEdit, QP
 
 from app.core.errors import Failure, Kind
 from app.core.fetch import PREVIEW_BYTES
+from app.core.redact import MASKING, PLAIN
 from app.core.result import Outcome, Result
 from app.core.run import Run
 from app.core.settings import Settings
@@ -87,7 +88,7 @@ def label(details: RowDetails, name: str) -> QLabel:
 def test_summary_redirects_timings_and_headers_of_a_real_fetch(server, fetch, details):
     (result,) = fetch(server.url("/start"))
     assert result.outcome is Outcome.OK
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
 
     assert details.text_of("url") == server.url("/start")
     assert details.text_of("status") == "200 OK"
@@ -113,20 +114,20 @@ def test_summary_redirects_timings_and_headers_of_a_real_fetch(server, fetch, de
 def test_server_text_is_shown_literally_never_as_markup(server, fetch, details):
     (result,) = fetch(server.url("/page"))
     assert result.title == "<b>x</b>"
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert details.text_of("title") == "<b>x</b>"
     assert "X-Markup: <b>x</b>" in text(details, "response_headers")
     for name in ("summary_error", "summary_note", "body_info", "body_save_status"):
         assert label(details, name).textFormat() == Qt.TextFormat.PlainText, name
     # Even a failure message carrying markup stays text.
     result = result.replace(note="<i>note</i>")
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert details.text_of("note") == "<i>note</i>"
 
 
 def test_text_body_is_decoded_with_the_declared_charset(server, fetch, details):
     (result,) = fetch(server.url("/page"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert not details.findChild(QCheckBox, "body_hex").isChecked()
     assert "Grüße aus Köln" in text(details, "body")
     assert label(details, "body_info").text().startswith(f"Whole body, {len(PAGE):,} bytes.")
@@ -135,7 +136,7 @@ def test_text_body_is_decoded_with_the_declared_charset(server, fetch, details):
 
 def test_long_body_says_it_is_a_preview_of_the_first_bytes(server, fetch, details):
     (result,) = fetch(server.url("/long"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     info = label(details, "body_info").text()
     assert info.startswith(f"Preview of the first {PREVIEW_BYTES:,} bytes of {len(LONG_TEXT):,}")
     assert "Note" not in info  # the character cut at the preview's end is not "undecodable"
@@ -147,7 +148,7 @@ def test_long_body_says_it_is_a_preview_of_the_first_bytes(server, fetch, detail
 
 def test_binary_body_is_shown_as_a_hex_dump(server, fetch, details):
     (result,) = fetch(server.url("/logo.png"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert details.findChild(QCheckBox, "body_hex").isChecked()
     first = text(details, "body").splitlines()[0]
     assert first == ("00000000  89 50 4e 47 0d 0a 1a 0a  00 00 00 0d 49 48 44 52  "
@@ -159,7 +160,7 @@ def test_binary_body_is_shown_as_a_hex_dump(server, fetch, details):
 def test_passwords_are_masked_in_urls_and_the_authorization_header(server, fetch, details):
     url = server.url("/private").replace("http://", "http://ann:s3cret@")
     (result,) = fetch(url)
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert details.text_of("url") == url.replace("s3cret", "***")
     assert "Authorization: Basic ***" in text(details, "request_headers")
     everything = " ".join([details.text_of("url"), details.text_of("final_url"),
@@ -167,7 +168,7 @@ def test_passwords_are_masked_in_urls_and_the_authorization_header(server, fetch
     assert "s3cret" not in everything
     assert base64.b64encode(b"ann:s3cret").decode() not in everything
 
-    details.show_result(result, mask_passwords=False)
+    details.show_result(result, redactor=PLAIN)
     assert details.text_of("url") == url
     assert "Authorization: Basic " + base64.b64encode(b"ann:s3cret").decode() in text(
         details, "request_headers")
@@ -176,9 +177,9 @@ def test_passwords_are_masked_in_urls_and_the_authorization_header(server, fetch
 def test_passwords_in_messages_and_notes_are_masked(details):
     result = Result.of(0, 1, "http://a/", Outcome.FAILED, note="redirected to http://u:pw@b/",
                     failure=Failure.plain(Kind.UNSAFE_REDIRECT, "to ftp://u:pw@c/"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert "pw" not in details.text_of("error") + details.text_of("note")
-    details.show_result(result, mask_passwords=False)
+    details.show_result(result, redactor=PLAIN)
     assert details.text_of("error") == "unsafe_redirect: to ftp://u:pw@c/"
 
 
@@ -186,7 +187,7 @@ def test_a_failure_shows_its_error_and_no_response(fetch, details):
     with ReservedPort() as refused:
         (result,) = fetch(refused.url("/"))
     assert result.outcome is Outcome.FAILED
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     assert details.text_of("outcome").startswith("Failed")
     assert details.text_of("error").startswith("refused: Connection refused")
     assert label(details, "summary_error").isVisibleTo(details)
@@ -198,8 +199,8 @@ def test_a_failure_shows_its_error_and_no_response(fetch, details):
 
 def test_nothing_selected_shows_a_placeholder(server, fetch, details):
     (result,) = fetch(server.url("/page"))
-    details.show_result(result, mask_passwords=True)
-    details.show_result(None, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
+    details.show_result(None, redactor=MASKING)
     assert details.result() is None
     assert not details.findChild(QPlainTextEdit, "body").isVisibleTo(details)
 
@@ -207,13 +208,13 @@ def test_nothing_selected_shows_a_placeholder(server, fetch, details):
 def test_the_pane_keeps_what_it_shows_when_the_run_drops_the_rows_details(server, fetch,
                                                                            details):
     (result,) = fetch(server.url("/page"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     result.response.details = None  # what the detail policy does to older rows, while it shows
     details.findChild(QCheckBox, "body_hex").setChecked(True)  # the body is drawn again
     assert details.findChild(QPlainTextEdit, "body").toPlainText().startswith("00000000  ")
     assert details.findChild(QPushButton, "body_save").isEnabled()
     assert not details.findChild(QLabel, "details_not_kept").isVisibleTo(details)
-    details.show_result(result, mask_passwords=True)  # shown again: now it says so
+    details.show_result(result, redactor=MASKING)  # shown again: now it says so
     assert details.findChild(QLabel, "details_not_kept").isVisibleTo(details)
 
 
@@ -223,7 +224,7 @@ def test_the_pane_keeps_what_it_shows_when_the_run_drops_the_rows_details(server
 def test_save_writes_the_captured_bytes_through_a_non_blocking_dialog(
         qtbot, server, fetch, details, tmp_path: Path):
     (result,) = fetch(server.url("/logo.png"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     details.show()
     with qtbot.waitSignal(details.save_dialog_opened) as opened:
         qtbot.mouseClick(details.findChild(QPushButton, "body_save"), Qt.MouseButton.LeftButton)
@@ -241,7 +242,7 @@ def test_save_writes_the_captured_bytes_through_a_non_blocking_dialog(
 
 def test_a_failed_save_is_reported_in_the_pane(qtbot, server, fetch, details, tmp_path):
     (result,) = fetch(server.url("/page"))
-    details.show_result(result, mask_passwords=True)
+    details.show_result(result, redactor=MASKING)
     with qtbot.waitSignal(details.save_dialog_opened) as opened:
         details.findChild(QPushButton, "body_save").click()
     chooser: QFileDialog = opened.args[0]
