@@ -157,7 +157,7 @@ def fetch_to(targets: TargetList, settings: Settings, output: str | None, fmt_na
              *, inputs: Sequence[Path] = (), quiet: bool = False, discard: bool = False) -> int:
     """Fetch ``targets`` and write every row to ``output``; the exit status. ``discard``
     writes no rows at all (the old ``--exit-when-done`` without ``--export-csv``)."""
-    fmt = FORMATS[format_for(output, fmt_name)](settings)
+    fmt = FORMATS[format_for(output, fmt_name)](settings, targets=targets)
     try:
         out = open_output(os.devnull if discard else output, protect=inputs)
     except OutputError as exc:

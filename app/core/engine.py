@@ -14,9 +14,10 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
+from app.core.checks import CheckOptions, check_result
 from app.core.details import DetailPolicy
 from app.core.redact import mask_url
-from app.core.result import Outcome, Result
+from app.core.result import NO_RESPONSE, Outcome, Response, Result
 from app.core.run import Run, Sink
 from app.core.settings import Settings
 from app.core.tally import Progress, Tally
@@ -55,16 +56,35 @@ class Engine:
         return self._task is not None and not self._task.done()
 
     def start(self) -> asyncio.Task[None]:
-        """Fetch every row; the task ends when each has its result."""
-        return self._begin(self.targets, len(self.targets))
+        """Fetch every row; the task ends when each has its result. A URL that repeats an
+        earlier row's is fetched once (unless ``fetch_duplicates``): its row gets the first
+        one's result, with a note."""
+        later = self._later_copies()
+        if not later:
+            return self._begin(self.targets, len(self.targets))
+        targets = (t for t in self.targets if t.index not in later)
+        return self._begin(targets, len(self.targets) - len(later))
 
     def retry(self, indexes: Iterable[int]) -> asyncio.Task[None]:
         """Fetch these rows again (with the current settings); their results replace the old
-        ones in the tally, and the detail policy lets go of the old ones."""
-        wanted = sorted({i for i in indexes if 0 <= i < len(self.targets)})
+        ones in the tally, and the detail policy lets go of the old ones. A later copy of a
+        URL is retried through its first row, and every copy gets the new result."""
+        later = self._later_copies()
+        size = len(self.targets)
+        wanted = sorted({later.get(i, i) for i in indexes if 0 <= i < size})
         self.details.forget(wanted)
         targets = [self.targets[i] for i in wanted]
         return self._begin(targets, len(targets))
+
+    def _later_copies(self) -> dict[int, int]:
+        if self.settings.fetch_duplicates or not isinstance(self.targets, TargetList):
+            return {}
+        return self.targets.copies()[1]
+
+    @property
+    def duplicates(self) -> int:
+        """Rows that repeat an earlier row's URL (fetched once unless fetch_duplicates)."""
+        return len(self._later_copies())
 
     def cancel(self) -> None:
         """Stop the current run quickly; every unfinished row becomes ``cancelled``."""
@@ -88,10 +108,15 @@ class Engine:
         return self._task
 
     def _deliverer(self) -> Sink:
+        """The run's sink: each result is checked (when the list has expectations), admitted
+        by the detail policy, counted, handed to every sink, then copied to the rows that
+        repeat its URL. The common case (no checks, no copies, one sink) is three calls."""
         admit = self.details.admit
         count = self.tally.add
         sinks = tuple(self.sinks)
-        if len(sinks) == 1:
+        graded = self._checker()
+        copies = self._later_copies() and self.targets.copies()[0]  # type: ignore[union-attr]
+        if len(sinks) == 1 and graded is None and not copies:
             (only,) = sinks
 
             def deliver_one(result: Result) -> None:
@@ -102,6 +127,8 @@ class Engine:
             return deliver_one
 
         def deliver(result: Result) -> None:
+            if graded is not None:
+                graded(result)
             admit(result)
             count(result)
             for sink in sinks:
@@ -113,8 +140,47 @@ class Engine:
                                    f"{mask_url(result.url)}",
                         "exception": exc,
                     })
+            if copies and result.index in copies:
+                for index in copies[result.index]:
+                    deliver(self._copy(result, index))
 
         return deliver
+
+    def _copy(self, result: Result, index: int) -> Result:
+        """The result of a row whose URL repeats ``result``'s row: the same answer, its own
+        line, and a note saying where it came from."""
+        targets = self.targets
+        assert isinstance(targets, TargetList)
+        note = f"same URL as line {result.line}; fetched once"
+        response = result.response
+        if response is not NO_RESPONSE:
+            response = response.copy()
+            response.note = f"{response.note}; {note}" if response.note else note
+        else:
+            response = Response.of(note=note)
+        return Result(index, targets.lines[index], targets.texts[index], result.outcome,
+                      result.failure, response)
+
+    def _checker(self) -> Callable[[Result], None] | None:
+        """Grades each result against its row's expected answer (a redirect map), or None
+        when the list expects nothing. Part of building the row: before any sink sees it."""
+        targets = self.targets
+        if not isinstance(targets, TargetList):
+            return None
+        expected, statuses = targets.expected, targets.expected_status
+        if expected is None and statuses is None:
+            return None
+        options = CheckOptions(self.settings.trailing_slash_matters,
+                               self.settings.query_matters)
+
+        def grade(result: Result) -> None:
+            index = result.index
+            verdict = check_result(result, expected[index] if expected else None,
+                                   statuses[index] if statuses else None, options)
+            if verdict is not None:
+                result.check, result.check_reason, result.check_code = verdict
+
+        return grade
 
     # -- what the views show -------------------------------------------------------------------
 

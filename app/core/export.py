@@ -19,6 +19,7 @@ from typing import Any
 from app.core.redact import Redactor
 from app.core.result import Result
 from app.core.settings import Settings
+from app.core.targets import TargetList
 from app.core.text import clean_text
 
 __all__ = [
@@ -35,11 +36,13 @@ EXTRA_COLUMNS = (
     "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "line", "note", "first_status",
     "content_length",
 )
-COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+# A redirect map's expectations and how each row did against them (empty without a map).
+CHECK_COLUMNS = ("expected", "expected_status", "check", "check_reason")
+COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS + CHECK_COLUMNS
 # Columns whose JSON value is a number (or null).
 _NUMERIC = frozenset({"status", "redirects", "bytes", "elapsed_ms", "attempts", "dns_ms",
                       "connect_ms", "tls_ms", "ttfb_ms", "line", "first_status",
-                      "content_length"})
+                      "content_length", "expected_status"})
 
 # OWASP's list: a cell starting with one of these may be evaluated by Excel, LibreOffice or Sheets.
 _FORMULA_FIRST = frozenset("=+-@\t\r")
@@ -73,14 +76,49 @@ def _safe(text: str) -> str:
     return text if text.isprintable() else clean_text(text)
 
 
+def columns_for(targets: TargetList | None) -> tuple[str, ...]:
+    """Fetchdeck's columns, then an imported table's own (renamed ``name (imported)`` where a
+    name is one of ours)."""
+    if targets is None or not targets.columns:
+        return COLUMNS
+    ours = set(COLUMNS)
+    return COLUMNS + tuple(f"{name} (imported)" if name in ours else name
+                           for name in targets.columns)
+
+
 class Rows:
-    """Turns results into cells for one export: masking and neutralising decided once."""
+    """Turns results into cells for one export: masking and neutralising decided once, and
+    the list's own data (expected answers, imported columns) joined by row."""
 
-    __slots__ = ("redactor", "raw")
+    __slots__ = ("redactor", "raw", "expected", "statuses", "extra", "width", "_names")
 
-    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
+    def __init__(self, settings: Settings, redactor: Redactor | None = None,
+                 targets: TargetList | None = None) -> None:
         self.redactor = redactor if redactor is not None else Redactor.for_settings(settings)
         self.raw = settings.csv_raw
+        self.expected = targets.expected if targets is not None else None
+        self.statuses = targets.expected_status if targets is not None else None
+        self.extra = targets.extra if targets is not None and targets.columns else None
+        self.width = len(targets.columns) if targets is not None else 0
+        self._names = columns_for(targets)[len(COLUMNS):]
+
+    def _list_cells(self, result: Result) -> list[str]:
+        """The expected answer, the check, and the imported columns of ``result``'s row."""
+        index = result.index
+        expected = self.expected[index] if self.expected else None
+        status = self.statuses[index] if self.statuses else None
+        cells = [self._text(expected or ""), _int(status), result.check,
+                 self._text(result.check_reason)]
+        if self.extra is not None:
+            row = self.extra[index] if index < len(self.extra) else ()
+            cells += [self._text(cell) for cell in row] + [""] * (self.width - len(row))
+        return cells
+
+    def _text(self, text: str) -> str:
+        text = self.redactor.text(_safe(text)) if text else text
+        if not self.raw and text and text[0] in _FORMULA_FIRST:
+            return "'" + text
+        return text
 
     def texts(self, result: Result) -> list[str]:
         """The CSV cells for one result, as text.
@@ -157,6 +195,7 @@ class Rows:
             note,
             _int(r.first_status),
             "" if r.content_length is None else str(r.content_length),
+            *self._list_cells(result),
         ]
 
     def record(self, result: Result) -> dict[str, Any]:
@@ -194,6 +233,16 @@ class Rows:
             "first_status": r.first_status,
             "content_length": r.content_length,
         }
+        index = result.index
+        values["expected"] = redactor.url(_safe(self.expected[index] or "")) \
+            if self.expected else None
+        values["expected_status"] = self.statuses[index] if self.statuses else None
+        values["check"] = result.check
+        values["check_reason"] = _safe(result.check_reason)
+        if self.extra is not None:
+            row = self.extra[index] if index < len(self.extra) else ()
+            for name, cell in zip(self._names, row, strict=False):
+                values[name] = _safe(cell)
         for key, value in values.items():
             if value == "":
                 values[key] = None
@@ -244,13 +293,16 @@ def line_writer() -> Callable[[list[str]], str]:
 
 
 class Format:
-    """An output format: a header and one line per result, as text."""
+    """An output format: a header and one line per result, as text. ``targets`` (the list
+    the results are of) adds its expected answers and imported columns."""
 
     name = ""
     extension = ""
 
-    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
-        self.rows = Rows(settings, redactor)
+    def __init__(self, settings: Settings, redactor: Redactor | None = None,
+                 targets: TargetList | None = None) -> None:
+        self.rows = Rows(settings, redactor, targets)
+        self.columns = columns_for(targets)
 
     def header(self) -> str:
         return ""
@@ -263,12 +315,13 @@ class CsvFormat(Format):
     name = "csv"
     extension = ".csv"
 
-    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
-        super().__init__(settings, redactor)
+    def __init__(self, settings: Settings, redactor: Redactor | None = None,
+                 targets: TargetList | None = None) -> None:
+        super().__init__(settings, redactor, targets)
         self._line = line_writer()
 
     def header(self) -> str:
-        return self._line(list(COLUMNS))
+        return self._line(list(self.columns))
 
     def lines(self, results: Iterable[Result]) -> str:
         line, texts = self._line, self.rows.texts
@@ -279,8 +332,9 @@ class JsonlFormat(Format):
     name = "jsonl"
     extension = ".jsonl"
 
-    def __init__(self, settings: Settings, redactor: Redactor | None = None) -> None:
-        super().__init__(settings, redactor)
+    def __init__(self, settings: Settings, redactor: Redactor | None = None,
+                 targets: TargetList | None = None) -> None:
+        super().__init__(settings, redactor, targets)
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def lines(self, results: Iterable[Result]) -> str:
@@ -324,6 +378,7 @@ def write_csv(
     every: int = 10_000,
     *,
     protect: Iterable[str | os.PathLike[str]] = (),
+    targets: TargetList | None = None,
 ) -> int:
     """Write ``results`` (already in input order) to ``path`` as CSV; returns the rows written.
 
@@ -334,6 +389,7 @@ def write_csv(
     from app.core.output import open_output  # noqa: PLC0415 - output imports this module
 
     with open_output(path, protect=protect) as out:
-        count = write_rows(out.stream, results, CsvFormat(settings), progress, every)
+        count = write_rows(out.stream, results, CsvFormat(settings, targets=targets), progress,
+                           every)
         out.commit()
     return count

@@ -71,6 +71,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
         "fetching": parser.add_argument_group(
             "fetching (defaults come from the saved settings; a flag applies to this run "
             "only and is not saved)"),
+        "lists": parser.add_argument_group("lists and checks"),
         "display": parser.add_argument_group("display and export"),
     }
     for name, option in OPTIONS.items():

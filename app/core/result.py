@@ -159,6 +159,12 @@ class Response:
         Response.__init__(self)
         self.attempts = attempts
 
+    def copy(self) -> Response:
+        twin = Response.__new__(Response)
+        for name in Response.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
     @classmethod
     def of(cls, **fields: Any) -> Response:
         response = cls()
@@ -184,30 +190,32 @@ class Result:
     """
 
     __slots__ = ("index", "line", "url", "outcome", "failure", "response", "check",
-                 "check_reason")
+                 "check_reason", "check_code")
 
     def __init__(self, index: int, line: int, url: str, outcome: Outcome = Outcome.PENDING,
                  failure: Failure | None = None, response: Response = NO_RESPONSE,
-                 check: str = "", check_reason: str = "") -> None:
+                 check: str = "", check_reason: str = "", check_code: str = "") -> None:
         self.index = index
         self.line = line
         self.url = url
         self.outcome = outcome
         self.failure = failure
         self.response = response
-        self.check = check
+        self.check = check  # "pass", "fail", or "" when the row expects nothing
         self.check_reason = check_reason
+        self.check_code = check_code  # what kind of fail (app.core.checks), for grouping
 
     @classmethod
     def of(cls, index: int, line: int, url: str, outcome: Outcome = Outcome.PENDING,
            failure: Failure | None = None, *, check: str = "", check_reason: str = "",
-           **response_fields: Any) -> Result:
+           check_code: str = "", **response_fields: Any) -> Result:
         """A result with the given response fields (for stores, tests and synthetic rows)."""
         unknown = response_fields.keys() - _RESPONSE_FIELDS
         if unknown:
             raise TypeError(f"unknown result fields: {', '.join(sorted(unknown))}")
         response = Response.of(**response_fields) if response_fields else NO_RESPONSE
-        return cls(index, line, url, outcome, failure, response, check, check_reason)
+        return cls(index, line, url, outcome, failure, response, check, check_reason,
+                   check_code)
 
     def replace(self, **changes: Any) -> Result:
         """A new result with some fields changed (a row's own or its response's)."""
@@ -217,9 +225,7 @@ class Result:
             unknown = changes.keys() - _RESPONSE_FIELDS
             if unknown:
                 raise TypeError(f"unknown result fields: {', '.join(sorted(unknown))}")
-            copy = Response()
-            for name in Response.__slots__:
-                setattr(copy, name, getattr(response, name))
+            copy = response.copy()
             for name, value in changes.items():
                 setattr(copy, name, value)
             response = copy

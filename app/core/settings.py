@@ -218,6 +218,22 @@ class Settings:
         "Longest Retry-After", "longest Retry-After wait honoured, in seconds",
         "--retry-after-cap", "SECONDS", low=0, high=MAX_SECONDS, unit="s",
         explain="The longest wait honoured when a server answers 429/503 with Retry-After."))
+    fetch_duplicates: bool = _option(False, Option(
+        "Fetch repeated URLs again", "fetch a URL each time it appears in the list (off: once, "
+        "later copies take its result)", "--fetch-duplicates", group="lists",
+        explain="A URL that appears again later in the list is fetched once; its later rows "
+                "carry the first one's result with a note naming its line. On: every row is "
+                "fetched."))
+    trailing_slash_matters: bool = _option(False, Option(
+        "Trailing slash matters", "in checks, /page and /page/ are different targets",
+        "--trailing-slash-matters", group="lists",
+        explain="In redirect-map checks, whether https://a/page and https://a/page/ count as "
+                "different targets."))
+    query_matters: bool = _option(True, Option(
+        "Query string matters", "in checks, a target with another query string is wrong",
+        "--query-matters", group="lists",
+        explain="In redirect-map checks, whether the query string (?a=1) must match the "
+                "expected target's."))
     mask_passwords: bool = _option(True, Option(
         "Mask passwords", "hide URL passwords in the table, panel, logs and exports",
         "--mask-passwords", group="display",

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from app.core.export import write_csv
 from app.core.result import Result
 from app.core.settings import Settings
+from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 
 __all__ = ["ExportJob"]
@@ -39,10 +40,13 @@ class ExportJob(QObject):
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, path: str, rows: Sequence[Result | None],
-              settings: Settings) -> asyncio.Future[int]:
+    def start(self, path: str, rows: Sequence[Result | None], settings: Settings, *,
+              targets: TargetList | None = None,
+              protect: Sequence[str] = ()) -> asyncio.Future[int]:
         """Write ``rows`` (None: a queued row, skipped) to ``path``; the future gives the count.
-        ``finished`` is emitted either way, once the file is complete or the write failed."""
+        ``finished`` is emitted either way, once the file is complete or the write failed.
+        ``targets`` adds the list's expected answers and imported columns; a path in
+        ``protect`` (the imported list) is never written over."""
         if self.running:
             raise RuntimeError("an export is already running")
         total = len(rows)
@@ -57,7 +61,8 @@ class ExportJob(QObject):
 
         def export() -> int:
             results = (r for r in rows if r is not None)
-            return write_csv(path, results, settings, progress=progress, every=PROGRESS_EVERY)
+            return write_csv(path, results, settings, progress=progress, every=PROGRESS_EVERY,
+                             targets=targets, protect=protect)
 
         # Not asyncio.to_thread: its worker may drop the last reference to the window.
         task = run_in_thread(export)

@@ -483,7 +483,11 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: str) -> asyncio.Future[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
-        task = self.exports.start(path, self.model.snapshot(), self.settings)
+        engine = self.controller.engine
+        source = self.form.source_path
+        task = self.exports.start(path, self.model.snapshot(), self.settings,
+                                  targets=engine.targets if engine is not None else None,
+                                  protect=[source] if source else [])
         self._enable_export()
         return task
 

@@ -150,6 +150,9 @@ class SettingsDialog(QDialog):
         self._set_exact(self._retry_after_cap, settings.retry_after_cap)
         self._mask_passwords.setChecked(settings.mask_passwords)
         self._csv_raw.setChecked(settings.csv_raw)
+        self._fetch_duplicates.setChecked(settings.fetch_duplicates)
+        self._trailing_slash.setChecked(settings.trailing_slash_matters)
+        self._query_matters.setChecked(settings.query_matters)
         self._sync_enabled()
         self._show_error("")
 
@@ -287,6 +290,9 @@ class SettingsDialog(QDialog):
             retry_after_cap=self._get_exact(self._retry_after_cap),
             mask_passwords=self._mask_passwords.isChecked(),
             csv_raw=self._csv_raw.isChecked(),
+            fetch_duplicates=self._fetch_duplicates.isChecked(),
+            trailing_slash_matters=self._trailing_slash.isChecked(),
+            query_matters=self._query_matters.isChecked(),
         )
 
     def _set_exact(self, spin: QDoubleSpinBox, value: float) -> None:
@@ -326,6 +332,7 @@ class SettingsDialog(QDialog):
         right.addWidget(self._identity_group())
         right.addWidget(self._security_group())
         right.addWidget(self._limits_group())
+        right.addWidget(self._lists_group())
         right.addWidget(self._export_group())
         right.addStretch(1)
         columns = QHBoxLayout()
@@ -528,6 +535,18 @@ class SettingsDialog(QDialog):
         return field_group("Limits", [
             (label_for("max_body"), self._max_body, explained("max_body")),
             (label_for("retry_after_cap"), self._retry_after_cap, explained("retry_after_cap")),
+        ])
+
+    def _lists_group(self) -> QGroupBox:
+        self._fetch_duplicates = check_box("fetch_duplicates",
+                                           OPTIONS["fetch_duplicates"].label)
+        self._trailing_slash = check_box("trailing_slash_matters",
+                                         OPTIONS["trailing_slash_matters"].label)
+        self._query_matters = check_box("query_matters", OPTIONS["query_matters"].label)
+        return field_group("Lists and checks", [
+            ("", self._fetch_duplicates, explained("fetch_duplicates")),
+            ("", self._trailing_slash, explained("trailing_slash_matters")),
+            ("", self._query_matters, explained("query_matters")),
         ])
 
     def _export_group(self) -> QGroupBox:

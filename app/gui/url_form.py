@@ -108,6 +108,11 @@ class UrlForm(QWidget):
         return self.editor.toPlainText()
 
     @property
+    def source_path(self) -> str:
+        """The file the rows were imported from and are kept apart from the editor, if any."""
+        return self._big_source
+
+    @property
     def is_big_list(self) -> bool:
         return bool(self._big_source)
 

@@ -397,7 +397,7 @@ def test_the_user_agent_setting_is_sent_once_and_shown_in_the_details(server):
 
 def test_only_a_request_that_opened_its_connection_has_connect_timings(server):
     # One at a time to one host: the first request opens the connection, the rest reuse it.
-    results = fetch_all([server.url("/ok")] * 3, concurrency=1)
+    results = fetch_all([server.url(f"/ok?n={i}") for i in range(3)], concurrency=1)
     first, *rest = results
     assert first.timings.connect_ms is not None
     for result in rest:

@@ -31,6 +31,9 @@ CHANGED = Settings(
     retry_after_cap=9.5,
     mask_passwords=False,
     csv_raw=True,
+    fetch_duplicates=True,
+    trailing_slash_matters=True,
+    query_matters=False,
 )
 
 

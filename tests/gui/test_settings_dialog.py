@@ -82,6 +82,9 @@ def type_settings(dialog: SettingsDialog, s: Settings) -> None:
     child(dialog, QDoubleSpinBox, "retry_after_cap").setValue(s.retry_after_cap)
     child(dialog, QCheckBox, "mask_passwords").setChecked(s.mask_passwords)
     child(dialog, QCheckBox, "csv_raw").setChecked(s.csv_raw)
+    child(dialog, QCheckBox, "fetch_duplicates").setChecked(s.fetch_duplicates)
+    child(dialog, QCheckBox, "trailing_slash_matters").setChecked(s.trailing_slash_matters)
+    child(dialog, QCheckBox, "query_matters").setChecked(s.query_matters)
 
 
 # -- the dialog ----------------------------------------------------------------------------------
