@@ -21,6 +21,7 @@ from xml.parsers import expat
 
 import aiohttp
 
+from app.core.decoding import MAX_INFLATED_BYTES, inflate
 from app.core.errors import (
     KIND_INFO,
     RETRYABLE,
@@ -31,19 +32,9 @@ from app.core.errors import (
     classify,
     kind_for_status,
 )
+from app.core.imported import MIB, ImportedList, SourceError, TooLarge, _count, _lines_phrase
+from app.core.lines import _TOO_LONG, MAX_LINE_CHARS
 from app.core.settings import Settings
-from app.core.sources import (
-    _TOO_LONG,
-    MAX_INFLATED_BYTES,
-    MAX_LINE_CHARS,
-    MIB,
-    ImportedList,
-    SourceError,
-    TooLarge,
-    _count,
-    _lines_phrase,
-    inflate,
-)
 
 __all__ = [
     "MAX_SITEMAP_URLS",

@@ -16,13 +16,8 @@ from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
-# The "as" imports marked "for sitemap.py" re-export private names it imports from here, where
-# they lived before the split (mypy --strict re-exports only aliased or __all__ names); they
-# can go once it imports them from their owners.
 from app.core.checks import request_keys
-from app.core.decoding import MAX_INFLATED_BYTES as MAX_INFLATED_BYTES  # for sitemap.py
-from app.core.decoding import _head, decode_bytes, inflate
-from app.core.imported import MIB as MIB  # for sitemap.py
+from app.core.decoding import MAX_INFLATED_BYTES, _head, decode_bytes, inflate
 from app.core.imported import (
     ColumnChoice,
     ColumnNotFound,
@@ -33,11 +28,11 @@ from app.core.imported import (
     TableColumns,
     TablePreview,
     TooLarge,
+    _count,
 )
-from app.core.imported import _count as _count  # for sitemap.py
-from app.core.imported import _lines_phrase as _lines_phrase  # for sitemap.py
 from app.core.lines import (
     _LOOK_CLOSER,
+    _TOO_LONG,
     MAX_LINE_CHARS,
     _blocks,
     _from_markup,
@@ -45,7 +40,6 @@ from app.core.lines import (
     split_lines,
     too_long_message,
 )
-from app.core.lines import _TOO_LONG as _TOO_LONG  # for sitemap.py
 from app.core.tables import _csv_table, _sheet_table, _sniff_delimiter, _table_list
 
 __all__ = [
