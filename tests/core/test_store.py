@@ -209,7 +209,7 @@ def test_inputs_are_kept_in_order_with_line_numbers(store):
 
 
 def test_many_inputs_are_written_in_chunks_before_the_results_that_need_them(store):
-    count = 45_000  # more than two chunks
+    count = 45_000  # many chunks
     targets = TargetList([f"http://h.example/{i}" for i in range(count)],
                          array("L", range(1, count + 1)))
     writer = store.start_run(source="big.txt", settings=Settings(), inputs=targets)
