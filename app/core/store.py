@@ -633,6 +633,11 @@ class RunStore:
                                 None if extra is None else json.loads(extra))
             after = rows[-1][0]
 
+    def stored_inputs(self, run_id: int) -> int:
+        """How many input lines of the run are stored: fewer than its ``total`` when its
+        process was killed before writing them all (give them again to :meth:`resume_run`)."""
+        return int(self._query("SELECT count(*) FROM inputs WHERE run_id = ?", (run_id,))[0][0])
+
     def unfinished(self, run_id: int) -> Iterator[int]:
         """Indexes of the input lines with no result or a cancelled one, in order; for a run
         stored without inputs, those with a cancelled result."""
@@ -833,8 +838,11 @@ class RunWriter:
     def close(self, ended: Ended | str = Ended.FINISHED) -> None:
         """Record how the run ended once what arrived is written. Returns at once; call from
         any thread, as often as you like (the first call's ``ended`` counts)."""
+        how = Ended(ended)
+        if how is Ended.RUNNING:
+            raise ValueError("a run closes as finished, cancelled or interrupted")
         if self._ended is None:
-            self._ended = Ended(ended)
+            self._ended = how
         self._closing.set()
 
     def join(self, timeout: float | None = None) -> bool:

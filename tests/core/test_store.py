@@ -267,6 +267,8 @@ def test_close_is_idempotent_and_callable_from_any_thread(store):
     for thread in threads:
         thread.join()
     writer.close(Ended.FINISHED)  # too late: the first close said how it ended
+    with pytest.raises(ValueError):
+        writer.close(Ended.RUNNING)
     assert writer.join(10)
     writer.close()
     assert store.run(writer.run_id).ended is Ended.CANCELLED
@@ -488,7 +490,8 @@ def test_kill_9_at_random_moments_keeps_the_file_sound_and_older_results(db):
             assert info.ended is Ended.INTERRUPTED, context
             kept = [r.index for r in store.results(info.id, details=False)]
             assert kept[:due] == list(range(due)), context
-            stored_inputs = sum(1 for _ in store.inputs(info.id))
+            stored_inputs = store.stored_inputs(info.id)
+            assert stored_inputs == sum(1 for _ in store.inputs(info.id))
             unfinished = list(store.unfinished(info.id))
             assert len(unfinished) == stored_inputs - len(set(kept) & set(range(stored_inputs)))
             assert not set(unfinished) & set(kept), context
