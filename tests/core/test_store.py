@@ -424,6 +424,50 @@ def test_starting_a_run_in_a_store_that_cannot_be_written_raises_store_error(db)
         assert store.runs() == []
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 2 MiB filesystem (tmpfs), so a full disk and a read-only remount are the
+    kernel's own. Needs the right to mount (root here); skipped elsewhere."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_real_full_disk_mid_run_is_reported_and_the_run_goes_on(small_disk):
+    with RunStore.open(small_disk / "runs.sqlite3") as store:
+        writer = store.start_run(source="pasted", settings=Settings())
+        handed = 0
+        deadline = time.monotonic() + 60
+        while writer.error is None and time.monotonic() < deadline:
+            writer.add(Result(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK,
+                              details=Details([], [], os.urandom(4000))))
+            handed += 1
+            if handed % 50 == 0:
+                time.sleep(0.01)
+        assert writer.error is not None, "the disk never filled"
+        assert "disk is full" in str(writer.error)
+        writer.close()
+        assert writer.join(10)
+
+
+def test_a_store_on_a_read_only_filesystem_is_refused_plainly(small_disk):
+    path = small_disk / "runs.sqlite3"
+    with RunStore.open(path) as store:
+        record(store, [Result(0, 1, "http://a.example/", Outcome.OK)])
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(StoreError, match="read-only|cannot be opened"):
+        RunStore.open(path)
+    with pytest.raises(StoreError):
+        RunStore.open(small_disk / "new" / "runs.sqlite3")
+
+
 # --- kill -9 ------------------------------------------------------------------------------------
 
 
