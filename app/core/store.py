@@ -533,7 +533,7 @@ class RunStore:
         process was killed before it wrote them all); stored ones are kept."""
         info = self.run(run_id)
         if info.ended is Ended.RUNNING:
-            raise StoreError(f"run {run_id} is still being written by another Fetchdeck")
+            raise StoreError(f"run {run_id} is still being written by a running Fetchdeck")
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE runs SET ended = NULL, ended_at = NULL, writer_pid = ?, "
