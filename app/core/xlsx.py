@@ -32,18 +32,22 @@ _WIDTHS = {"url": 50, "final_url": 50, "error": 40, "redirect_chain": 40, "title
 Progress = Callable[[int], None]
 
 
+_AT = {name: COLUMNS.index(name) for name in (
+    "status", "redirects", "bytes", "elapsed_ms", "attempts", "line", "dns_ms", "connect_ms",
+    "tls_ms", "ttfb_ms")}
+
+
 def _numbers(result: Result) -> dict[int, int | float | None]:
     t = result.timings
-    values: dict[str, int | float | None] = {
-        "status": result.status, "redirects": result.redirects, "bytes": result.bytes,
-        "elapsed_ms": result.elapsed_ms, "attempts": result.attempts, "line": result.line,
-        "dns_ms": t.dns_ms, "connect_ms": t.connect_ms, "tls_ms": t.tls_ms,
-        "ttfb_ms": t.ttfb_ms,
-    }
-    return {COLUMNS.index(name): value for name, value in values.items()}
+    at = _AT
+    return {at["status"]: result.status, at["redirects"]: result.redirects,
+            at["bytes"]: result.bytes, at["elapsed_ms"]: result.elapsed_ms,
+            at["attempts"]: result.attempts, at["line"]: result.line, at["dns_ms"]: t.dns_ms,
+            at["connect_ms"]: t.connect_ms, at["tls_ms"]: t.tls_ms, at["ttfb_ms"]: t.ttfb_ms}
 
 
 _NUMERIC = tuple(sorted(COLUMNS.index(name) for name in _MS | _INTEGERS))
+_MS_AT = frozenset(COLUMNS.index(name) for name in _MS)
 
 
 def write_xlsx(
@@ -89,10 +93,8 @@ def write_xlsx(
             for column in numeric:
                 value = numbers[column]
                 if value is not None:
-                    if COLUMNS[column] in _MS:
-                        sheet.write_number(row, column, value, ms_format)
-                    else:
-                        sheet.write_number(row, column, value)
+                    sheet.write_number(row, column, value,
+                                       ms_format if column in _MS_AT else None)
             row += 1
             count += 1
             if progress is not None and count % every == 0:
