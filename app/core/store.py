@@ -1,0 +1,1085 @@
+"""The run store: every run, its input lines and one result row per line, in one SQLite file.
+
+Results reach the file through a :class:`RunWriter`, a sink that costs the fetching loop one list
+append per result; a thread of its own commits them in batches. The file is in WAL mode with
+``synchronous=NORMAL``: a committed batch survives the process being killed (not necessarily a
+power cut), and readers never wait for the writer. Reading rebuilds real :class:`Result`
+objects a chunk at a time, so a million-row run never sits in memory at once.
+
+Schema versions (``PRAGMA user_version``); a file of any earlier version is migrated on open,
+one transaction per step, and a file of a later version is refused untouched:
+
+=======  ====================================================================================
+version  what it added
+=======  ====================================================================================
+1        runs, inputs, results (every CSV column, failures' exception type, chain and
+         traceback), details (headers as JSON, body preview), frames (traceback frames,
+         shared by the failures of one code path)
+2        results: content_length, first_status, expected, expected_status, check,
+         check_reason, extra; inputs: expected, expected_status, extra; runs: columns
+=======  ====================================================================================
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import platformdirs
+
+from app import __version__
+from app.core.errors import Failure, Kind, StackLink
+from app.core.result import NO_TIMINGS, Details, Hop, Outcome, Result, Timings
+from app.core.settings import Settings
+from app.core.targets import TargetList, mask_password
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Ended",
+    "InputLine",
+    "RunInfo",
+    "RunStore",
+    "RunWriter",
+    "StoreError",
+    "Where",
+    "default_db_path",
+]
+
+SCHEMA_VERSION = 2
+FLUSH_SECONDS = 0.2  # how often the writer thread commits what arrived
+BATCH_ROWS = 10_000  # results per transaction at most
+INPUT_CHUNK = 5_000  # input lines per transaction: small, so a flush overruns little
+INPUT_BUDGET = 0.1  # seconds of a flush spent writing input lines ahead of the results
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 30.0  # a writer silent this long is gone (where its process cannot be asked)
+READ_CHUNK = 5_000
+PREVIEW_CAP = 16 * 1024
+HEADERS_CAP = 64 * 1024
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_SECRET_WORDS = ("auth", "token", "secret", "key", "password", "session", "cookie")
+
+
+class StoreError(Exception):
+    """The run store cannot be opened, read or written; the message says why in plain words."""
+
+
+class Ended(StrEnum):
+    """How a run ended. ``running`` while its writer lives; ``interrupted`` once it is gone."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+def default_db_path() -> Path:
+    """``runs.sqlite3`` in ``$FETCHDECK_DATA_DIR``, else in the user's data directory."""
+    folder = os.environ.get("FETCHDECK_DATA_DIR")
+    base = Path(folder) if folder else Path(platformdirs.user_data_dir("fetchdeck",
+                                                                      appauthor=False))
+    return base / "runs.sqlite3"
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+# Each step is a list of statements run in one transaction. Never edit a shipped step: add one.
+_V1 = [
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        ended TEXT,
+        source TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        app_version TEXT NOT NULL,
+        total INTEGER,
+        ok INTEGER NOT NULL DEFAULT 0,
+        http_error INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        invalid INTEGER NOT NULL DEFAULT 0,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        writer_pid INTEGER,
+        writer_token TEXT,
+        heartbeat_at REAL)""",
+    """CREATE TABLE inputs (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)) WITHOUT ROWID""",
+    """CREATE TABLE results (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        reason TEXT NOT NULL,
+        final_url TEXT NOT NULL,
+        redirects INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        bytes INTEGER,
+        elapsed_ms REAL,
+        error_kind TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL,
+        redirect_chain TEXT,
+        title TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        server TEXT NOT NULL,
+        dns_ms REAL,
+        connect_ms REAL,
+        tls_ms REAL,
+        ttfb_ms REAL,
+        note TEXT NOT NULL,
+        exception_type TEXT,
+        exception_chain TEXT,
+        traceback TEXT,
+        stack TEXT,
+        PRIMARY KEY (run_id, idx)) WITHOUT ROWID""",
+    # A rowid table: previews are large, and few rows have one.
+    """CREATE TABLE details (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        request_headers TEXT NOT NULL,
+        response_headers TEXT NOT NULL,
+        preview BLOB NOT NULL,
+        UNIQUE (run_id, idx))""",
+    "CREATE TABLE frames (id INTEGER PRIMARY KEY, frames TEXT NOT NULL UNIQUE)",
+]
+_V2 = [
+    "ALTER TABLE runs ADD COLUMN columns TEXT",
+    "ALTER TABLE inputs ADD COLUMN expected TEXT",
+    "ALTER TABLE inputs ADD COLUMN expected_status INTEGER",
+    "ALTER TABLE inputs ADD COLUMN extra TEXT",
+    "ALTER TABLE results ADD COLUMN content_length INTEGER",
+    "ALTER TABLE results ADD COLUMN first_status INTEGER",
+    "ALTER TABLE results ADD COLUMN expected TEXT",
+    "ALTER TABLE results ADD COLUMN expected_status INTEGER",
+    'ALTER TABLE results ADD COLUMN "check" TEXT',
+    "ALTER TABLE results ADD COLUMN check_reason TEXT",
+    "ALTER TABLE results ADD COLUMN extra TEXT",
+]
+MIGRATIONS: tuple[list[str], ...] = (_V1, _V2)  # MIGRATIONS[n] takes a file from n to n + 1
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+# Fields the v2 columns hold. Another change adds them to Result (and expected/extra to the
+# input lines); until a field exists its column stays NULL and a rebuilt Result leaves it out.
+LATER_FIELDS = ("content_length", "first_status", "expected", "expected_status", "check",
+                "check_reason", "extra")
+_LATER_COLUMNS = ("content_length", "first_status", "expected", "expected_status", '"check"',
+                  "check_reason", "extra")
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
+_LATER_KEPT = tuple(name for name in LATER_FIELDS if name in _RESULT_FIELDS)
+_FAILURE_COLUMNS = ("exception_type", "exception_chain", "traceback", "stack")
+_RESULT_COLUMNS = (
+    "run_id", "idx", "line", "url", "outcome", "status", "reason", "final_url", "redirects",
+    "content_type", "bytes", "elapsed_ms", "error_kind", "error", "attempts", "redirect_chain",
+    "title", "sha256", "server", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "note",
+    *_FAILURE_COLUMNS,
+    *(column for name, column in zip(LATER_FIELDS, _LATER_COLUMNS, strict=True)
+      if name in _RESULT_FIELDS),
+)
+# Every bound parameter costs the writer thread time under the GIL: only columns Result fills.
+_INSERT_RESULT = (f"INSERT OR REPLACE INTO results ({', '.join(_RESULT_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})")
+_INSERT_INPUT = ("INSERT OR IGNORE INTO inputs (run_id, idx, line, text, expected, "
+                 "expected_status, extra) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INSERT_DETAILS = ("INSERT OR REPLACE INTO details (run_id, idx, request_headers, "
+                   "response_headers, preview) VALUES (?, ?, ?, ?, ?)")
+
+
+def _packed(columns: Sequence[str]) -> str:
+    """One selected column for several that are mostly NULL: Python's sqlite3 spends as long
+    on a NULL column as SQLite on the row, so rare ones are read as one JSON array, or NULL."""
+    return (f"CASE WHEN {' AND '.join(f'{c} IS NULL' for c in columns)} THEN NULL "
+            f"ELSE json_array({', '.join(columns)}) END")
+
+
+# final_url is NULL when it is the URL (most rows): no second copy decoded, none held.
+_SELECT_RESULT = (
+    "SELECT idx, line, url, outcome, status, reason, "
+    "CASE WHEN final_url = url THEN NULL ELSE final_url END, redirects, content_type, bytes, "
+    "elapsed_ms, error_kind, error, attempts, redirect_chain, title, sha256, server, dns_ms, "
+    f"connect_ms, tls_ms, ttfb_ms, note, {_packed(_FAILURE_COLUMNS)}, "
+    f"{_packed(_LATER_COLUMNS)} FROM results")
+_OUTCOMES = {o.value: o for o in Outcome}
+_KINDS = {k.value: k for k in Kind}
+_COUNTED = ("ok", "http_error", "failed", "invalid", "cancelled")
+_OUTCOME_AT = 4  # the outcome's place in a row written by _result_row
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+class InputLine(NamedTuple):
+    """One stored input line, as given: enough to fetch it again."""
+
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as Target's does
+    line: int
+    text: str
+    expected: str | None = None
+    expected_status: int | None = None
+    extra: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A run as the history lists it."""
+
+    id: int
+    started: datetime
+    ended_at: datetime | None
+    ended: Ended
+    source: str
+    total: int
+    ok: int
+    http_error: int
+    failed: int
+    invalid: int
+    cancelled: int
+    app_version: str
+    columns: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.http_error + self.failed + self.invalid + self.cancelled
+
+    @property
+    def failures(self) -> int:
+        return self.http_error + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Which rows of a run to read; every condition given must hold.
+
+    ``text`` matches a substring of the URL, final URL, title or error, ignoring ASCII case.
+    """
+
+    outcomes: frozenset[Outcome] | None = None
+    error_kinds: frozenset[str] | None = None
+    text: str = ""
+
+    def sql(self) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.outcomes is not None:
+            parts.append(f"outcome IN ({', '.join('?' * len(self.outcomes)) or 'NULL'})")
+            params += sorted(o.value for o in self.outcomes)
+        if self.error_kinds is not None:
+            parts.append(f"error_kind IN ({', '.join('?' * len(self.error_kinds)) or 'NULL'})")
+            params += sorted(self.error_kinds)
+        if self.text:
+            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            parts.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in (
+                "url", "final_url", "title", "error")) + ")")
+            params += [pattern] * 4
+        return " AND ".join(f"{p}" for p in parts), params
+
+
+# --- plain words for SQLite's errors ----------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return "the disk is full (or the run store reached its size limit)"
+    if name.startswith("SQLITE_READONLY"):
+        return "the run store cannot be written (it is read-only)"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return "the run store file cannot be opened or created there"
+    if name.startswith("SQLITE_IOERR"):
+        return f"the disk reported an error ({exc})"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "the run store file is damaged"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "another program keeps the run store locked"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+def _error(path: Path, exc: BaseException) -> StoreError:
+    error = StoreError(f"{_reason(exc)}: {path}")
+    error.__cause__ = exc
+    return error
+
+
+# --- who is writing ---------------------------------------------------------------------------
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """When process ``pid`` started, in the kernel's clock ticks since boot; '' if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # The command name in brackets may hold spaces and ')': field 22 counts from the last ')'.
+    return stat.rpartition(")")[2].split()[19]
+
+
+def writer_token(pid: int | None = None) -> str:
+    """What tells this process from a later one that reuses its pid: host, boot, start time.
+
+    Where the kernel does not say (no /proc), the token names only the host, and a writer's
+    heartbeat tells whether it is alive."""
+    pid = os.getpid() if pid is None else pid
+    boot = _boot_id()
+    return f"{socket.gethostname()}|{boot}|{_start_time(pid) if boot else ''}"
+
+
+def writer_alive(pid: int | None, token: str | None, heartbeat: float | None,
+                 now: float | None = None) -> bool:
+    """Whether the process that recorded (pid, token) is still running and writing.
+
+    On the same host, the boot must be this one and the kernel's start time of ``pid`` the
+    token's (a dead writer's pid may belong to another process by now). Otherwise, as on
+    another host sharing the file or a system without /proc, the writer must have written
+    within ``STALE_SECONDS``."""
+    if pid is None or not token:
+        return False
+    host, _, rest = token.partition("|")
+    boot, _, started = rest.partition("|")
+    if host == socket.gethostname() and boot and started:
+        # Since a reboot, every process of the old boot is gone, whatever its pid now is.
+        return boot == _boot_id() and _start_time(pid) == started
+    now = time.time() if now is None else now
+    return heartbeat is not None and now - heartbeat < STALE_SECONDS
+
+
+# --- rows in and out --------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any) -> Any:
+    """Text SQLite can store: a lone surrogate (undecodable server bytes) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """The settings as stored: basic auth, a proxy's password and secret headers masked."""
+    data = settings.to_dict()
+    if data.get("auth"):
+        data["auth"] = "***"
+    if data.get("proxy"):
+        data["proxy"] = mask_password(data["proxy"])
+    data["headers"] = [[name, "***" if _secret_header(name) else value]
+                       for name, value in data.get("headers", [])]
+    return data
+
+
+def _secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+
+
+def _headers_json(pairs: Iterable[tuple[str, str]], mask: bool) -> str:
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for name, value in pairs:
+        if mask and name.lower() in _SECRET_HEADERS:
+            value = "***"
+        size += len(name) + len(value) + 4
+        if size > HEADERS_CAP:
+            break
+        kept.append((name, value))
+    return json.dumps(kept, ensure_ascii=False)
+
+
+def _input_rows(run_id: int, lines: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    if isinstance(lines, TargetList):  # a list's own arrays: no Target made per line
+        for index, (line, text) in enumerate(zip(lines.lines, lines.texts, strict=True)):
+            yield run_id, index, line, text, None, None, None
+        return
+    for item in lines:
+        yield (run_id, item.index, item.line, item.text, getattr(item, "expected", None),
+               getattr(item, "expected_status", None), _json(getattr(item, "extra", None)))
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+class RunStore:
+    """One run-store file. Safe to use from any thread; each call is short, and long reads
+    fetch a chunk per call."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, max_bytes: int | None) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._max_bytes = max_bytes
+        self._frames: dict[int, tuple[tuple[str, int, str], ...]] = {}
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *,
+             max_bytes: int | None = None) -> RunStore:
+        """Open the store at ``path`` (default: :func:`default_db_path`), creating or
+        migrating it. ``max_bytes`` caps the file's size: writes past it fail as a full disk
+        would. Raises :class:`StoreError` in plain words; a file of a newer schema, or one that
+        is not a run store, is left exactly as it was."""
+        target = Path(path) if path is not None else default_db_path()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _error(target.parent, exc) from exc
+        _check_before_writing(target)
+        try:
+            conn = _connect(target, max_bytes)
+        except sqlite3.Error as exc:
+            raise _error(target, exc) from exc
+        try:
+            _migrate(conn, target)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(target, conn, max_bytes)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _error(self.path, exc) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    if self._conn.in_transaction:  # SQLite ends it itself on some errors
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _error(self.path, exc) from exc
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start_run(self, *, source: str, settings: Settings, inputs: Iterable[Any] | None = None,
+                  total: int | None = None, columns: Sequence[str] = (),
+                  on_error: Callable[[StoreError], None] | None = None) -> RunWriter:
+        """Record a new run and return the writer its results go to.
+
+        ``inputs``: the run's lines in order (a :class:`TargetList`, or items with ``index``,
+        ``line``, ``text`` and optionally ``expected``, ``expected_status``, ``extra``),
+        iterated on the writer's thread, so it must not be an iterator the run also consumes.
+        Raises :class:`StoreError` if even the run's record cannot be written."""
+        if total is None and isinstance(inputs, Sequence | TargetList):
+            total = len(inputs)
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, source, settings, app_version, total, columns, "
+                "writer_pid, writer_token, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now(), source, json.dumps(settings_record(settings)), __version__, total,
+                 json.dumps(list(columns)), os.getpid(), writer_token(), time.time()))
+            run_id = cursor.lastrowid
+        assert run_id is not None
+        return RunWriter(self, run_id, inputs, on_error=on_error, resumed=False)
+
+    def resume_run(self, run_id: int, *, inputs: Iterable[Any] | None = None,
+                   on_error: Callable[[StoreError], None] | None = None) -> RunWriter:
+        """Reopen run ``run_id`` for writing: it is running again, and a result for a line
+        that has one replaces it. ``inputs`` may give lines the run never stored (its
+        process was killed before it wrote them all); stored ones are kept."""
+        info = self.run(run_id)
+        if info.ended is Ended.RUNNING:
+            raise StoreError(f"run {run_id} is still being written by a running Fetchdeck")
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET ended = NULL, ended_at = NULL, writer_pid = ?, "
+                "writer_token = ?, heartbeat_at = ? WHERE id = ?",
+                (os.getpid(), writer_token(), time.time(), run_id))
+        return RunWriter(self, run_id, inputs, on_error=on_error, resumed=True)
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run and everything stored for it."""
+        if self.run(run_id).ended is Ended.RUNNING:
+            raise StoreError(f"run {run_id} is still being written; stop it first")
+        with self._transaction() as conn:
+            for table, key in (("results", "run_id"), ("details", "run_id"),
+                               ("inputs", "run_id"), ("runs", "id")):
+                conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    _RUN_COLUMNS = ("id, started_at, ended_at, ended, source, total, ok, http_error, failed, "
+                    "invalid, cancelled, app_version, columns, writer_pid, writer_token, "
+                    "heartbeat_at")
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, oldest first."""
+        rows = self._query(f"SELECT {self._RUN_COLUMNS} FROM runs ORDER BY id")
+        return [_run_info(row) for row in rows]
+
+    def run(self, run_id: int) -> RunInfo:
+        rows = self._query(f"SELECT {self._RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"there is no run {run_id} in {self.path}")
+        return _run_info(rows[0])
+
+    def settings(self, run_id: int) -> dict[str, Any]:
+        """The settings the run used, as stored (credentials masked)."""
+        rows = self._query("SELECT settings FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"there is no run {run_id} in {self.path}")
+        data = json.loads(rows[0][0])
+        return data if isinstance(data, dict) else {}
+
+    def resolve(self, spec: str | int) -> int:
+        """The id of the run ``spec`` names: its number, ``last``, or ``last~N`` (the Nth run
+        before the last)."""
+        text = str(spec).strip()
+        if text.isdigit():
+            if not self._query("SELECT 1 FROM runs WHERE id = ?", (int(text),)):
+                raise StoreError(f"there is no run {text}; `fetchdeck runs` lists them")
+            return int(text)
+        back = 0
+        if text != "last":
+            word, tilde, count = text.partition("~")
+            if word != "last" or not tilde or not count.isdigit():
+                raise StoreError(f"{text!r} does not name a run: give its number, last, "
+                                 "or last~N (the Nth run before the last)")
+            back = int(count)
+        rows = self._query("SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (back,))
+        if not rows:
+            total = self._query("SELECT count(*) FROM runs")[0][0]
+            if not total:
+                raise StoreError("no run has been recorded yet")
+            raise StoreError(f"{text} names no run: there are only {total} runs")
+        return int(rows[0][0])
+
+    def count(self, run_id: int, *, where: Where | None = None) -> int:
+        clause, params = where.sql() if where is not None else ("", [])
+        sql = "SELECT count(*) FROM results WHERE run_id = ?" + (f" AND {clause}" if clause
+                                                                  else "")
+        return int(self._query(sql, [run_id, *params])[0][0])
+
+    def results(self, run_id: int, *, where: Where | None = None,
+                details: bool = True) -> Iterator[Result]:
+        """The run's results in input order, rebuilt as :class:`Result` objects with their
+        failures (traceback included) and, when stored and ``details``, headers and preview.
+        Read ``READ_CHUNK`` rows at a time."""
+        clause, params = where.sql() if where is not None else ("", [])
+        sql = (f"{_SELECT_RESULT} WHERE run_id = ? AND idx > ?"
+               + (f" AND {clause}" if clause else "") + " ORDER BY idx LIMIT ?")
+        after = -1
+        plain: dict[tuple[str, str], Failure] = {}
+        while rows := self._query(sql, [run_id, after, *params, READ_CHUNK]):
+            stored = (self._details(run_id, rows[0][0], rows[-1][0]) if details else {})
+            for row in rows:
+                yield self._rebuild(row, stored.get(row[0]), plain)
+            after = rows[-1][0]
+
+    def inputs(self, run_id: int, *, unfinished: bool = False) -> Iterator[InputLine]:
+        """The run's input lines in order; with ``unfinished``, only those that have no result
+        or a cancelled one (what a resume fetches)."""
+        sql = ("SELECT i.idx, i.line, i.text, i.expected, i.expected_status, i.extra "
+               "FROM inputs i LEFT JOIN results r ON r.run_id = i.run_id AND r.idx = i.idx "
+               "WHERE i.run_id = ? AND i.idx > ?"
+               + (" AND (r.idx IS NULL OR r.outcome = 'cancelled')" if unfinished else "")
+               + " ORDER BY i.idx LIMIT ?")
+        after = -1
+        while rows := self._query(sql, (run_id, after, READ_CHUNK)):
+            for idx, line, text, expected, expected_status, extra in rows:
+                yield InputLine(idx, line, text, expected, expected_status,
+                                None if extra is None else json.loads(extra))
+            after = rows[-1][0]
+
+    def stored_inputs(self, run_id: int) -> int:
+        """How many input lines of the run are stored: fewer than its ``total`` when its
+        process was killed before writing them all (give them again to :meth:`resume_run`)."""
+        return int(self._query("SELECT count(*) FROM inputs WHERE run_id = ?", (run_id,))[0][0])
+
+    def unfinished(self, run_id: int) -> Iterator[int]:
+        """Indexes of the input lines with no result or a cancelled one, in order; for a run
+        stored without inputs, those with a cancelled result."""
+        if self._query("SELECT 1 FROM inputs WHERE run_id = ? LIMIT 1", (run_id,)):
+            return (line.index for line in self.inputs(run_id, unfinished=True))
+        return (r.index for r in self.results(run_id, details=False,
+                                              where=Where(frozenset({Outcome.CANCELLED}))))
+
+    def _details(self, run_id: int, first: int, last: int) -> dict[int, Details]:
+        rows = self._query(
+            "SELECT idx, request_headers, response_headers, preview FROM details "
+            "WHERE run_id = ? AND idx BETWEEN ? AND ?", (run_id, first, last))
+        return {idx: Details([tuple(p) for p in json.loads(request)],
+                             [tuple(p) for p in json.loads(response)], bytes(preview))
+                for idx, request, response, preview in rows}
+
+    def _rebuild(self, row: Sequence[Any], details: Details | None,
+                 plain: dict[tuple[str, str], Failure]) -> Result:
+        (idx, line, url, outcome, status, reason, final_url, redirects, content_type, size,
+         elapsed, kind, message, attempts, chain, title, sha256, server, dns, connect, tls,
+         ttfb, note, more, later) = row
+        failure = None
+        if kind is not None:
+            if more is None:
+                # Status failures repeat by the thousand: one object per (kind, message).
+                failure = plain.get((kind, message))
+                if failure is None:
+                    failure = plain[(kind, message)] = Failure(_KINDS.get(kind, Kind.INTERNAL),
+                                                               message or "")
+            else:
+                exception_type, exception_chain, traceback_text, stack = json.loads(more)
+                failure = Failure(
+                    _KINDS.get(kind, Kind.INTERNAL), message or "", exception_type or "",
+                    tuple(json.loads(exception_chain)) if exception_chain else (),
+                    traceback_text or "", self._stack(stack) if stack else ())
+        result = Result(
+            idx, line, url, _OUTCOMES.get(outcome, Outcome.FAILED), status,
+            sys.intern(reason), url if final_url is None else final_url, redirects,
+            sys.intern(content_type), size, elapsed, failure, attempts,
+            tuple(Hop(s, u) for s, u in json.loads(chain)) if chain else (),
+            title, sha256, sys.intern(server),
+            NO_TIMINGS if dns is connect is tls is ttfb is None
+            else Timings(dns, connect, tls, ttfb),
+            note, details)
+        if later is not None:
+            values = dict(zip(LATER_FIELDS, json.loads(later), strict=True))
+            if values["extra"] is not None:
+                values["extra"] = json.loads(values["extra"])
+            for name in _LATER_KEPT:
+                if values[name] is not None:
+                    setattr(result, name, values[name])
+        return result
+
+    def _stack(self, text: str) -> tuple[StackLink, ...]:
+        links: list[StackLink] = []
+        for relation, frames_id, only in json.loads(text):
+            frames = self._frames.get(frames_id)
+            if frames is None:
+                rows = self._query("SELECT frames FROM frames WHERE id = ?", (frames_id,))
+                frames = tuple((f, n, name) for f, n, name in json.loads(rows[0][0])) \
+                    if rows else ()
+                self._frames[frames_id] = frames
+            links.append((relation, frames, only))
+        return tuple(links)
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    (run_id, started, ended_at, ended, source, total, ok, http_error, failed, invalid,
+     cancelled, version, columns, pid, token, heartbeat) = row
+    if ended is None:
+        state = Ended.RUNNING if writer_alive(pid, token, heartbeat) else Ended.INTERRUPTED
+    else:
+        state = Ended(ended)
+    done = ok + http_error + failed + invalid + cancelled
+    return RunInfo(run_id, datetime.fromisoformat(started),
+                   datetime.fromisoformat(ended_at) if ended_at else None, state, source,
+                   max(total or 0, done), ok, http_error, failed, invalid, cancelled, version,
+                   tuple(json.loads(columns)) if columns else ())
+
+
+def _connect(path: Path, max_bytes: int | None) -> sqlite3.Connection:
+    # Autocommit mode: transactions are begun and ended explicitly, so DDL is inside them.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if max_bytes is not None:
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page)}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def _check_before_writing(path: Path) -> None:
+    """Refuse, without writing a byte, a file that is not a run store or is of a newer schema.
+
+    Read through a read-only connection: closing a read-write one may checkpoint a WAL into
+    the file, and setting WAL mode writes its header."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _error(path, exc) from exc
+    if not head:
+        return  # an empty file is an empty database
+    if head != _HEADER:
+        raise StoreError(f"{path} is not a Fetchdeck run store (not an SQLite database); "
+                         "it was not changed")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} cannot be read as a run store ({_reason(exc)}); "
+                         "it was not changed") from exc
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer Fetchdeck (schema {version}; this one "
+                         f"reads up to {SCHEMA_VERSION}); it was not changed")
+    if version == 0 and tables:
+        raise StoreError(f"{path} is an SQLite database but not a Fetchdeck run store; "
+                         "it was not changed")
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the file to SCHEMA_VERSION, one transaction per step."""
+    try:
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read inside the transaction: another process may have migrated meanwhile.
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    conn.execute("ROLLBACK")
+                    if version > SCHEMA_VERSION:
+                        raise StoreError(
+                            f"{path} was written by a newer Fetchdeck (schema {version}; this "
+                            f"one reads up to {SCHEMA_VERSION}); it was not changed")
+                    return
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from exc
+
+
+# --- the writer -------------------------------------------------------------------------------
+
+
+class RunWriter:
+    """Where one run's results go. :meth:`add` is a list append, safe to call on the fetching
+    loop for every result; a thread commits what arrived every ``FLUSH_SECONDS`` (input lines
+    first, in chunks, ahead of the results that need them).
+
+    A write that fails (disk full, read-only) never raises here: the writer stops writing,
+    sets :attr:`error` and calls ``on_error`` once, on its own thread. The run goes on; its
+    results are then kept in memory only.
+    """
+
+    def __init__(self, store: RunStore, run_id: int, inputs: Iterable[Any] | None, *,
+                 on_error: Callable[[StoreError], None] | None, resumed: bool) -> None:
+        self.run_id = run_id
+        self.error: StoreError | None = None
+        self.written = 0  # results committed so far
+        self._store = store
+        self._pending: list[Result] = []
+        # The whole hot path: bound once, so a result costs one C call.
+        self.add: Callable[[Result], None] = self._pending.append
+        self._inputs = None if inputs is None else _input_rows(run_id, inputs)
+        self._inputs_written = -1  # the highest input index written so far
+        self._on_error = on_error
+        self._resumed = resumed
+        self._mine = bytearray()  # 1 at each index this writer wrote (a later one replaces)
+        self._frames: dict[tuple[tuple[str, int, str], ...], int] = {}
+        self._conn: sqlite3.Connection | None = None  # the thread's own
+        self._ended: Ended | None = None
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=f"fetchdeck-store-{run_id}",
+                                        daemon=True)
+        atexit.register(self._at_exit)
+        self._thread.start()
+
+    def close(self, ended: Ended | str = Ended.FINISHED) -> None:
+        """Record how the run ended once what arrived is written. Returns at once; call from
+        any thread, as often as you like (the first call's ``ended`` counts)."""
+        how = Ended(ended)
+        if how is Ended.RUNNING:
+            raise ValueError("a run closes as finished, cancelled or interrupted")
+        if self._ended is None:
+            self._ended = how
+        self._closing.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until everything is written and the run's end recorded; False on timeout."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    def _at_exit(self) -> None:
+        # A process leaving without closing its run: keep what arrived, say it was cut short.
+        self.close(Ended.INTERRUPTED)
+        self.join(30.0)
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._conn = _connect(self._store.path, self._store._max_bytes)
+            conn.execute("PRAGMA cache_size = -16000")
+            # Checkpoints (which sync the disk) every ~16 MiB of log rather than every 4 MiB.
+            conn.execute("PRAGMA wal_autocheckpoint = 4000")
+            self._loop(conn)
+        except Exception as exc:  # a write error or a bug: either way the run goes on
+
+            self._fail(exc)
+            while not self._closing.wait(FLUSH_SECONDS):
+                self._pending.clear()  # kept by the caller; held here for nothing
+        finally:
+            self._pending.clear()
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            atexit.unregister(self._at_exit)
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        last_beat = time.monotonic()
+        while True:
+            closing = self._closing.wait(FLUSH_SECONDS)
+            started = time.monotonic()
+            pending = self._pending
+            count = len(pending)
+            batch = pending[:count]
+            del pending[:count]  # only what was taken: the loop may have appended since
+            # The lines these results belong to first; then the results, whose delay is what
+            # a kill loses; then, with the time left, more lines (all of them when closing).
+            self._write_inputs(conn, max(r.index for r in batch) if batch else -1, started)
+            for first in range(0, len(batch), BATCH_ROWS):
+                self._write_results(conn, batch[first:first + BATCH_ROWS])
+            self._write_inputs(conn, -1, None if closing else started + INPUT_BUDGET)
+            if closing:
+                if self._pending:
+                    continue  # what arrived during this flush: one more round
+                self._finish(conn)
+                return
+            if not batch and started - last_beat >= HEARTBEAT_SECONDS:
+                conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?",
+                             (time.time(), self.run_id))
+                last_beat = started
+            elif batch:
+                last_beat = started
+
+    def _write_inputs(self, conn: sqlite3.Connection, need: int, until: float | None) -> None:
+        """Write input lines up to index ``need`` at least, then more until the monotonic
+        time ``until`` (all of them when None), a chunk per transaction."""
+        rows = self._inputs
+        while rows is not None and (self._inputs_written < need or until is None
+                                    or time.monotonic() < until):
+            chunk = [row for _, row in zip(range(INPUT_CHUNK), rows, strict=False)]
+            if chunk:
+                self._execute(conn, [(_INSERT_INPUT, chunk)])
+                self._inputs_written = max(self._inputs_written, chunk[-1][1])
+            if len(chunk) < INPUT_CHUNK:
+                self._inputs = rows = None
+                total = conn.execute("SELECT count(*) FROM inputs WHERE run_id = ?",
+                                     (self.run_id,)).fetchone()[0]
+                conn.execute("UPDATE runs SET total = max(coalesce(total, 0), ?) WHERE id = ?",
+                             (total, self.run_id))
+
+    def _write_results(self, conn: sqlite3.Connection, batch: list[Result]) -> None:
+        run_id = self.run_id
+        frame_ids = self._frame_ids
+        rows = [_result_row(run_id, result, frame_ids) for result in batch]
+        counts = Counter(row[_OUTCOME_AT] for row in rows)
+        replaced = self._old_outcomes(conn, batch)
+        counts.subtract(replaced.values())
+        details: list[tuple[Any, ...]] = []
+        gone: list[tuple[int, int]] = []
+        for result in batch:
+            kept = result.details  # read once: the caller's policy may drop it meanwhile
+            if kept is not None:
+                details.append((run_id, result.index,
+                                _headers_json(kept.request_headers, True),
+                                _headers_json(kept.response_headers, False),
+                                bytes(kept.preview[:PREVIEW_CAP])))
+            elif replaced and result.index in replaced:
+                gone.append((run_id, result.index))
+        self._execute(conn, [
+            (_INSERT_RESULT, rows), (_INSERT_DETAILS, details),
+            ("DELETE FROM details WHERE run_id = ? AND idx = ?", gone),
+            ("UPDATE runs SET ok = ok + ?, http_error = http_error + ?, failed = failed + ?, "
+             "invalid = invalid + ?, cancelled = cancelled + ?, heartbeat_at = ? WHERE id = ?",
+             [(*(counts[name] for name in _COUNTED), time.time(), run_id)]),
+        ])
+        self._note_written(batch)
+        self.written += len(batch)
+
+    def _note_written(self, batch: list[Result]) -> None:
+        mine = self._mine
+        top = max(r.index for r in batch)
+        if top >= len(mine):
+            mine.extend(bytes(top + 1 - len(mine) + len(mine) // 2))
+        for result in batch:
+            mine[result.index] = 1
+
+    def _old_outcomes(self, conn: sqlite3.Connection, batch: list[Result]) -> dict[int, str]:
+        """The stored outcomes of the rows this batch replaces (their counts move)."""
+        if self._resumed:
+            again = [r.index for r in batch]
+        else:
+            mine = self._mine
+            size = len(mine)
+            again = [r.index for r in batch if r.index < size and mine[r.index]]
+        found: dict[int, str] = {}
+        for first in range(0, len(again), 500):
+            part = again[first:first + 500]
+            found.update(conn.execute(
+                f"SELECT idx, outcome FROM results WHERE run_id = ? AND idx IN "
+                f"({', '.join('?' * len(part))})", (self.run_id, *part)).fetchall())
+        return found
+
+    def _frame_ids(self, frames: tuple[tuple[str, int, str], ...]) -> int:
+        known = self._frames.get(frames)
+        if known is None:
+            conn = self._conn
+            assert conn is not None
+            text = json.dumps(frames, ensure_ascii=False)
+            conn.execute("INSERT OR IGNORE INTO frames (frames) VALUES (?)", (_clean(text),))
+            known = conn.execute("SELECT id FROM frames WHERE frames = ?",
+                                 (_clean(text),)).fetchone()[0]
+            self._frames[frames] = known
+        return known
+
+    def _execute(self, conn: sqlite3.Connection,
+                 steps: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Run ``steps`` in one transaction; text SQLite refuses is cleaned and tried again."""
+        for attempt in (0, 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in steps:
+                    if not rows:
+                        continue
+                    if sql.startswith("INSERT"):
+                        _insert_rows(conn, sql, rows)
+                    else:
+                        conn.executemany(sql, rows)
+            except UnicodeEncodeError:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if attempt:
+                    raise
+                steps = [(sql, [tuple(_clean(v) for v in row) for row in rows])
+                         for sql, rows in steps]
+                continue
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return
+
+    def _finish(self, conn: sqlite3.Connection) -> None:
+        ended = self._ended or Ended.FINISHED
+        conn.execute("UPDATE runs SET ended = ?, ended_at = ?, writer_pid = NULL, "
+                     "writer_token = NULL WHERE id = ?", (ended.value, _now(), self.run_id))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is not None:
+            return
+        self.error = _error(self._store.path, exc)
+        if self._on_error is not None:
+            # The caller's callback must not take the writer down with it.
+            with contextlib.suppress(Exception):
+                self._on_error(self.error)
+
+
+# Rows per INSERT statement. Python's sqlite3 lets go of the GIL around every statement step;
+# with executemany that is once a row, and a busy fetching loop may then keep the GIL for a
+# whole switch interval (5 ms) before the writer gets it back. One statement for many rows
+# lets go once per batch. SQLite takes at most 32,766 parameters in a statement.
+ROWS_PER_STATEMENT = 200
+_MULTI_ROW: dict[tuple[str, int], str] = {}
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``conn.executemany(sql, rows)`` for an ``INSERT ... VALUES (?, ...)``, with several rows
+    to a statement."""
+    head, _, values = sql.partition(" VALUES ")
+    per = max(1, min(ROWS_PER_STATEMENT, 32_766 // max(1, values.count("?"))))
+    for first in range(0, len(rows), per):
+        part = rows[first:first + per]
+        statement = _MULTI_ROW.get((sql, len(part)))
+        if statement is None:
+            statement = f"{head} VALUES {', '.join([values] * len(part))}"
+            if len(_MULTI_ROW) < 64:
+                _MULTI_ROW[(sql, len(part))] = statement
+        conn.execute(statement, [value for row in part for value in row])
+
+
+def _result_row(run_id: int, r: Result,
+                frame_id: Callable[[tuple[tuple[str, int, str], ...]], int]) -> tuple[Any, ...]:
+    failure = r.failure
+    if failure is None:
+        kind = message = exception_type = exception_chain = traceback_text = stack = None
+    else:
+        kind, message = failure.kind._value_, failure.message
+        exception_type = failure.exception_type or None
+        exception_chain = json.dumps(failure.chain, ensure_ascii=False) if failure.chain \
+            else None
+        traceback_text = failure.traceback_text or None
+        stack = json.dumps([(relation, frame_id(frames), only)
+                            for relation, frames, only in failure.stack],
+                           ensure_ascii=False) if failure.stack else None
+    t = r.timings
+    # ``_value_``, not ``value``: an enum's ``value`` is a property, ~10x the cost.
+    row = (run_id, r.index, r.line, r.url, r.outcome._value_, r.status, r.reason, r.final_url,
+           r.redirects, r.content_type, r.bytes, r.elapsed_ms, kind, message, r.attempts,
+           json.dumps([(h.status, h.url) for h in r.chain], ensure_ascii=False)
+           if r.chain else None,
+           r.title, r.sha256, r.server, t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms, r.note,
+           exception_type, exception_chain, traceback_text, stack)
+    if not _LATER_KEPT:
+        return row
+    return row + tuple(_json(getattr(r, name)) if name == "extra" else getattr(r, name)
+                       for name in _LATER_KEPT)
