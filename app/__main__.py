@@ -13,6 +13,7 @@ import gc
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ EXIT_INTERNAL = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
-SUBCOMMANDS = ("run",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,10 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        if arguments[:1] == ["run"]:
-            from app.cli import main as run_main
+        from app.cli import COMMANDS
 
-            return run_main(arguments[1:])
+        if arguments[:1] and arguments[0] in COMMANDS:
+            from app.cli import main as command
+
+            return command(arguments[0], arguments[1:])
         return window_main(arguments)
     except ImportError as exc:
         print(f"fetchdeck: a part of Fetchdeck is missing: {exc}. Reinstall it "
@@ -67,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: say so, with what a report needs, and exit 3 (not 1)
+        traceback.print_exc()
+        print(f"fetchdeck {__version__}: this is a bug in Fetchdeck (exit status 3); the "
+              "traceback above is what a bug report needs.", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def window_main(argv: Sequence[str]) -> int:
@@ -103,7 +110,7 @@ def window_main(argv: Sequence[str]) -> int:
 def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
     """The old batch flags, ``URL_FILE --export-csv PATH --exit-when-done``: headless, through
     the same engine as ``fetchdeck run``."""
-    from app.cli import fetch_to, read_sources
+    from app.cli.run import fetch_to, read_sources
     from app.core.demo import DemoServer
     from app.core.targets import TargetList
 
@@ -125,7 +132,8 @@ def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
             print("fetchdeck: there are no URLs to fetch", file=sys.stderr)
             return 1
         return fetch_to(targets, settings, args.export_csv, "csv", inputs=inputs,
-                        discard=not args.export_csv)
+                        discard=not args.export_csv,
+                        source="demo" if args.demo else str(args.url_file))
     finally:
         if demo is not None:
             demo.stop()

@@ -12,18 +12,18 @@ import contextlib
 import csv
 import os
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.core.export import _new_file_mode, mask_passwords_in_text, neutralise
+from app.core.export import neutralise
+from app.core.output import open_output
+from app.core.redact import Redactor
 from app.core.settings import Settings
 from app.core.store import RunStore, StoreError
-from app.core.targets import mask_password
+from app.core.text import clean_text
 
 __all__ = ["COMPARED", "Change", "ChangeKind", "Diff", "Snapshot", "diff_runs",
            "write_changes_csv"]
@@ -164,18 +164,13 @@ CHANGE_COLUMNS = (
 
 def change_values(change: Change, settings: Settings) -> list[str]:
     """The CSV cells for one change, masked and neutralised as the results export is."""
-    url = change.url
+    redactor = Redactor.for_settings(settings)
     cells: list[str] = []
     for name in COMPARED:
         for value in (change.old(name), change.new(name)):
-            text = "" if value is None else str(value)
-            if name == "final_url" and settings.mask_passwords:
-                text = mask_password(text)
-            elif name == "title" and settings.mask_passwords:
-                text = mask_passwords_in_text(text)
-            cells.append(text)
-    if settings.mask_passwords:
-        url = mask_password(url)
+            text = "" if value is None else clean_text(str(value))
+            cells.append(redactor.url(text) if name == "final_url" else redactor.text(text))
+    url = redactor.url(clean_text(change.url))
     row = [change.kind.value, url, "" if change.line_a is None else str(change.line_a),
            "" if change.line_b is None else str(change.line_b), " ".join(change.fields),
            *cells]
@@ -184,22 +179,14 @@ def change_values(change: Change, settings: Settings) -> list[str]:
 
 def write_changes_csv(path: str | os.PathLike[str], changes: Iterator[Change] | Diff,
                       settings: Settings) -> int:
-    """Write ``changes`` to ``path`` as CSV (written beside it, then moved into place);
-    returns the rows written."""
-    target = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                         dir=target.parent)
+    """Write ``changes`` to ``path`` as CSV (where :mod:`app.core.output` says: a regular
+    file replaced only when complete, a pipe streamed to); returns the rows written."""
     count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream, lineterminator="\r\n")
-            writer.writerow(CHANGE_COLUMNS)
-            for change in changes:
-                writer.writerow(change_values(change, settings))
-                count += 1
-        os.chmod(temp_name, _new_file_mode(target))
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with open_output(path) as out:
+        writer = csv.writer(out.stream, lineterminator="\r\n")
+        writer.writerow(CHANGE_COLUMNS)
+        for change in changes:
+            writer.writerow(change_values(change, settings))
+            count += 1
+        out.commit()
     return count

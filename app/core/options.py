@@ -72,6 +72,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
             "fetching (defaults come from the saved settings; a flag applies to this run "
             "only and is not saved)"),
         "lists": parser.add_argument_group("lists and checks"),
+        "storage": parser.add_argument_group("run history"),
         "display": parser.add_argument_group("display and export"),
     }
     for name, option in OPTIONS.items():

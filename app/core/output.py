@@ -83,8 +83,10 @@ class Output:
                 self.stream.close()
         else:
             # Our wrapper around standard output's bytes: let go of it without closing them.
-            with contextlib.suppress(BrokenPipeError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
                 self.stream.flush()
+            if not isinstance(self.stream, io.TextIOWrapper):
+                return  # standard output's own binary buffer: never ours to close
             detach = getattr(self.stream, "detach", None)
             if detach is not None:
                 with contextlib.suppress(ValueError):
@@ -99,13 +101,18 @@ class Output:
 
 
 def open_output(path: str | os.PathLike[str] | None,
-                protect: Iterable[str | os.PathLike[str]] = ()) -> Output:
-    """Open ``path`` for writing text (UTF-8, newlines as written) by the rules above.
+                protect: Iterable[str | os.PathLike[str]] = (), *,
+                binary: bool = False) -> Output:
+    """Open ``path`` for writing text (UTF-8, newlines as written), or bytes when ``binary``,
+    by the rules above.
 
     Raises :class:`OutputError` with a plain message when it cannot be written, before any
     work is done: a missing folder, no permission, a path that is a directory or an input.
     """
     if path is None or os.fspath(path) == "-":
+        if binary:
+            return Output(sys.stdout.buffer, "standard output",  # type: ignore[arg-type]
+                          owns_stream=False)
         return Output(_stdout(), "standard output", owns_stream=False)
     given = Path(os.fspath(path))
     try:
@@ -124,7 +131,8 @@ def open_output(path: str | os.PathLike[str] | None,
     if info is not None and not stat.S_ISREG(info.st_mode):
         # A FIFO, a device, a socket: stream to it. Opening a FIFO blocks until a reader comes.
         try:
-            stream = open(given, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            # Closed by the Output that owns it.
+            stream: TextIO = _open_stream(given, binary)
         except OSError as exc:
             raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
         return Output(stream, str(given))
@@ -140,8 +148,15 @@ def open_output(path: str | os.PathLike[str] | None,
                                              dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
-    stream = os.fdopen(handle, "w", encoding="utf-8", newline="")
+    stream = (os.fdopen(handle, "wb") if binary  # type: ignore[assignment]
+              else os.fdopen(handle, "w", encoding="utf-8", newline=""))
     return Output(stream, str(given), temp=Path(temp_name), destination=real, mode=mode)
+
+
+def _open_stream(path: Path, binary: bool) -> TextIO:
+    if binary:
+        return open(path, "wb")  # type: ignore[return-value]  # noqa: SIM115
+    return open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
 
 def _stdout() -> TextIO:

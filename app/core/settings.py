@@ -234,6 +234,17 @@ class Settings:
         "--query-matters", group="lists",
         explain="In redirect-map checks, whether the query string (?a=1) must match the "
                 "expected target's."))
+    keep_runs: bool = _option(True, Option(
+        "Keep every run", "record every run in the run history (a database file), to reopen, "
+        "resume and compare it", "--store", group="storage",
+        explain="Every result is written to the run history as it arrives: a run survives "
+                "a crash or a closed window, can be resumed, reopened and compared. Off: "
+                "results live in memory only."))
+    db_path: str | None = _option(None, Option(
+        "Run history file", "the run history's database file (default: in your data folder)",
+        "--db", "PATH", group="storage",
+        check=_no_line_breaks("run history file"),
+        explain="Where the run history is kept. Empty: runs.sqlite3 in your data folder."))
     mask_passwords: bool = _option(True, Option(
         "Mask passwords", "hide URL passwords in the table, panel, logs and exports",
         "--mask-passwords", group="display",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import json
 import os
 import re
@@ -45,9 +44,10 @@ import platformdirs
 
 from app import __version__
 from app.core.errors import Failure, Kind, StackLink
-from app.core.result import NO_TIMINGS, Details, Hop, Outcome, Result, Timings
+from app.core.redact import mask_url as mask_password
+from app.core.result import NO_TIMINGS, Details, Hop, Outcome, Response, Result, Timings
 from app.core.settings import Settings
-from app.core.targets import TargetList, mask_password
+from app.core.targets import TargetList
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -174,18 +174,19 @@ _V2 = [
     "ALTER TABLE results ADD COLUMN expected_status INTEGER",
     'ALTER TABLE results ADD COLUMN "check" TEXT',
     "ALTER TABLE results ADD COLUMN check_reason TEXT",
+    "ALTER TABLE results ADD COLUMN check_code TEXT",
     "ALTER TABLE results ADD COLUMN extra TEXT",
 ]
 MIGRATIONS: tuple[list[str], ...] = (_V1, _V2)  # MIGRATIONS[n] takes a file from n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
-# Fields the v2 columns hold. Another change adds them to Result (and expected/extra to the
-# input lines); until a field exists its column stays NULL and a rebuilt Result leaves it out.
+# Fields the v2 columns hold. A row's expected answer and imported columns belong to its input
+# line (the inputs table); those result columns stay NULL and a rebuilt Result leaves them out.
 LATER_FIELDS = ("content_length", "first_status", "expected", "expected_status", "check",
-                "check_reason", "extra")
+                "check_reason", "check_code", "extra")
 _LATER_COLUMNS = ("content_length", "first_status", "expected", "expected_status", '"check"',
-                  "check_reason", "extra")
-_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
+                  "check_reason", "check_code", "extra")
+_RESULT_FIELDS = frozenset((*Result.__slots__, *Response.__slots__)) - {"response"}
 _LATER_KEPT = tuple(name for name in LATER_FIELDS if name in _RESULT_FIELDS)
 _FAILURE_COLUMNS = ("exception_type", "exception_chain", "traceback", "stack")
 _RESULT_COLUMNS = (
@@ -423,8 +424,11 @@ def _headers_json(pairs: Iterable[tuple[str, str]], mask: bool) -> str:
 
 def _input_rows(run_id: int, lines: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     if isinstance(lines, TargetList):  # a list's own arrays: no Target made per line
+        expected, statuses, extra = lines.expected, lines.expected_status, lines.extra
         for index, (line, text) in enumerate(zip(lines.lines, lines.texts, strict=True)):
-            yield run_id, index, line, text, None, None, None
+            yield (run_id, index, line, text, expected[index] if expected else None,
+                   statuses[index] if statuses else None,
+                   _json(list(extra[index])) if extra else None)
         return
     for item in lines:
         yield (run_id, item.index, item.line, item.text, getattr(item, "expected", None),
@@ -675,22 +679,32 @@ class RunStore:
                     _KINDS.get(kind, Kind.INTERNAL), message or "", exception_type or "",
                     tuple(json.loads(exception_chain)) if exception_chain else (),
                     traceback_text or "", self._stack(stack) if stack else ())
-        result = Result(
-            idx, line, url, _OUTCOMES.get(outcome, Outcome.FAILED), status,
-            sys.intern(reason), url if final_url is None else final_url, redirects,
-            sys.intern(content_type), size, elapsed, failure, attempts,
-            tuple(Hop(s, u) for s, u in json.loads(chain)) if chain else (),
-            title, sha256, sys.intern(server),
-            NO_TIMINGS if dns is connect is tls is ttfb is None
-            else Timings(dns, connect, tls, ttfb),
-            note, details)
+        response = Response()
+        response.status = status
+        response.reason = sys.intern(reason)
+        response.final_url = url if final_url is None else final_url
+        response.redirects = redirects
+        response.content_type = sys.intern(content_type)
+        response.bytes = size
+        response.elapsed_ms = elapsed
+        response.attempts = attempts
+        response.chain = tuple(Hop(s, u) for s, u in json.loads(chain)) if chain else ()
+        response.title = title
+        response.sha256 = sha256
+        response.server = sys.intern(server)
+        response.timings = (NO_TIMINGS if dns is connect is tls is ttfb is None
+                            else Timings(dns, connect, tls, ttfb))
+        response.note = note
+        response.details = details
+        result = Result(idx, line, url, _OUTCOMES.get(outcome, Outcome.FAILED), failure,
+                        response)
         if later is not None:
             values = dict(zip(LATER_FIELDS, json.loads(later), strict=True))
-            if values["extra"] is not None:
-                values["extra"] = json.loads(values["extra"])
-            for name in _LATER_KEPT:
-                if values[name] is not None:
-                    setattr(result, name, values[name])
+            for name in ("content_length", "first_status"):
+                setattr(response, name, values[name])
+            result.check = values["check"] or ""
+            result.check_reason = values["check_reason"] or ""
+            result.check_code = values["check_code"] or ""
         return result
 
     def _stack(self, text: str) -> tuple[StackLink, ...]:
@@ -1071,15 +1085,15 @@ def _result_row(run_id: int, r: Result,
         stack = json.dumps([(relation, frame_id(frames), only)
                             for relation, frames, only in failure.stack],
                            ensure_ascii=False) if failure.stack else None
-    t = r.timings
+    p = r.response  # its slots read directly: Result's own properties cost a call each
+    t = p.timings
     # ``_value_``, not ``value``: an enum's ``value`` is a property, ~10x the cost.
-    row = (run_id, r.index, r.line, r.url, r.outcome._value_, r.status, r.reason, r.final_url,
-           r.redirects, r.content_type, r.bytes, r.elapsed_ms, kind, message, r.attempts,
-           json.dumps([(h.status, h.url) for h in r.chain], ensure_ascii=False)
-           if r.chain else None,
-           r.title, r.sha256, r.server, t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms, r.note,
-           exception_type, exception_chain, traceback_text, stack)
-    if not _LATER_KEPT:
-        return row
-    return row + tuple(_json(getattr(r, name)) if name == "extra" else getattr(r, name)
-                       for name in _LATER_KEPT)
+    return (run_id, r.index, r.line, r.url, r.outcome._value_, p.status, p.reason,
+            p.final_url, p.redirects, p.content_type, p.bytes, p.elapsed_ms, kind, message,
+            p.attempts,
+            json.dumps([(h.status, h.url) for h in p.chain], ensure_ascii=False)
+            if p.chain else None,
+            p.title, p.sha256, p.server, t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms, p.note,
+            exception_type, exception_chain, traceback_text, stack,
+            p.content_length, p.first_status, r.check or None, r.check_reason or None,
+            r.check_code or None)

@@ -153,6 +153,8 @@ class SettingsDialog(QDialog):
         self._fetch_duplicates.setChecked(settings.fetch_duplicates)
         self._trailing_slash.setChecked(settings.trailing_slash_matters)
         self._query_matters.setChecked(settings.query_matters)
+        self._keep_runs.setChecked(settings.keep_runs)
+        self._db_path.setText(settings.db_path or "")
         self._sync_enabled()
         self._show_error("")
 
@@ -293,6 +295,8 @@ class SettingsDialog(QDialog):
             fetch_duplicates=self._fetch_duplicates.isChecked(),
             trailing_slash_matters=self._trailing_slash.isChecked(),
             query_matters=self._query_matters.isChecked(),
+            keep_runs=self._keep_runs.isChecked(),
+            db_path=self._db_path.text().strip() or None,
         )
 
     def _set_exact(self, spin: QDoubleSpinBox, value: float) -> None:
@@ -333,6 +337,7 @@ class SettingsDialog(QDialog):
         right.addWidget(self._security_group())
         right.addWidget(self._limits_group())
         right.addWidget(self._lists_group())
+        right.addWidget(self._history_group())
         right.addWidget(self._export_group())
         right.addStretch(1)
         columns = QHBoxLayout()
@@ -547,6 +552,14 @@ class SettingsDialog(QDialog):
             ("", self._fetch_duplicates, explained("fetch_duplicates")),
             ("", self._trailing_slash, explained("trailing_slash_matters")),
             ("", self._query_matters, explained("query_matters")),
+        ])
+
+    def _history_group(self) -> QGroupBox:
+        self._keep_runs = check_box("keep_runs", OPTIONS["keep_runs"].label)
+        self._db_path = line_edit("db_path", "runs.sqlite3 in your data folder")
+        return field_group("Run history", [
+            ("", self._keep_runs, explained("keep_runs")),
+            (label_for("db_path"), self._db_path, explained("db_path")),
         ])
 
     def _export_group(self) -> QGroupBox:

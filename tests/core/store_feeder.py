@@ -29,9 +29,9 @@ def result(index: int) -> Result:
             raise ConnectionRefusedError(111, "Connection refused")
         except ConnectionRefusedError as exc:
             failure = Failure.from_exception(exc)
-        return Result(index, index + 1, url(index), Outcome.FAILED, attempts=1, failure=failure,
+        return Result.of(index, index + 1, url(index), Outcome.FAILED, attempts=1, failure=failure,
                       elapsed_ms=1.5)
-    return Result(index, index + 1, url(index), Outcome.OK, status=200, reason="OK",
+    return Result.of(index, index + 1, url(index), Outcome.OK, status=200, reason="OK",
                   final_url=url(index), content_type="text/html", bytes=2048, elapsed_ms=3.25,
                   attempts=1, title=f"Page {index}", sha256="ab" * 32, server="feeder",
                   timings=Timings(None, 0.5, None, 2.0),

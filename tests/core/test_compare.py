@@ -121,7 +121,7 @@ def test_duplicate_urls_match_in_order_of_occurrence(store):
     def row(index: int, url: str, status: int) -> Result:
         outcome = Outcome.OK if status < 400 else Outcome.HTTP_ERROR
         failure = None if status < 400 else Failure(Kind.HTTP_4XX, f"HTTP {status}")
-        return Result(index, index + 1, url, outcome, status=status, final_url=url,
+        return Result.of(index, index + 1, url, outcome, status=status, final_url=url,
                       failure=failure)
 
     run_a = record(store, [row(0, "http://d.example/", 200), row(1, "http://x.example/", 200),
@@ -135,7 +135,7 @@ def test_duplicate_urls_match_in_order_of_occurrence(store):
 
 
 def test_identical_runs_have_no_changes(store):
-    results = [Result(i, i + 1, f"http://e.example/{i}", Outcome.OK, status=200)
+    results = [Result.of(i, i + 1, f"http://e.example/{i}", Outcome.OK, status=200)
                for i in range(30)]
     run_a, run_b = record(store, results), record(store, results)
     diff = diff_runs(store, run_a, run_b)
@@ -149,8 +149,8 @@ def test_urls_are_merged_in_the_order_sqlite_sorts_them(store):
     # would call matching lines "only in A" and "only in B".
     urls = ["http://b.example/Ä", "http://b.example/z", "http://B.example/a",
             "http://b.example/€", "http://b.example/a", "http://b.example/😀"]
-    run_a = record(store, [Result(i, i + 1, u, Outcome.OK) for i, u in enumerate(urls)])
-    run_b = record(store, [Result(i, i + 1, u, Outcome.OK)
+    run_a = record(store, [Result.of(i, i + 1, u, Outcome.OK) for i, u in enumerate(urls)])
+    run_b = record(store, [Result.of(i, i + 1, u, Outcome.OK)
                            for i, u in enumerate(reversed(urls))])
     diff = diff_runs(store, run_a, run_b)
     assert list(diff) == []
@@ -158,8 +158,8 @@ def test_urls_are_merged_in_the_order_sqlite_sorts_them(store):
 
 
 def test_exported_changes_mask_passwords_and_neutralise_formulas(store, tmp_path):
-    run_a = record(store, [Result(0, 1, "http://ann:pw@a.example/", Outcome.OK, title="=1+1")])
-    run_b = record(store, [Result(0, 1, "http://ann:pw@a.example/", Outcome.OK, title="=2+2")])
+    run_a = record(store, [Result.of(0, 1, "http://ann:pw@a.example/", Outcome.OK, title="=1+1")])
+    run_b = record(store, [Result.of(0, 1, "http://ann:pw@a.example/", Outcome.OK, title="=2+2")])
     path = tmp_path / "changes.csv"
     write_changes_csv(path, diff_runs(store, run_a, run_b), Settings())
     with open(path, newline="", encoding="utf-8") as stream:

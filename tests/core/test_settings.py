@@ -34,6 +34,8 @@ CHANGED = Settings(
     fetch_duplicates=True,
     trailing_slash_matters=True,
     query_matters=False,
+    keep_runs=False,
+    db_path="/var/tmp/runs.sqlite3",
 )
 
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from app.core.errors import Failure, Kind
 from app.core.export import write_csv
-from app.core.result import Details, Hop, Outcome, Result, Timings
+from app.core.result import Details, Hop, Outcome, Response, Result, Timings
 from app.core.run import Run
 from app.core.settings import Settings
 from app.core.store import (
@@ -36,7 +36,7 @@ from app.core.store import (
     writer_token,
 )
 from app.core.targets import TargetList, make_target, parse_text
-from tests.core.runs import fetch_all
+from tests.core.runs import fetch_all, run_fresh
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,8 @@ def record(store: RunStore, results, *, inputs=None, ended=Ended.FINISHED,
 
 def everything(result: Result) -> dict:
     """Every field of a result, headers and preview included, as comparable values."""
-    values = {name: getattr(result, name) for name in Result.__dataclass_fields__}
+    names = [n for n in (*Result.__slots__, *Response.__slots__) if n != "response"]
+    values = {name: getattr(result, name) for name in names}
     details = values.pop("details")
     values["details"] = None if details is None else (
         [tuple(p) for p in details.request_headers],
@@ -133,7 +134,7 @@ def test_every_field_of_fetched_results_round_trips(store, http_server, refused_
 
 
 def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):
-    text_only = Result(
+    text_only = Result.of(
         0, 7, "https://a.example/x", Outcome.FAILED, attempts=3, elapsed_ms=12.345678,
         failure=Failure(Kind.INTERNAL, "Internal error: boom", "builtins.ValueError",
                         ("ValueError: boom",), traceback_text="Traceback...\nValueError: boom\n"),
@@ -147,7 +148,7 @@ def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):
 
 
 def test_server_text_with_a_lone_surrogate_is_kept_cleaned(store):
-    odd = Result(0, 1, "http://a.example/", Outcome.OK, status=200, reason="Caf\udce9",
+    odd = Result.of(0, 1, "http://a.example/", Outcome.OK, status=200, reason="Caf\udce9",
                  final_url="http://a.example/", title="t\udce9")
     run_id = record(store, [odd])
     (again,) = store.results(run_id)
@@ -155,7 +156,7 @@ def test_server_text_with_a_lone_surrogate_is_kept_cleaned(store):
 
 
 def test_previews_and_headers_are_capped(store):
-    huge = Result(0, 1, "http://a.example/", Outcome.OK, status=200,
+    huge = Result.of(0, 1, "http://a.example/", Outcome.OK, status=200,
                   details=Details([], [(f"X-{i}", "v" * 1000) for i in range(200)],
                                   b"x" * 100_000))
     run_id = record(store, [huge])
@@ -166,7 +167,7 @@ def test_previews_and_headers_are_capped(store):
 
 
 def test_rows_without_details_store_none(store):
-    run_id = record(store, [Result(0, 1, "http://a.example/", Outcome.OK, status=200)])
+    run_id = record(store, [Result.of(0, 1, "http://a.example/", Outcome.OK, status=200)])
     (again,) = store.results(run_id, details=True)
     assert again.details is None
 
@@ -213,7 +214,7 @@ def test_many_inputs_are_written_in_chunks_before_the_results_that_need_them(sto
     targets = TargetList([f"http://h.example/{i}" for i in range(count)],
                          array("L", range(1, count + 1)))
     writer = store.start_run(source="big.txt", settings=Settings(), inputs=targets)
-    writer.add(Result(count - 1, count, f"http://h.example/{count - 1}", Outcome.OK,
+    writer.add(Result.of(count - 1, count, f"http://h.example/{count - 1}", Outcome.OK,
                       status=200))
     writer.close()
     assert writer.join(30)
@@ -223,12 +224,12 @@ def test_many_inputs_are_written_in_chunks_before_the_results_that_need_them(sto
 
 
 def test_run_counts_follow_outcomes(store):
-    results = [Result(0, 1, "u0", Outcome.OK), Result(1, 2, "u1", Outcome.HTTP_ERROR,
+    results = [Result.of(0, 1, "u0", Outcome.OK), Result.of(1, 2, "u1", Outcome.HTTP_ERROR,
                                                        failure=Failure(Kind.HTTP_4XX, "HTTP 404")),
-               Result(2, 3, "u2", Outcome.FAILED, failure=Failure(Kind.DNS, "no")),
-               Result(3, 4, "u3", Outcome.INVALID, failure=Failure(Kind.INVALID_URL, "x")),
-               Result(4, 5, "u4", Outcome.CANCELLED, failure=Failure(Kind.CANCELLED, "c")),
-               Result(5, 6, "u5", Outcome.OK)]
+               Result.of(2, 3, "u2", Outcome.FAILED, failure=Failure(Kind.DNS, "no")),
+               Result.of(3, 4, "u3", Outcome.INVALID, failure=Failure(Kind.INVALID_URL, "x")),
+               Result.of(4, 5, "u4", Outcome.CANCELLED, failure=Failure(Kind.CANCELLED, "c")),
+               Result.of(5, 6, "u5", Outcome.OK)]
     run_id = record(store, results)
     info = store.run(run_id)
     assert (info.total, info.ok, info.http_error, info.failed, info.invalid, info.cancelled) == (
@@ -243,13 +244,13 @@ def test_run_counts_follow_outcomes(store):
 
 def test_a_row_fetched_again_replaces_its_old_one(store):
     writer = store.start_run(source="pasted", settings=Settings())
-    writer.add(Result(0, 1, "u0", Outcome.FAILED, failure=Failure(Kind.DNS, "no"),
+    writer.add(Result.of(0, 1, "u0", Outcome.FAILED, failure=Failure(Kind.DNS, "no"),
                       details=Details([], [], b"old")))
-    writer.add(Result(1, 2, "u1", Outcome.OK))
+    writer.add(Result.of(1, 2, "u1", Outcome.OK))
     writer.close()
     writer.join(10)
     again = store.resume_run(writer.run_id)
-    again.add(Result(0, 1, "u0", Outcome.OK, status=200))
+    again.add(Result.of(0, 1, "u0", Outcome.OK, status=200))
     again.close()
     again.join(10)
     assert [(r.url, r.outcome, r.details) for r in store.results(writer.run_id)] == [
@@ -260,7 +261,7 @@ def test_a_row_fetched_again_replaces_its_old_one(store):
 
 def test_close_is_idempotent_and_callable_from_any_thread(store):
     writer = store.start_run(source="pasted", settings=Settings())
-    writer.add(Result(0, 1, "u0", Outcome.OK))
+    writer.add(Result.of(0, 1, "u0", Outcome.OK))
     threads = [threading.Thread(target=writer.close, args=(Ended.CANCELLED,)) for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -359,7 +360,7 @@ def test_another_programs_sqlite_file_is_refused_untouched(db):
 
 def test_a_damaged_store_fails_in_plain_words(db):
     with RunStore.open(db) as store:
-        record(store, [Result(i, i + 1, f"http://a.example/{i}", Outcome.OK, title="t" * 200)
+        record(store, [Result.of(i, i + 1, f"http://a.example/{i}", Outcome.OK, title="t" * 200)
                        for i in range(3000)])
     data = bytearray(db.read_bytes())
     assert len(data) > 8 * 4096
@@ -393,21 +394,21 @@ def test_a_full_disk_mid_run_stops_the_writer_without_raising(db):
     with RunStore.open(db, max_bytes=size + 200 * 1024) as store:
         writer = store.start_run(source="pasted", settings=Settings(), on_error=errors.append)
         for handed in range(5):
-            writer.add(Result(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK))
+            writer.add(Result.of(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK))
         handed += 1
         deadline = time.monotonic() + 30
         while writer.written < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         while writer.error is None and time.monotonic() < deadline:
             for _ in range(20):
-                writer.add(Result(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK,
+                writer.add(Result.of(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK,
                                   details=Details([], [], os.urandom(8000))))
                 handed += 1
             time.sleep(0.01)
         assert writer.error is not None
         assert "disk is full" in str(writer.error)
         assert errors == [writer.error]
-        writer.add(Result(handed, handed + 1, "http://a.example/late", Outcome.OK))  # no raise
+        writer.add(Result.of(handed, handed + 1, "http://a.example/late", Outcome.OK))  # no raise
         writer.close()
         assert writer.join(10)
         kept = store.count(writer.run_id)
@@ -446,7 +447,7 @@ def test_a_real_full_disk_mid_run_is_reported_and_the_run_goes_on(small_disk):
         handed = 0
         deadline = time.monotonic() + 60
         while writer.error is None and time.monotonic() < deadline:
-            writer.add(Result(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK,
+            writer.add(Result.of(handed, handed + 1, f"http://a.example/{handed}", Outcome.OK,
                               details=Details([], [], os.urandom(4000))))
             handed += 1
             if handed % 50 == 0:
@@ -460,7 +461,7 @@ def test_a_real_full_disk_mid_run_is_reported_and_the_run_goes_on(small_disk):
 def test_a_store_on_a_read_only_filesystem_is_refused_plainly(small_disk):
     path = small_disk / "runs.sqlite3"
     with RunStore.open(path) as store:
-        record(store, [Result(0, 1, "http://a.example/", Outcome.OK)])
+        record(store, [Result.of(0, 1, "http://a.example/", Outcome.OK)])
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     with pytest.raises(StoreError, match="read-only|cannot be opened"):
         RunStore.open(path)
@@ -595,7 +596,7 @@ def test_resume_lists_exactly_the_unfinished_lines_and_fetches_only_those(store,
         writer = store.start_run(source="list.txt", settings=settings, inputs=targets)
         run = Run(targets, settings, writer.add)
         task = run.start()
-        while len([p for p in seen if p.startswith("/fast")]) < 6 or run.progress().done < 6:
+        while len([p for p in seen if p.startswith("/fast")]) < 6 or run.done < 6:
             await asyncio.sleep(0.01)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -604,7 +605,7 @@ def test_resume_lists_exactly_the_unfinished_lines_and_fetches_only_those(store,
         await asyncio.to_thread(writer.join, 10)
         return writer.run_id
 
-    run_id = asyncio.run(first_run())
+    run_id = run_fresh(first_run())
     assert list(store.unfinished(run_id)) == [0, 3, 6]
     info = store.run(run_id)
     assert (info.ended, info.ok, info.cancelled) == (Ended.CANCELLED, 6, 3)
@@ -621,7 +622,7 @@ def test_resume_lists_exactly_the_unfinished_lines_and_fetches_only_those(store,
         writer.close(Ended.FINISHED)
         await asyncio.to_thread(writer.join, 10)
 
-    asyncio.run(resume())
+    run_fresh(resume())
     assert sorted(seen) == ["/slow0", "/slow3", "/slow6"]
     assert list(store.unfinished(run_id)) == []
     info = store.run(run_id)
@@ -631,8 +632,8 @@ def test_resume_lists_exactly_the_unfinished_lines_and_fetches_only_those(store,
 
 def test_unfinished_without_stored_inputs_lists_cancelled_rows(store):
     cancelled = Failure(Kind.CANCELLED, "cancelled before it started")
-    run_id = record(store, [Result(0, 1, "a", Outcome.OK),
-                            Result(1, 2, "b", Outcome.CANCELLED, failure=cancelled)],
+    run_id = record(store, [Result.of(0, 1, "a", Outcome.OK),
+                            Result.of(1, 2, "b", Outcome.CANCELLED, failure=cancelled)],
                     ended=Ended.CANCELLED)
     assert list(store.unfinished(run_id)) == [1]
 
@@ -643,7 +644,7 @@ def test_unfinished_without_stored_inputs_lists_cancelled_rows(store):
 def test_runs_are_named_by_id_last_and_last_tilde_n(store):
     with pytest.raises(StoreError, match="no run has been recorded yet"):
         store.resolve("last")
-    ids = [record(store, [Result(0, 1, f"u{n}", Outcome.OK)], source=f"list{n}.txt")
+    ids = [record(store, [Result.of(0, 1, f"u{n}", Outcome.OK)], source=f"list{n}.txt")
            for n in range(3)]
     assert store.resolve("last") == ids[2]
     assert store.resolve("last~0") == ids[2]
@@ -661,8 +662,8 @@ def test_runs_are_named_by_id_last_and_last_tilde_n(store):
 
 
 def test_delete_removes_a_run_and_all_it_stored(store, db):
-    keep = record(store, [Result(0, 1, "a", Outcome.OK)], inputs=parse_text("a"))
-    gone = record(store, [Result(0, 1, "b", Outcome.OK, details=Details([], [], b"p"))],
+    keep = record(store, [Result.of(0, 1, "a", Outcome.OK)], inputs=parse_text("a"))
+    gone = record(store, [Result.of(0, 1, "b", Outcome.OK, details=Details([], [], b"p"))],
                   inputs=parse_text("b"))
     store.delete_run(gone)
     assert [r.id for r in store.runs()] == [keep]
@@ -683,7 +684,7 @@ def test_results_are_read_in_chunks_in_input_order(store, monkeypatch):
     monkeypatch.setattr(store_module, "READ_CHUNK", 7)
     arrival = list(range(50))
     random.Random(4).shuffle(arrival)
-    run_id = record(store, [Result(i, i + 1, f"u{i}", Outcome.OK) for i in arrival])
+    run_id = record(store, [Result.of(i, i + 1, f"u{i}", Outcome.OK) for i in arrival])
     reader = store.results(run_id)
     assert next(reader).index == 0
     assert [r.index for r in reader] == list(range(1, 50))

@@ -19,14 +19,14 @@ from tests.core.runs import fetch_all
 
 
 def sample_results() -> list[Result]:
-    ok = Result(0, 1, "https://a.example/", Outcome.OK, status=200, reason="OK",
+    ok = Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, reason="OK",
                 final_url="https://a.example/b", redirects=1, content_type="text/html",
                 bytes=1234, elapsed_ms=12.345, attempts=1,
                 chain=(Hop(301, "https://a.example/"), Hop(200, "https://a.example/b")),
                 title='Say "hi", then\nleave', timings=Timings(1.0, 2.0, None, 3.0))
-    failed = Result(1, 3, "http://ann:pw@b.example/", Outcome.FAILED, attempts=3,
+    failed = Result.of(1, 3, "http://ann:pw@b.example/", Outcome.FAILED, attempts=3,
                     failure=Failure(Kind.REFUSED, "Connection refused: http://ann:pw@b.example/"))
-    invalid = Result(2, 4, '=HYPERLINK("http://evil.example/")', Outcome.INVALID,
+    invalid = Result.of(2, 4, '=HYPERLINK("http://evil.example/")', Outcome.INVALID,
                      failure=Failure(Kind.INVALID_URL, "no scheme"))
     return [ok, failed, invalid]
 
@@ -54,7 +54,7 @@ def test_header_types_frozen_row_and_filter(tmp_path):
     assert sheet.cell(2, column("elapsed_ms")).number_format == "0.0"
     assert ok["tls_ms"] is None and ok["dns_ms"] == 1.0
     assert ok["redirects"] == 1 and ok["line"] == 1 and ok["attempts"] == 1
-    assert ok["title"] == 'Say "hi", then\nleave'
+    assert ok["title"] == 'Say "hi", then\\x0aleave'  # control characters escaped, as in the CSV
     assert ok["redirect_chain"] == "301 https://a.example/ -> 200 https://a.example/b"
     assert ok["outcome"] == "ok" and ok["error"] is None
 
@@ -105,7 +105,7 @@ def test_a_run_read_from_the_store_exports(tmp_path, http_server):
 
 def test_a_run_longer_than_a_sheet_goes_on_in_another(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsx, "MAX_ROWS_PER_SHEET", 2)
-    results = [Result(i, i + 1, f"http://c.example/{i}", Outcome.OK, status=200)
+    results = [Result.of(i, i + 1, f"http://c.example/{i}", Outcome.OK, status=200)
                for i in range(5)]
     path = tmp_path / "long.xlsx"
     assert write_xlsx(path, results, Settings()) == 5

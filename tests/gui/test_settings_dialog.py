@@ -85,6 +85,8 @@ def type_settings(dialog: SettingsDialog, s: Settings) -> None:
     child(dialog, QCheckBox, "fetch_duplicates").setChecked(s.fetch_duplicates)
     child(dialog, QCheckBox, "trailing_slash_matters").setChecked(s.trailing_slash_matters)
     child(dialog, QCheckBox, "query_matters").setChecked(s.query_matters)
+    child(dialog, QCheckBox, "keep_runs").setChecked(s.keep_runs)
+    child(dialog, QLineEdit, "db_path").setText(s.db_path or "")
 
 
 # -- the dialog ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
+from app.cli.common import Progress, UsageError, open_history, say
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.export import FORMATS, format_for
@@ -36,6 +37,7 @@ from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
 from app.core.sources import SourceError
+from app.core.store import Ended, RunStore, RunWriter, StoreError
 from app.core.tally import (
     EXIT_FAILURES,
     EXIT_INTERNAL,
@@ -55,10 +57,6 @@ EXIT_STATUS_TEXT = (
 )
 
 
-class UsageError(Exception):
-    """Exit 2 with this message."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fetchdeck run",
@@ -76,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "a regular file is replaced only when the run is complete")
     parser.add_argument("--format", choices=sorted(FORMATS),
                         help="csv or jsonl (default: by the output's extension, else csv)")
+    parser.add_argument("--sitemap", action="append", default=[], metavar="URL",
+                        help="fetch every page a sitemap (or sitemap index, or .xml.gz) lists; "
+                             "repeatable, and may be mixed with SOURCEs")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress and no summary on standard error")
     parser.add_argument("--version", action="version", version=f"fetchdeck {__version__}")
@@ -99,20 +100,50 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except SettingsError as exc:
         parser.error(str(exc))
     try:
-        targets, inputs = read_sources(args.sources, sys.stdin)
+        targets, inputs = read_sources(args.sources, sys.stdin, sitemaps=args.sitemap,
+                                       settings=settings, quiet=args.quiet)
     except UsageError as exc:
         print(f"fetchdeck: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return fetch_to(targets, settings, args.output, args.format, inputs=inputs,
-                    quiet=args.quiet)
+                    quiet=args.quiet, source=_describe(args.sources, args.sitemap))
 
 
-def read_sources(sources: Sequence[str], stdin: TextIO) -> tuple[TargetList, list[Path]]:
-    """Every source's rows, in order, and the files read (never to be overwritten).
+def _record(store: RunStore | None, targets: TargetList, settings: Settings,
+            source: str) -> RunWriter | None:
+    """The run history's writer for this run, or None (history off or unusable)."""
+    if store is None:
+        return None
+
+    def failed(exc: StoreError) -> None:  # on the history's own thread
+        say(f"the run history stopped recording ({exc}); the results still go to the output")
+
+    try:
+        return store.start_run(source=source or "pasted", settings=settings, inputs=targets,
+                               columns=targets.columns, on_error=failed)
+    except StoreError as exc:
+        say(f"results are kept in memory only: {exc}")
+        return None
+
+
+def _describe(sources: Sequence[str], sitemaps: Sequence[str]) -> str:
+    """The run's source as the history lists it."""
+    names = [("standard input" if s == "-" else s) for s in sources]
+    names += [f"sitemap {url}" for url in sitemaps]
+    return ", ".join(names) or "standard input"
+
+
+def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[str] = (),
+                 settings: Settings | None = None,
+                 quiet: bool = False) -> tuple[TargetList, list[Path]]:
+    """Every source's rows, in order (sitemaps last), and the files read (never to be
+    overwritten).
 
     Line numbers run on across sources, so each row's ``line`` is unique in the output.
     """
-    if not sources:
+    if not sources and sitemaps:
+        sources = []
+    elif not sources:
         if stdin.isatty():
             raise UsageError("give a file of URLs, - for standard input, or URLs "
                              "(fetchdeck run --help)")
@@ -145,18 +176,51 @@ def read_sources(sources: Sequence[str], stdin: TextIO) -> tuple[TargetList, lis
         for notice in part.notices:
             print(f"fetchdeck: {name}: {notice}" if name else f"fetchdeck: {notice}",
                   file=sys.stderr)
-        # Line numbers run on from one source to the next: each row's `line` is unique.
-        offset = targets.lines[-1] if len(targets) else 0
-        if offset:
-            part.lines = type(part.lines)(part.lines.typecode, (n + offset for n in part.lines))
-        targets.extend(part)
+        _append(targets, part)
+    for url in sitemaps:
+        part = _sitemap(url, settings or Settings(), quiet=quiet)
+        for notice in part.notices:
+            say(f"{url}: {notice}")
+        _append(targets, part)
     return targets, inputs
 
 
+def _append(targets: TargetList, part: TargetList) -> None:
+    # Line numbers run on from one source to the next: each row's `line` is unique.
+    offset = targets.lines[-1] if len(targets) else 0
+    if offset:
+        part.lines = type(part.lines)(part.lines.typecode, (n + offset for n in part.lines))
+    targets.extend(part)
+
+
+def _sitemap(url: str, settings: Settings, *, quiet: bool) -> TargetList:
+    """A sitemap's pages (an index's children fetched with the run's own settings), with
+    progress on a terminal; a child that fails is a failed row of its own."""
+    from app.core.sitemap import SitemapProgress, expand_sitemap  # noqa: PLC0415
+
+    shown = not quiet and sys.stderr.isatty()
+
+    def progress(p: SitemapProgress) -> None:
+        if shown:
+            print(f"\rfetchdeck: {url}: {p.sitemaps_done:,} / {p.sitemaps_total:,} sitemaps, "
+                  f"{p.urls:,} URLs", end="", file=sys.stderr, flush=True)
+
+    try:
+        imported = asyncio.run(expand_sitemap(url, settings, progress=progress))
+    except SourceError as exc:
+        raise UsageError(f"sitemap {url}: {exc}") from None
+    finally:
+        if shown:
+            print(file=sys.stderr)
+    return TargetList.from_imported(imported)
+
+
 def fetch_to(targets: TargetList, settings: Settings, output: str | None, fmt_name: str | None,
-             *, inputs: Sequence[Path] = (), quiet: bool = False, discard: bool = False) -> int:
-    """Fetch ``targets`` and write every row to ``output``; the exit status. ``discard``
-    writes no rows at all (the old ``--exit-when-done`` without ``--export-csv``)."""
+             *, inputs: Sequence[Path] = (), quiet: bool = False, discard: bool = False,
+             source: str = "") -> int:
+    """Fetch ``targets`` and write every row to ``output`` (and to the run history); the exit
+    status. ``discard`` writes no rows at all (the old ``--exit-when-done`` without
+    ``--export-csv``)."""
     fmt = FORMATS[format_for(output, fmt_name)](settings, targets=targets)
     try:
         out = open_output(os.devnull if discard else output, protect=inputs)
@@ -164,11 +228,17 @@ def fetch_to(targets: TargetList, settings: Settings, output: str | None, fmt_na
         print(f"fetchdeck: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with out:
-        return asyncio.run(_fetch(targets, settings, out, fmt, quiet=quiet))
+        store = open_history(settings)
+        try:
+            return asyncio.run(_fetch(targets, settings, out, fmt, quiet=quiet, store=store,
+                                      source=source))
+        finally:
+            if store is not None:
+                store.close()
 
 
 async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
-                 quiet: bool) -> int:
+                 quiet: bool, store: RunStore | None, source: str) -> int:
     loop = asyncio.get_running_loop()
     engine = Engine(targets, settings)
     stopped_by: list[int] = []
@@ -178,6 +248,9 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
 
     writer = ResultWriter(out, fmt, len(targets), on_error=write_failed)
     engine.sinks.append(writer.add)
+    history = _record(store, targets, settings, source)
+    if history is not None:
+        engine.sinks.append(history.add)
 
     def stop(signum: int) -> None:
         if not stopped_by:
@@ -189,7 +262,7 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop, signum)
     writer.start()
-    progress = _Progress(engine, enabled=not quiet and sys.stderr.isatty())
+    progress = Progress(engine, enabled=not quiet and sys.stderr.isatty())
     started = time.monotonic()
     task = engine.start()
     for notice in engine.notices:
@@ -203,6 +276,10 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
     await asyncio.to_thread(writer.finish)
+    if history is not None:
+        run = engine.run
+        history.close(Ended.CANCELLED if run is not None and run.cancelled else Ended.FINISHED)
+        await asyncio.to_thread(history.join)
     elapsed = time.monotonic() - started
     status = engine.exit_status()
     internal = None if task.cancelled() else task.exception()
@@ -216,6 +293,8 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
         status = EXIT_USAGE
     if not quiet:
         where = "" if out.streaming else f" -> {out.display}"
+        if history is not None and history.error is None:
+            where += f" (run {history.run_id} in the history)"
         print(f"fetchdeck: {engine.tally.summary(elapsed, cancelled=bool(stopped_by))}{where}",
               file=sys.stderr)
     if stopped_by:
@@ -223,46 +302,3 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     if writer.error is not None and isinstance(writer.error, BrokenPipeError):
         return EXIT_FAILURES if status == 0 else status
     return status
-
-
-class _Progress:
-    """A progress bar on standard error (tqdm), refreshed from the engine's counts."""
-
-    INTERVAL = 0.2
-
-    def __init__(self, engine: Engine, *, enabled: bool) -> None:
-        self.engine = engine
-        self.enabled = enabled
-        self._bar: Any = None
-        self._handle: asyncio.TimerHandle | None = None
-
-    def start(self) -> None:
-        if not self.enabled:
-            return
-        # Imported only now: a script's run (no terminal) never pays for it, and the first
-        # requests are already on their way.
-        from tqdm import tqdm  # noqa: PLC0415
-
-        self._bar = tqdm(total=len(self.engine.targets), unit="URL", file=sys.stderr,
-                         dynamic_ncols=True, smoothing=0.1, leave=False)
-        self._tick()
-
-    def _tick(self) -> None:
-        progress = self.engine.progress()
-        bar = self._bar
-        bar.n = progress.done
-        parts = [f"ok {progress.ok:,}"]
-        if progress.failures:
-            parts.append(f"failed {progress.failures:,}")
-        if progress.waiting:
-            parts.append(f"waiting {progress.waiting:,}")
-        bar.set_postfix_str(" · ".join(parts), refresh=False)
-        bar.refresh()
-        self._handle = asyncio.get_running_loop().call_later(self.INTERVAL, self._tick)
-
-    def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        if self._bar is not None:
-            self._bar.close()
-

@@ -1,0 +1,82 @@
+"""What the commands share: messages on standard error, the run history opened as settings
+say, and the progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from app.core.engine import Engine
+from app.core.settings import Settings
+from app.core.store import RunStore, StoreError
+
+__all__ = ["Progress", "UsageError", "open_history", "say"]
+
+
+class UsageError(Exception):
+    """Exit 2 with this message."""
+
+
+def say(message: str) -> None:
+    """A line for the user on standard error (standard output carries only results)."""
+    print(f"fetchdeck: {message}", file=sys.stderr, flush=True)
+
+
+def open_history(settings: Settings, *, required: bool = False) -> RunStore | None:
+    """The run history the settings name, or None when it is turned off or cannot be used
+    (then the run goes on in memory, and says so). ``required``: a command that only reads
+    the history (runs, export, diff) fails instead, raising StoreError."""
+    if not settings.keep_runs and not required:
+        return None
+    try:
+        return RunStore.open(settings.db_path)
+    except StoreError as exc:
+        if required:
+            raise
+        say(f"results are kept in memory only: {exc}")
+        return None
+
+
+class Progress:
+    """A progress bar on standard error (tqdm), refreshed from the engine's counts."""
+
+    INTERVAL = 0.2
+
+    def __init__(self, engine: Engine, *, enabled: bool, total: int | None = None) -> None:
+        self.engine = engine
+        self.enabled = enabled
+        self.total = total
+        self._bar: Any = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        # Imported only now: a script's run (no terminal) never pays for it, and the first
+        # requests are already on their way.
+        from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        total = self.total if self.total is not None else len(self.engine.targets)
+        self._bar = tqdm(total=total, unit="URL", file=sys.stderr, dynamic_ncols=True,
+                         smoothing=0.1, leave=False)
+        self._tick()
+
+    def _tick(self) -> None:
+        progress = self.engine.progress()
+        bar = self._bar
+        bar.n = progress.run_done if self.total is not None else progress.done
+        parts = [f"ok {progress.ok:,}"]
+        if progress.failures:
+            parts.append(f"failed {progress.failures:,}")
+        if progress.waiting:
+            parts.append(f"waiting {progress.waiting:,}")
+        bar.set_postfix_str(" · ".join(parts), refresh=False)
+        bar.refresh()
+        self._handle = asyncio.get_running_loop().call_later(self.INTERVAL, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._bar is not None:
+            self._bar.close()
