@@ -7,7 +7,7 @@ import asyncio
 import email.utils
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.core.settings import Settings
 
@@ -19,11 +19,13 @@ BACKOFF_MAX = 30.0
 
 @dataclass(slots=True)
 class HostState:
-    """What a run knows about one host: requests in flight, and when the next may start."""
+    """What a run knows about one host: requests in flight, when the next may start, and
+    which of its requests are waiting for that moment (what views show as "waiting")."""
 
     active: int = 0
     next_start: float = 0.0  # monotonic time; rate limit
     paused_until: float = 0.0  # monotonic time; Retry-After
+    waiting: dict[object, float] = field(default_factory=dict)  # task -> until (monotonic)
 
 
 class Hosts(dict[str, HostState]):
@@ -60,6 +62,14 @@ def parse_retry_after(value: str, cap: float) -> float | None:
 
 async def wait_turn(host: HostState, settings: Settings) -> None:
     """Hold the request until the host's Retry-After pause and rate limit allow it."""
+    task = asyncio.current_task()
+    try:
+        await _wait_turn(host, settings, task)
+    finally:
+        host.waiting.pop(task, None)
+
+
+async def _wait_turn(host: HostState, settings: Settings, task: object) -> None:
     while True:
         now = time.monotonic()
         start = max(now, host.paused_until)
@@ -69,6 +79,7 @@ async def wait_turn(host: HostState, settings: Settings) -> None:
             if settings.rate > 0:
                 host.next_start = now + 1.0 / settings.rate
             return
+        host.waiting[task] = start
         if settings.rate > 0 and host.paused_until <= now:
             # Reserve the slot now so that waiters queue up one interval apart.
             host.next_start = start + 1.0 / settings.rate

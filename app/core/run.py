@@ -54,12 +54,13 @@ _CANCELLED_WAITING = Failure.plain(Kind.CANCELLED, "cancelled before it started"
 
 class Activity:
     """The rows a run is working on, for views: ``index in activity`` while its request is
-    under way, and :meth:`label` says "fetching", or "waiting 20 s" while its host waits out a
-    Retry-After. A live view of the run's own table, never a copy."""
+    under way, and :meth:`label` says "fetching", or "waiting 20 s" while the request waits
+    for its host (a Retry-After pause, the rate limit). A live view of the run's own table,
+    never a copy."""
 
     __slots__ = ("_rows",)
 
-    def __init__(self, rows: dict[int, HostState]) -> None:
+    def __init__(self, rows: dict[int, tuple[HostState, object]]) -> None:
         self._rows = rows
 
     def __contains__(self, index: object) -> bool:
@@ -69,10 +70,12 @@ class Activity:
         return len(self._rows)
 
     def label(self, index: int) -> str:
-        host = self._rows.get(index)
-        if host is None:
+        row = self._rows.get(index)
+        if row is None:
             return "queued"
-        wait = host.paused_until - time.monotonic()
+        host, task = row
+        until = host.waiting.get(task) if host.waiting else None
+        wait = 0.0 if until is None else until - time.monotonic()
         return f"waiting {math.ceil(wait)} s" if wait > 0.5 else "fetching"
 
 
@@ -102,8 +105,8 @@ class Run:
         self.fetched = 0  # of which fetched (not invalid, not cancelled)
         self.hosts = Hosts()
         self._tasks: dict[asyncio.Task[Response], tuple[Target, HostState]] = {}
-        # Rows whose request is under way, with their host: what views show as "fetching".
-        self._rows: dict[int, HostState] = {}
+        # Rows whose request is under way, with their host and task: what views show.
+        self._rows: dict[int, tuple[HostState, object]] = {}
         self.activity = Activity(self._rows)
         self._parked: dict[str, deque[Target]] = {}
         self._parked_count = 0
@@ -164,9 +167,8 @@ class Run:
         return self.fetched / elapsed if elapsed > 0.05 else 0.0
 
     def waiting(self) -> int:
-        """Requests in flight whose host is paused by a Retry-After."""
-        now = time.monotonic()
-        return sum(state.active for state in self.hosts.values() if state.paused_until > now)
+        """Requests waiting for their host (a Retry-After pause, the rate limit)."""
+        return sum(len(state.waiting) for state in self.hosts.values() if state.waiting)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -275,7 +277,7 @@ class Run:
         host.active += 1
         task = self._loop.create_task(fetch(self._fetcher, url, target.text, host))
         self._tasks[task] = (target, host)
-        self._rows[target.index] = host
+        self._rows[target.index] = (host, task)
         task.add_done_callback(self._on_done)
 
     def _on_done(self, task: asyncio.Task[Response]) -> None:

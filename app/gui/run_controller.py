@@ -13,6 +13,7 @@ import asyncio
 import gc
 from collections.abc import Sequence
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.details import RULE as DETAILS_KEPT
@@ -152,6 +153,9 @@ class RunController(QObject):
             self.progressed.emit(self.last_progress)
 
     def _on_run_done(self, task: asyncio.Task[None]) -> None:
+        if not shiboken6.isValid(self._timer):
+            # The window went first (closed with the run still draining): nobody to tell.
+            return
         self._timer.stop()
         self._tick()
         if not task.cancelled() and (exc := task.exception()) is not None:

@@ -460,7 +460,9 @@ def test_a_real_run_shows_fetching_and_waiting_rows(window, qtbot, server):
     # tried again its row says how long.
     window.settings = window.settings.replace(retries=1)
     window.controller.settings = window.settings
-    window.form.set_text(f"{server.url('/hang')}\n{server.url('/retry-after?seconds=30')}")
+    # Two hosts (127.0.0.1 and localhost): only the second is paused by its Retry-After.
+    retry = server.url("/retry-after?seconds=30").replace("127.0.0.1", "localhost")
+    window.form.set_text(f"{server.url('/hang')}\n{retry}")
     window.start_run()
     cell = [window.model.index(row, COL_OUTCOME) for row in range(2)]
     qtbot.waitUntil(lambda: window.model.data(cell[0]) == "fetching", timeout=10_000)
