@@ -62,3 +62,15 @@ def run_async(qtbot, loop):
     return runner
 
 
+
+
+def settle(qtbot, rounds: int = 2) -> None:
+    """Let the event loop go round ``rounds`` times: everything posted before (layouts, a
+    view's delayed item layout, repaints) has then been handled. A condition, not a guess at
+    how long that takes: each round ends when a zero-timer posted behind them fires."""
+    from PySide6.QtCore import QTimer
+
+    fired: list[int] = []
+    for round_ in range(1, rounds + 1):
+        QTimer.singleShot(0, lambda: fired.append(1))
+        qtbot.waitUntil(lambda n=round_: len(fired) >= n, timeout=5_000)

@@ -39,6 +39,7 @@ from app.gui.errors_model import (
     group_title,
 )
 from app.gui.failure_details import failure_details
+from tests.conftest import settle
 from tests.servers import RawServers, ReservedPort, ThreadedServer, misbehaving_app
 
 pytestmark = pytest.mark.timeout(120)
@@ -507,14 +508,14 @@ def test_ten_thousand_failures_in_one_batch(panel, real, qtbot):
     ticker.setInterval(0)
     ticker.timeout.connect(tick)
     ticker.start()
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: len(gaps) > 2)  # the ticker runs
     gaps.clear()
     last[0] = time.perf_counter()
     started = time.perf_counter()
     panel.update_results(batch)
     first_call = time.perf_counter() - started
     qtbot.waitUntil(lambda: panel.pending() == 0, timeout=20_000)
-    qtbot.wait(50)  # the view's delayed layout runs after the last chunk
+    settle(qtbot)  # the view's delayed layout runs after the last chunk
     total = time.perf_counter() - started
     ticker.stop()
     assert panel.model.counts() == csv_counts(batch)
@@ -575,15 +576,15 @@ def test_panel_renders_a_realistic_run(real, qtbot, loop):
         panel.add_internal(Failure.from_exception(exc))
     select(panel, shown(panel, real["refused"]))
     panel.tree.scrollToTop()
-    qtbot.wait(50)
+    settle(qtbot)
     image = window.grab()
     assert image.save("/tmp/error_panel.png")
     select(panel, shown(panel, real["evil"]))
-    qtbot.wait(50)
+    settle(qtbot)
     assert window.grab().save("/tmp/error_panel_http.png")
     select(panel, group_row(panel, Kind.HTTP_5XX))
     window.resize(1000, 640)
-    qtbot.wait(50)
+    settle(qtbot)
     assert window.grab().save("/tmp/error_panel_narrow.png")
     assert group_title(Kind.REFUSED, 1) in {panel.proxy.index(r, 0).data()
                                             for r in range(panel.proxy.rowCount())}

@@ -14,6 +14,7 @@ from app.core.settings import Settings
 from app.gui.main_window import MainWindow
 from app.gui.results_model import COL_STATUS as COL_STATUS_
 from app.gui.settings_dialog import SettingsDialog
+from tests.conftest import settle
 from tests.servers import ReservedPort, ThreadedServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -284,7 +285,7 @@ def test_progress_text_repaints_its_line_without_laying_out_the_window(window, q
             widget.setText(f"Fetching: {n * 1234:,} / 20,000 done · {n * 1234:,} ok")
             QApplication.processEvents()
 
-    qtbot.wait(100)  # the window's own first layouts
+    settle(qtbot, rounds=3)  # the window's own first layouts
     watcher = LayoutRequests()
     QApplication.instance().installEventFilter(watcher)
     try:
