@@ -128,9 +128,8 @@ def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
                 targets.extend(more)
         else:
             targets, inputs = read_sources([args.url_file], sys.stdin)
-        if not len(targets):
+        if not len(targets):  # still a valid CSV: its header row, and exit 1
             print("fetchdeck: there are no URLs to fetch", file=sys.stderr)
-            return 1
         return fetch_to(targets, settings, args.export_csv, "csv", inputs=inputs,
                         discard=not args.export_csv,
                         source="demo" if args.demo else str(args.url_file))

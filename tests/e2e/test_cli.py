@@ -114,12 +114,16 @@ def test_demo_runs_to_the_end_with_every_kind_of_outcome(tmp_path):
             "truncated", "protocol", "body_too_large", "refused"} <= kinds
 
 
-def test_a_list_with_no_urls_exits_1_instead_of_waiting(tmp_path):
+def test_a_list_with_no_urls_exits_1_and_writes_the_header_row(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text("# only a comment\n\n")
-    proc = fetchdeck(str(urls), "--exit-when-done", cwd=tmp_path, timeout=60)
+    out = tmp_path / "out.csv"
+    proc = fetchdeck(str(urls), "--export-csv", str(out), "--exit-when-done", cwd=tmp_path,
+                     timeout=60)
     assert proc.returncode == 1
     assert "no URLs to fetch" in proc.stderr
+    header, rows = read_csv(out)
+    assert tuple(header[:len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS and rows == []
 
 
 def test_exported_csv_gets_ordinary_file_permissions(server, tmp_path):
