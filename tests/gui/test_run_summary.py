@@ -3,6 +3,7 @@ ask for a table filter, and redraws that stay rare and skip a hidden summary."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import subprocess
 import sys
@@ -217,6 +218,25 @@ def test_a_visible_summary_redraws_once_for_many_batches(qtbot, summary):
     qtbot.waitUntil(lambda: summary.redraws == drawn + 1)
     assert not summary._timer.isActive()  # nothing new: no further redraw is due
     assert "600 results" in summary.headline.text()
+
+
+def test_axes_follow_counts_from_one_to_a_hundred_thousand(qtbot, qapp, summary):
+    summary.show()
+    summary.add(batch(1))
+    summary.redraw()
+    qapp.processEvents()  # laid out: the axes have labels to redo
+    summary.add(batch(1) * 100_000)  # the same result, counted 100,000 times
+    # This once laid out a tick label per old step, for minutes, inside Qt with the GIL held:
+    # pytest-timeout cannot end that, faulthandler's C watchdog can (it ends the session).
+    faulthandler.dump_traceback_later(60, exit=True)
+    try:
+        summary.redraw()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    charts = summary._charts
+    assert charts.outcome_values.max() == 125_000
+    assert charts.outcome_values.tickInterval() == 25_000
+    assert charts.count_axis.max() >= 100_001
 
 
 def test_charts_take_their_colours_from_the_palette(qtbot, summary):
