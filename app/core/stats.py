@@ -24,12 +24,14 @@ is ~40 % of :meth:`~RunStats.add`'s cost; a ``Result.host`` filled by the run fr
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import accumulate, repeat
 from operator import add, attrgetter, itemgetter, mul
 from typing import Protocol
 
@@ -187,6 +189,8 @@ class RunStats:
         self.last_added = self.started
         self.total = 0
         self.generation = 0  # grows with every add: a view redraws only when it moved
+        self._outcomes: Counter[Outcome] = Counter()
+        self._statuses: Counter[int | None] = Counter()
         self._buckets: Counter[int] = Counter()
         self._host_pairs: Counter[tuple[int, Outcome, int | None]] = Counter()
         self._host_buckets: Counter[int] = Counter()
@@ -226,7 +230,13 @@ class RunStats:
             buckets = list(map(bucket_of, times))
         self._buckets.update(buckets)
         hosts = self._host_ids_of(results)
-        self._host_pairs.update(zip(hosts, outcomes, map(_STATUS, results), strict=True))
+        statuses = list(map(_STATUS, results))
+        # Totals are kept apart from the per-host counts (~0.1 us a result more) so that
+        # reading them does not walk every host's counts: the charts read them ~2.5 times a
+        # second, the host table can be read less often when hosts are many.
+        self._outcomes.update(outcomes)
+        self._statuses.update(statuses)
+        self._host_pairs.update(zip(hosts, outcomes, statuses, strict=True))
         self._host_buckets.update(map(add, hosts, buckets))
         if any(map(_NOTE, results)):
             self._count_notes(results, hosts)
@@ -293,34 +303,33 @@ class RunStats:
 
     @property
     def outcomes(self) -> Counter[Outcome]:
-        return self._tallied().outcomes
+        return Counter(self._outcomes)
 
     @property
     def statuses(self) -> Counter[int]:
         """Final status codes of results that got a response."""
-        return self._tallied().statuses
+        return Counter({status: count for status, count in self._statuses.items()
+                        if status is not None})
 
     def _tallied(self) -> _Tally:
-        """The counters' totals, worked out once per generation: a walk over every (host,
-        outcome, status) seen, so a few thousand steps for a list of a thousand hosts."""
+        """Per-host counts, worked out once per generation: a walk over every (host, outcome,
+        status) seen, ~1 us a step, so ~10 ms for a list of a thousand hosts."""
         tally = self._tally
         if tally is not None and tally.generation == self.generation:
             return tally
         tally = self._tally = _Tally(self.generation)
-        outcomes, statuses, hosts = tally.outcomes, tally.statuses, tally.hosts
+        hosts = tally.hosts
+        ok, failures, invalid = Outcome.OK, _FAILURES, Outcome.INVALID
         for (host, outcome, status), count in self._host_pairs.items():
-            outcomes[outcome] += count
-            if status is not None:
-                statuses[status] += count
-            if host == NO_HOST or outcome is Outcome.INVALID:
+            if host == NO_HOST or outcome is invalid:
                 continue
             row = hosts.get(host)
             if row is None:
                 row = hosts[host] = [0, 0, 0, 0, 0]
             row[0] += count
-            if outcome is Outcome.OK:
+            if outcome is ok:
                 row[1] += count
-            elif outcome in _FAILURES:
+            elif outcome in failures:
                 row[2] += count
             if status == 429:
                 row[3] += count
@@ -353,44 +362,69 @@ class RunStats:
                 series.append((elapsed, count / (elapsed - start)))
         return series
 
-    def host_rows(self, now: float | None = None) -> list[HostRow]:
-        """One row per host that finished a result or has one in flight, busiest first.
-        ``now`` (``time.monotonic()`` when not given) is when Retry-After pauses are measured
-        from."""
+    def host_rows(self, now: float | None = None, limit: int | None = None) -> list[HostRow]:
+        """One row per host that finished a result or has one in flight, busiest (finished +
+        in flight) first; only the ``limit`` busiest when given. ``now``
+        (``time.monotonic()`` when not given) is when Retry-After pauses are measured from."""
         now = time.monotonic() if now is None else now
         counts = self._tallied().hosts
         names = self._host_names
         live = self._live or {}
-        rows: list[HostRow] = []
-        for host, (done, ok, failed, throttled, waits) in counts.items():
-            name = names[host // HOST_STRIDE]
-            in_flight, paused = _live_of(live.get(name), now)
-            rows.append(HostRow(name, in_flight, done, ok, failed, throttled, waits, paused))
+        busy: dict[int | str, int] = {host: row[0] for host, row in counts.items()}
         for name, state in live.items():
-            if state.active and self._host_ids.get(name) not in counts:
-                in_flight, paused = _live_of(state, now)
-                rows.append(HostRow(name, in_flight, paused_for=paused))
+            if state.active:
+                known = self._host_ids.get(name)
+                if known is None or known not in busy:
+                    busy[name] = state.active  # in flight, none finished yet
+                else:
+                    busy[known] += state.active
+        chosen = busy if limit is None or len(busy) <= limit else heapq.nlargest(
+            limit, busy, key=busy.__getitem__)
+        rows: list[HostRow] = []
+        for key in chosen:
+            if isinstance(key, str):  # only in flight so far
+                in_flight, paused = _live_of(live.get(key), now)
+                rows.append(HostRow(key, in_flight, paused_for=paused))
+                continue
+            name = names[key // HOST_STRIDE]
+            in_flight, paused = _live_of(live.get(name), now)
+            done, ok, failed, throttled, waits = counts[key]
+            rows.append(HostRow(name, in_flight, done, ok, failed, throttled, waits, paused))
         rows.sort(key=lambda row: (-(row.done + row.in_flight), row.host))
         return rows
 
+    def host_times(self, host: str, quantiles: Sequence[float] = (0.5, 0.9),
+                   ) -> tuple[float | None, ...]:
+        """Quantiles of one host's response times in ms, as :meth:`percentile` gives them."""
+        base = self._host_ids.get(host)
+        buckets = [b for b in self._buckets if b != NO_TIME_BUCKET]
+        if base is None or not buckets:
+            return tuple(None for _ in quantiles)
+        first, last = min(buckets), max(buckets)
+        counts = list(map(self._host_buckets.get, range(base + first, base + last + 1),
+                          repeat(0)))
+        totals = list(accumulate(counts))
+        total = totals[-1]
+        answers: list[float | None] = []
+        for q in quantiles:
+            if not total:
+                answers.append(None)
+                continue
+            rank = min(total, max(1, math.ceil(q * total)))
+            i = bisect_left(totals, rank)  # the bucket holding the rank-th fastest time
+            before = totals[i - 1] if i else 0
+            low, high = bucket_range(first + i)
+            answers.append(low + (high - low) * (rank - before - 0.5) / counts[i])
+        return tuple(answers)
+
     def host_percentile(self, host: str, q: float) -> float | None:
         """The ``q`` quantile of one host's response times in ms, as :meth:`percentile`."""
-        base = self._host_ids.get(host)
-        if base is None:
-            return None
-        first = min(self._buckets, default=0)
-        last = max(self._buckets, default=-1)
-        if first == NO_TIME_BUCKET:
-            first = min((b for b in self._buckets if b != NO_TIME_BUCKET), default=0)
-        get = self._host_buckets.get
-        return TimeBins({b: get(base + b, 0) for b in range(first, last + 1)}).percentile(q)
+        return self.host_times(host, (q,))[0]
 
 
 @dataclass(slots=True)
 class _Tally:
     generation: int
-    outcomes: Counter[Outcome] = field(default_factory=Counter)
-    statuses: Counter[int] = field(default_factory=Counter)
     # host id -> [done, ok, failed, throttled, Retry-After waits]
     hosts: dict[int, list[int]] = field(default_factory=dict)
 

@@ -99,8 +99,10 @@ def test_real_response_times_give_percentiles_within_a_bucket(http_server):
     for q in (0.5, 0.9, 0.99):
         assert within_a_bucket(stats.percentile(q), exact_percentile(times, q))
     assert stats.percentile(0.99) >= 400  # the slowest page took 0.4 s
-    host_p90 = stats.host_percentile("127.0.0.1", 0.9)
+    host_p50, host_p90 = stats.host_times("127.0.0.1", (0.5, 0.9))
+    assert within_a_bucket(host_p50, exact_percentile(times, 0.5))
     assert within_a_bucket(host_p90, exact_percentile(times, 0.9))
+    assert stats.host_times("elsewhere.example") == (None, None)
 
 
 def test_retry_after_waits_and_429s_are_counted_per_host(http_server):
@@ -213,6 +215,9 @@ def test_live_host_state_gives_in_flight_and_retry_after_pauses():
     assert rows["h0.example"].paused_for == pytest.approx(5.0)
     assert rows["h1.example"].in_flight == 0 and rows["h1.example"].paused_for == 0
     assert rows["waiting.example"] == HostRow("waiting.example", in_flight=2)
+    busiest = stats.host_rows(now=100.0, limit=2)
+    assert [row.host for row in busiest] == sorted(
+        rows, key=lambda h: -(rows[h].done + rows[h].in_flight))[:2]
     live["h0.example"].active = 0  # read when asked, not copied
     assert {row.host: row for row in stats.host_rows(now=106.0)}["h0.example"].paused_for == 0
 

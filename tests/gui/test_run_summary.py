@@ -39,8 +39,9 @@ def cell(model, row, col):
     return model.data(model.index(row, col), DISPLAY)
 
 
-def times(host: str, q: float) -> float | None:
-    return {"a.example": 12.0, "b.example": 1500.0}.get(host, 0.4) * (2 if q > 0.5 else 1)
+def times(host: str) -> tuple[float, float]:
+    median = {"a.example": 12.0, "b.example": 1500.0}.get(host, 0.4)
+    return median, median * 2
 
 
 # -- the host model, without a view ------------------------------------------------------------
@@ -209,13 +210,20 @@ def test_a_hidden_summary_counts_but_does_not_redraw_until_shown(qtbot, summary)
     assert summary.redraws == 1 and not summary._timer.isActive()
 
 
-def test_a_visible_summary_redraws_once_for_many_batches(qtbot, summary):
+def test_a_visible_summary_redraws_once_for_many_batches_a_part_at_a_time(qtbot, summary):
+    from app.gui.run_summary import PARTS
+
     summary.show()
     drawn = summary.redraws
     for k in range(30):  # thirty ticks' worth arriving within one redraw interval
         summary.add(batch(20, k * 20))
     assert summary._timer.isActive()
+    qtbot.waitUntil(lambda: 1 <= summary._step <= PARTS)
+    # The outcome chart is drawn, the table (the last part) not yet.
+    assert summary._charts.outcome_sets[Outcome.OK].at(0) == 600
+    assert summary.hosts.rowCount() == 0
     qtbot.waitUntil(lambda: summary.redraws == drawn + 1)
+    assert summary.hosts.rowCount() == 1
     assert not summary._timer.isActive()  # nothing new: no further redraw is due
     assert "600 results" in summary.headline.text()
 
