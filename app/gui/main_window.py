@@ -54,6 +54,7 @@ from app.gui.results_model import ResultsModel
 from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
+from app.gui.run_summary import RunSummary
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
@@ -112,6 +113,10 @@ class MainWindow(QMainWindow):
         self._build_panes()
         self._build_status_bar()
         self._build_menus()
+        # The run summary (charts, per-host table): docked, hidden until asked for (View);
+        # its charts library loads when it is first shown.
+        self.summary = RunSummary()
+        self.add_summary_view(self.summary, "Run summary").hide()
         self._connect()
         self.restore_layout()
         for warning in settings_warnings or []:
@@ -262,6 +267,8 @@ class MainWindow(QMainWindow):
         self.form.import_failed.connect(self._show_notice)
         self.controller.started.connect(self._on_started)
         self.controller.results_arrived.connect(self.error_panel.update_results)
+        self.controller.results_arrived.connect(self.summary.add)
+        self.summary.filter_requested.connect(self._filter_from_summary)
         self.controller.results_arrived.connect(self._log_internal_rows)
         self.controller.progressed.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
@@ -315,6 +322,10 @@ class MainWindow(QMainWindow):
         self.retry([r.index for r in self.model.results() if r.failure is not None])
 
     def _on_started(self) -> None:
+        engine = self.controller.engine
+        run = engine.run if engine is not None else None
+        self.summary.start(run.started_at if run is not None else None)
+        self.summary.watch_hosts(run.hosts if run is not None else None)
         self.fetch_button.setText("Cancel")
         self.fetch_button.setToolTip("Stop the run (Esc); results so far are kept")
         self.fetch_action.setEnabled(False)
@@ -541,6 +552,10 @@ class MainWindow(QMainWindow):
 
     def shortcut_actions(self) -> list[QAction]:
         return actions_with_shortcuts(self)
+
+    def _filter_from_summary(self, what: object) -> None:
+        """A bar or host clicked in the run summary: the table shows those rows."""
+        self.results.filter_by(what)  # type: ignore[arg-type]
 
     def add_summary_view(self, widget: QWidget, title: str = "Summary") -> QDockWidget:
         """Dock the run-summary view (charts, per-host table) on the right; View shows it."""

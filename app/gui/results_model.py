@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QPalette
 
 from app.core.redact import MASKING, Redactor
 from app.core.result import Outcome, Result
-from app.core.targets import TargetList
+from app.core.targets import TargetList, check_line
 from app.gui.colours import outcome_colours
 from app.gui.plain import plain_tooltip
 from app.gui.threads import run_in_thread
@@ -99,14 +99,34 @@ def _sorted_positions(keys: list[Any], reverse: bool) -> Iterator[int]:
 
 
 class RowFilter(NamedTuple):
-    """Which rows the table shows: those whose outcome is in ``outcomes`` (all when empty) and
-    whose URL, error, title or status contains ``text`` (case-insensitive)."""
+    """Which rows the table shows: those whose outcome is in ``outcomes`` (all when empty),
+    whose URL, error, title or status contains ``text`` (case-insensitive), whose final status
+    is ``status`` and whose host is ``host``, when given."""
 
     text: str = ""
     outcomes: frozenset[Outcome] = frozenset()
+    status: int | None = None
+    host: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.text or self.outcomes)
+        return bool(self.text or self.outcomes or self.status is not None or self.host)
+
+    @classmethod
+    def parse(cls, typed: str, outcomes: frozenset[Outcome] = frozenset()) -> RowFilter:
+        """The filter bar's text: words, and ``status:404`` / ``host:example.org`` terms
+        (what clicking a bar or a host in the run summary types)."""
+        status: int | None = None
+        host = ""
+        words: list[str] = []
+        for word in typed.split():
+            key, colon, value = word.partition(":")
+            if colon and key.lower() == "status" and value.isdigit():
+                status = int(value)
+            elif colon and key.lower() == "host" and value:
+                host = value.lower()
+            else:
+                words.append(word)
+        return cls(" ".join(words), outcomes, status, host)
 
 
 class ResultsModel(QAbstractTableModel):
@@ -326,10 +346,16 @@ class ResultsModel(QAbstractTableModel):
     def _matcher(self, row_filter: RowFilter) -> Callable[[int], bool]:
         text = row_filter.text.lower()
         outcomes = row_filter.outcomes
+        status = row_filter.status
+        host = row_filter.host
 
         def keep(index: int) -> bool:
             result = self._results[index]
             if outcomes and (result.outcome if result else Outcome.PENDING) not in outcomes:
+                return False
+            if status is not None and (result is None or result.status != status):
+                return False
+            if host and check_line(self._urls[index])[0] != host:
                 return False
             if not text:
                 return True

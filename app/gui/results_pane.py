@@ -110,7 +110,8 @@ class ResultsPane(QWidget):
             self.table.setItemDelegateForColumn(column, self._elide_right)
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter rows by URL, error, title or status")
+        self.filter_edit.setPlaceholderText(
+            "Filter rows by URL, error, title or status; status:404, host:example.org")
         self.filter_edit.setClearButtonEnabled(True)
         self.outcome_filter = QComboBox()
         self.outcome_filter.setToolTip("Show only rows with this outcome")
@@ -317,7 +318,22 @@ class ResultsPane(QWidget):
     def apply_filter(self) -> None:
         self._filter_timer.stop()
         outcomes = self.outcome_filter.currentData() or frozenset()
-        self.model.set_filter(RowFilter(self.filter_edit.text().strip(), outcomes))
+        self.model.set_filter(RowFilter.parse(self.filter_edit.text().strip(), outcomes))
+
+    def filter_by(self, what: tuple[str, object]) -> None:
+        """Show only the rows a run-summary click stands for: an outcome, a status, a host.
+        The filter bar shows it (``status:404``, ``host:example.org``), so it can be undone."""
+        kind, value = what
+        self.clear_filter(quietly=True)  # a click replaces the filter, as a new question
+        if kind == "outcome":
+            wanted = frozenset({Outcome(str(value))})
+            for i in range(self.outcome_filter.count()):
+                if self.outcome_filter.itemData(i) == wanted:
+                    self.outcome_filter.setCurrentIndex(i)
+                    break
+        elif kind in ("status", "host"):
+            self.filter_edit.setText(f"{kind}:{value}")
+        self.apply_filter()
 
     def _on_arranged(self) -> None:
         shown, total = self.model.rowCount(), len(self.model)

@@ -50,7 +50,7 @@ def synthetic(count: int, hosts: int = 5, seed: int = 1) -> list[Result]:
             failure = Failure.plain(Kind.HTTP_4XX if status < 500 else Kind.HTTP_5XX, "")
         else:
             outcome, status, failure = Outcome.FAILED, None, Failure.plain(Kind.REFUSED, "")
-        results.append(Result(i, i + 1, f"https://{host}/page/{i}", outcome, status=status,
+        results.append(Result.of(i, i + 1, f"https://{host}/page/{i}", outcome, status=status,
                               elapsed_ms=rnd.lognormvariate(3, 1.2), failure=failure))
     return results
 
@@ -159,12 +159,12 @@ def test_memory_does_not_grow_with_the_number_of_results():
 def test_times_of_results_that_never_went_out_are_not_counted():
     stats = RunStats(started=0.0)
     stats.add([
-        Result(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=12.0),
-        Result(1, 2, "https://a.example/x", Outcome.CANCELLED, elapsed_ms=5000.0),
-        Result(2, 3, "https://a.example/y", Outcome.CANCELLED),
-        Result(3, 4, "ftp://a.example/", Outcome.INVALID),
-        Result(4, 5, "no url here", Outcome.INVALID),
-        Result(5, 6, "https://a.example/z", Outcome.FAILED, elapsed_ms=0.0),
+        Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=12.0),
+        Result.of(1, 2, "https://a.example/x", Outcome.CANCELLED, elapsed_ms=5000.0),
+        Result.of(2, 3, "https://a.example/y", Outcome.CANCELLED),
+        Result.of(3, 4, "ftp://a.example/", Outcome.INVALID),
+        Result.of(4, 5, "no url here", Outcome.INVALID),
+        Result.of(5, 6, "https://a.example/z", Outcome.FAILED, elapsed_ms=0.0),
     ], now=0.5)
     assert stats.times.total == 2
     assert stats.percentile(1.0) < 13
@@ -177,11 +177,11 @@ def test_times_of_results_that_never_went_out_are_not_counted():
 def test_strange_times_and_urls_do_not_break_counting():
     stats = RunStats(started=0.0)
     stats.add([
-        Result(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=math.inf),
-        Result(1, 2, "https://a.example/", Outcome.OK, status=200, elapsed_ms=math.nan),
-        Result(2, 3, "https://a.example/", Outcome.OK, status=200, elapsed_ms=-3.0),
-        Result(3, 4, "http:/x", Outcome.INVALID),
-        Result(4, 5, "https://A.Example:8443/", Outcome.OK, status=200, elapsed_ms=1.0),
+        Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=math.inf),
+        Result.of(1, 2, "https://a.example/", Outcome.OK, status=200, elapsed_ms=math.nan),
+        Result.of(2, 3, "https://a.example/", Outcome.OK, status=200, elapsed_ms=-3.0),
+        Result.of(3, 4, "http:/x", Outcome.INVALID),
+        Result.of(4, 5, "https://A.Example:8443/", Outcome.OK, status=200, elapsed_ms=1.0),
     ])
     assert stats.times.total == 4
     (row,) = stats.host_rows()
@@ -200,8 +200,8 @@ def test_host_keys_are_the_runs_keys():
 
 def test_a_url_whose_text_is_invalid_does_not_spoil_its_hosts_cache():
     stats = RunStats(started=0.0)
-    stats.add([Result(0, 1, "http://a.example/x y", Outcome.INVALID)])
-    stats.add([Result(1, 2, "http://a.example/x", Outcome.OK, status=200, elapsed_ms=3.0)])
+    stats.add([Result.of(0, 1, "http://a.example/x y", Outcome.INVALID)])
+    stats.add([Result.of(1, 2, "http://a.example/x", Outcome.OK, status=200, elapsed_ms=3.0)])
     assert [row.host for row in stats.host_rows()] == ["a.example"]
 
 
@@ -224,7 +224,7 @@ def test_live_host_state_gives_in_flight_and_retry_after_pauses():
 
 def test_hosts_past_the_limit_are_counted_together(monkeypatch):
     monkeypatch.setattr(stats_module, "MAX_HOSTS", 3)
-    results = [Result(i, i + 1, f"https://h{i}.example/", Outcome.OK, status=200,
+    results = [Result.of(i, i + 1, f"https://h{i}.example/", Outcome.OK, status=200,
                       elapsed_ms=10.0) for i in range(6)]
     stats = RunStats()
     stats.add(results)
@@ -237,11 +237,11 @@ def test_hosts_past_the_limit_are_counted_together(monkeypatch):
 
 def test_requests_per_second_are_binned_since_the_start():
     stats = RunStats(started=100.0)
-    ok = Result(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=1.0)
+    ok = Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=1.0)
     stats.add([ok] * 30, now=100.4)
     stats.add([ok] * 20, now=100.9)
     stats.add([ok] * 10, now=102.5)
-    cancelled = Result(1, 2, "https://a.example/", Outcome.CANCELLED)
+    cancelled = Result.of(1, 2, "https://a.example/", Outcome.CANCELLED)
     stats.add([cancelled] * 500, now=102.6)  # not fetched: no rate
     assert stats.rate_series(now=103.0) == [(1.0, 50.0), (2.0, 0.0), (3.0, 10.0)]
     # The second still filling counts over its part so far, once a quarter has passed.
@@ -252,7 +252,7 @@ def test_requests_per_second_are_binned_since_the_start():
 def test_a_long_run_keeps_a_bounded_rate_series(monkeypatch):
     monkeypatch.setattr(stats_module, "MAX_RATE_BINS", 10)
     stats = RunStats(started=0.0)
-    ok = Result(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=1.0)
+    ok = Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=1.0)
     for second in range(35):
         stats.add([ok] * 4, now=second + 0.5)
     assert stats.rate_bin_seconds == 4.0

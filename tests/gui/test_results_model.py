@@ -153,3 +153,21 @@ def test_a_selection_follows_its_row_through_a_sort(qtbot, loop):
     kept = QPersistentModelIndex(model.index(3, 0))
     arrange(qtbot, model, lambda: model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder))
     assert model.index_at(kept.row()) == 3
+
+
+def test_typed_filter_terms_pick_a_status_or_a_host(qapp):
+    from app.gui.results_model import RowFilter
+
+    parsed = RowFilter.parse("login status:404 host:B.example")
+    assert parsed == RowFilter("login", frozenset(), 404, "b.example")
+    model = ResultsModel()
+    model.reset_rows(TargetList.from_text("https://a.example/x\nhttps://b.example/login\n"
+                                          "https://b.example/y"))
+    model.store(Result.of(0, 1, "https://a.example/x", Outcome.HTTP_ERROR, status=404))
+    model.store(Result.of(1, 2, "https://b.example/login", Outcome.HTTP_ERROR, status=404))
+    model.store(Result.of(2, 3, "https://b.example/y", Outcome.OK, status=200))
+    model.flush()
+    kept = model._matcher(RowFilter.parse("status:404 host:b.example"))
+    assert [i for i in range(3) if kept(i)] == [1]
+    kept = model._matcher(RowFilter.parse("host:b.example"))
+    assert [i for i in range(3) if kept(i)] == [1, 2]

@@ -153,8 +153,8 @@ def test_clicking_bars_and_hosts_asks_for_a_filter(qtbot, qapp, summary):
     summary.show()
     qtbot.waitExposed(summary)
     summary.start(started=0.0)
-    summary.add([Result(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=5.0)] * 40
-                + [Result(1, 2, "https://b.example/x", Outcome.HTTP_ERROR, status=404,
+    summary.add([Result.of(0, 1, "https://a.example/", Outcome.OK, status=200, elapsed_ms=5.0)] * 40
+                + [Result.of(1, 2, "https://b.example/x", Outcome.HTTP_ERROR, status=404,
                           elapsed_ms=9.0)] * 30)
     summary.redraw()
     qapp.processEvents()  # the charts lay out their new axes before bars can be found
@@ -191,7 +191,7 @@ def test_the_other_hosts_row_asks_for_no_filter(qtbot, summary):
 
 
 def batch(n: int, start: int = 0) -> list[Result]:
-    return [Result(i, i + 1, f"https://a.example/{i}", Outcome.OK, status=200,
+    return [Result.of(i, i + 1, f"https://a.example/{i}", Outcome.OK, status=200,
                    elapsed_ms=10.0 + i % 50) for i in range(start, start + n)]
 
 

@@ -446,14 +446,24 @@ def test_rows_in_flight_read_fetching(qapp):
     assert [model.data(c) for c in cell] == ["queued", "fetching"]
 
 
-def test_a_summary_view_gets_a_dock_and_a_view_menu_entry(window):
-    from PySide6.QtWidgets import QLabel
-
-    dock = window.add_summary_view(QLabel("charts"))
-    assert dock.objectName() == "summary" and dock.isVisible()
+def test_the_run_summary_is_docked_hidden_fed_by_runs_and_filters_the_table(window, qtbot,
+                                                                            server):
+    dock = window.summary_dock
+    assert dock.objectName() == "summary" and not dock.isVisible()
     assert dock.toggleViewAction() in window.view_menu.actions()
     assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
-
+    dock.toggleViewAction().trigger()
+    assert dock.isVisible()
+    fetch(qtbot, window, "\n".join([server.url("/ok"), server.url("/status/404"),
+                                    server.url("/status/404?n=2")]))
+    stats = window.summary.stats
+    assert sum(stats.statuses.values()) == 3 and stats.statuses[404] == 2
+    # A click on the 404 bar arrives as this request: the table shows those rows, and says so.
+    window.summary.filter_requested.emit(("status", 404))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2)
+    assert window.results.filter_edit.text() == "status:404"
+    window.summary.filter_requested.emit(("outcome", "ok"))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1)
 
 def test_a_real_run_shows_fetching_and_waiting_rows(window, qtbot, server):
     # Row 0 hangs (fetching); row 1 answers 429 with Retry-After: 30, so while it waits to be
