@@ -20,13 +20,16 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-async def _shoot(path: Path, size: tuple[int, int], row_kind: str) -> None:
+async def _shoot(path: Path, size: tuple[int, int], row_kind: str,
+                 summary: bool = False) -> None:
     from app.core.settings import Settings
     from app.gui.main_window import MainWindow
 
     window = MainWindow(Settings())
     window.resize(*size)
     window.show()
+    if summary:  # the run summary docked and shown, so that the run feeds its charts
+        window.summary_dock.show()
     window.start_demo()
     finished = asyncio.get_running_loop().create_future()
     window.run_finished.connect(lambda p: finished.done() or finished.set_result(p))
@@ -49,6 +52,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("path", nargs="?", default="docs/screenshot.png")
     parser.add_argument("--dark", action="store_true", help="a dark palette (Fusion)")
     parser.add_argument("--size", default="1280x800", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--summary", action="store_true",
+                        help="show the run summary (charts, per-host table) beside the table")
     parser.add_argument("--row", default="http_5xx",
                         help="the failure kind whose row is selected (default http_5xx)")
     args = parser.parse_args(argv[1:])
@@ -67,7 +72,8 @@ def main(argv: list[str]) -> int:
     loop = make_loop(app)
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_shoot(Path(args.path), (width, height), args.row))
+        loop.run_until_complete(_shoot(Path(args.path), (width, height), args.row,
+                                       summary=args.summary))
     finally:
         loop.close()
     print(f"saved {args.path}")

@@ -16,16 +16,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -351,6 +353,8 @@ class MainWindow(QMainWindow):
             self.progress_bar.setUpdatesEnabled(True)
 
     def _on_finished(self, progress: Progress | None) -> None:
+        if self.summary.isVisible():
+            self.summary.redraw()  # the last batch at once, not a part every 80 ms
         self.fetch_button.setText("Fetch")
         self.fetch_button.setToolTip(FETCH_TIP)
         self.fetch_action.setEnabled(True)
@@ -558,11 +562,27 @@ class MainWindow(QMainWindow):
         self.results.filter_by(what)  # type: ignore[arg-type]
 
     def add_summary_view(self, widget: QWidget, title: str = "Summary") -> QDockWidget:
-        """Dock the run-summary view (charts, per-host table) on the right; View shows it."""
+        """Dock the run-summary view (charts, per-host table) on the right; View shows it.
+        It scrolls rather than make the window taller, and the first time it is shown it
+        takes a width that fits two charts side by side."""
         dock = QDockWidget(title, self)
         dock.setObjectName("summary")
-        dock.setWidget(widget)
+        scroller = QScrollArea()
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setWidget(widget)
+        dock.setWidget(scroller)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        sized: list[bool] = []
+
+        def first_shown(visible: bool) -> None:
+            if visible and not sized:
+                sized.append(True)
+                width = max(700, self.width() * 2 // 5)
+                QTimer.singleShot(0, lambda: self.resizeDocks(
+                    [dock], [width], Qt.Orientation.Horizontal))
+
+        dock.visibilityChanged.connect(first_shown)
         dock.show()
         self.view_menu.insertAction(self.view_menu.actions()[2], dock.toggleViewAction())
         self.summary_dock = dock
