@@ -4,14 +4,17 @@ say, and the progress bar."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 from typing import Any
 
 from app.core.engine import Engine
 from app.core.settings import Settings
 from app.core.store import RunStore, StoreError
+from app.core.tally import EXIT_SIGINT, EXIT_SIGTERM
 
-__all__ = ["Progress", "UsageError", "open_history", "say"]
+__all__ = ["Progress", "UsageError", "exit_status_for", "open_history", "say", "until_done"]
 
 
 class UsageError(Exception):
@@ -80,3 +83,34 @@ class Progress:
             self._handle.cancel()
         if self._bar is not None:
             self._bar.close()
+
+
+async def until_done(engine: Engine, task: asyncio.Task[None], progress: Progress) -> int | None:
+    """Wait for the engine's run to end, showing ``progress``; SIGINT or SIGTERM cancel it
+    (every unfinished row becomes cancelled). Returns the signal that stopped it, or None."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not received:
+            received.append(signum)
+        engine.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Windows has no add_signal_handler: Ctrl+C raises KeyboardInterrupt there instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop, signum)
+    progress.start()
+    try:
+        await asyncio.wait([task])
+    finally:
+        progress.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    return received[0] if received else None
+
+
+def exit_status_for(signum: int) -> int:
+    """130 after SIGINT, 143 after SIGTERM, as a shell reports a process they ended."""
+    return EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 import time
 from collections.abc import Sequence
 
-from app.cli.common import Progress, UsageError, open_history, say
+from app.cli.common import Progress, UsageError, exit_status_for, open_history, say, until_done
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.errors import Failure
@@ -266,36 +264,17 @@ def _settings_of(store: RunStore, run_id: int, current: Settings,
 
 async def _fetch_again(store: RunStore, run_id: int, targets: TargetList,
                        unfinished: list[int], settings: Settings, *, quiet: bool) -> int:
-    loop = asyncio.get_running_loop()
-
     def failed(exc: StoreError) -> None:
         say(f"the run history stopped recording: {exc}")
 
     writer = store.resume_run(run_id, on_error=failed)
     engine = Engine(targets, settings, [writer.add])
-    stopped: list[int] = []
-
-    def stop(signum: int) -> None:
-        stopped.append(signum)
-        engine.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop, signum)
     if not quiet:
         say(f"resuming run {run_id}: {len(unfinished):,} unfinished lines of {len(targets):,}")
     started = time.monotonic()
     task = engine.retry(unfinished)
-    progress = Progress(engine, enabled=not quiet and sys.stderr.isatty(),
-                        total=len(unfinished))
-    progress.start()
-    try:
-        await asyncio.wait([task])
-    finally:
-        progress.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+    stopped = await until_done(engine, task, Progress(
+        engine, enabled=not quiet and sys.stderr.isatty(), total=len(unfinished)))
     run = engine.run
     writer.close(Ended.CANCELLED if run is not None and run.cancelled else Ended.FINISHED)
     await asyncio.to_thread(writer.join)
@@ -306,7 +285,7 @@ async def _fetch_again(store: RunStore, run_id: int, targets: TargetList,
     if internal is not None:
         say(f"internal error: {Failure.internal(internal).message}")
         return EXIT_INTERNAL
-    if stopped:
-        return EXIT_SIGINT if stopped[0] == signal.SIGINT else EXIT_SIGTERM
+    if stopped is not None:
+        return exit_status_for(stopped)
     return EXIT_OK
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -29,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.cli.common import Progress, UsageError, open_history, say
+from app.cli.common import Progress, UsageError, exit_status_for, open_history, say, until_done
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.export import FORMATS, format_for
@@ -41,8 +39,6 @@ from app.core.store import Ended, RunStore, RunWriter, StoreError
 from app.core.tally import (
     EXIT_FAILURES,
     EXIT_INTERNAL,
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
     EXIT_USAGE,
 )
 from app.core.targets import TargetList, list_from_bytes, read_list
@@ -241,7 +237,6 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
                  quiet: bool, store: RunStore | None, source: str) -> int:
     loop = asyncio.get_running_loop()
     engine = Engine(targets, settings)
-    stopped_by: list[int] = []
 
     def write_failed(exc: BaseException) -> None:
         loop.call_soon_threadsafe(engine.cancel)
@@ -252,29 +247,13 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     if history is not None:
         engine.sinks.append(history.add)
 
-    def stop(signum: int) -> None:
-        if not stopped_by:
-            stopped_by.append(signum)
-        engine.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Windows has no add_signal_handler: Ctrl+C raises KeyboardInterrupt there instead.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop, signum)
     writer.start()
-    progress = Progress(engine, enabled=not quiet and sys.stderr.isatty())
     started = time.monotonic()
     task = engine.start()
     for notice in engine.notices:
-        print(f"fetchdeck: {notice}", file=sys.stderr)
-    progress.start()
-    try:
-        await asyncio.wait([task])
-    finally:
-        progress.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+        say(notice)
+    stopped_by = await until_done(
+        engine, task, Progress(engine, enabled=not quiet and sys.stderr.isatty()))
     await asyncio.to_thread(writer.finish)
     if history is not None:
         run = engine.run
@@ -295,10 +274,9 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
         where = "" if out.streaming else f" -> {out.display}"
         if history is not None and history.error is None:
             where += f" (run {history.run_id} in the history)"
-        print(f"fetchdeck: {engine.tally.summary(elapsed, cancelled=bool(stopped_by))}{where}",
-              file=sys.stderr)
-    if stopped_by:
-        return EXIT_SIGINT if stopped_by[0] == signal.SIGINT else EXIT_SIGTERM
+        say(f"{engine.tally.summary(elapsed, cancelled=stopped_by is not None)}{where}")
+    if stopped_by is not None:
+        return exit_status_for(stopped_by)
     if writer.error is not None and isinstance(writer.error, BrokenPipeError):
         return EXIT_FAILURES if status == 0 else status
     return status

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPalette
 from app.core.result import Outcome
 
 __all__ = ["NoticeColours", "contrast_ratio", "dark_palette", "error_colour", "is_dark",
-           "notice_colours", "outcome_colour", "outcome_colours"]
+           "notice_colours", "outcome_colour", "outcome_colours", "status_class_colour"]
 
 # (light, dark). One red for "failed" everywhere: table, details, error text.
 _OUTCOME = {
@@ -47,6 +47,18 @@ def is_dark(palette: QPalette) -> bool:
 
 def outcome_colour(outcome: Outcome, palette: QPalette) -> QColor:
     return QColor(_OUTCOME[outcome][is_dark(palette)])
+
+
+# Status classes (charts): 2xx as ok, 3xx blue (only seen when redirects are not followed),
+# 4xx as HTTP errors, 5xx as failures; anything else as cancelled's grey.
+_STATUS_CLASS = {2: _OUTCOME[Outcome.OK], 3: ("#1565c0", "#64b5f6"),
+                 4: _OUTCOME[Outcome.HTTP_ERROR], 5: _OUTCOME[Outcome.FAILED]}
+
+
+def status_class_colour(status_class: int, palette: QPalette) -> QColor:
+    """The colour of a status class (``status // 100``) for ``palette``."""
+    pair = _STATUS_CLASS.get(status_class, _OUTCOME[Outcome.CANCELLED])
+    return QColor(pair[is_dark(palette)])
 
 
 def outcome_colours(palette: QPalette) -> dict[Outcome, QColor]:

@@ -65,13 +65,14 @@ from PySide6.QtWidgets import (
 
 from app.core.result import Outcome, Result
 from app.core.stats import OTHER_HOSTS, HostLive, HostRow, RunStats
+from app.gui.colours import outcome_colour, status_class_colour
 
 if TYPE_CHECKING:  # Qt Charts is imported when the summary is first shown
     from PySide6 import QtCharts
 
 __all__ = [
     "COL_DONE", "COL_FAILED", "COL_HOST", "COL_IN_FLIGHT", "COL_MEDIAN", "COL_OK", "COL_P90",
-    "COL_THROTTLED", "COL_WAITS", "HostTableModel", "RunSummary", "outcome_colour",
+    "COL_THROTTLED", "COL_WAITS", "HostTableModel", "RunSummary",
 ]
 
 # A redraw is done in steps, one part at a time (each chart, then the table and headline), one
@@ -86,19 +87,6 @@ PARTS = 4  # charts, each drawn in a step of its own
 TABLE_SHARE = 20  # the host table takes at most 1/20 of the GUI thread's time
 MAX_STATUS_BARS = 12  # the most frequent codes, shown in code order
 
-# Outcome -> (colour on a light palette, colour on a dark one). The window's colour module
-# should own this (the results table's OUTCOME_COLORS too) once it exists.
-OUTCOME_COLOURS: dict[Outcome, tuple[str, str]] = {
-    Outcome.OK: ("#2e7d32", "#66bb6a"),
-    Outcome.HTTP_ERROR: ("#e65100", "#ffa040"),
-    Outcome.FAILED: ("#c62828", "#ef5350"),
-    Outcome.INVALID: ("#8d6e00", "#d4b84a"),
-    Outcome.CANCELLED: ("#757575", "#a0a0a0"),
-    Outcome.PENDING: ("#757575", "#a0a0a0"),
-}
-# Status classes reuse the outcome colours; 3xx (only when redirects are not followed) is blue.
-_CLASS_COLOURS = {2: OUTCOME_COLOURS[Outcome.OK], 3: ("#1565c0", "#64b5f6"),
-                  4: OUTCOME_COLOURS[Outcome.HTTP_ERROR], 5: OUTCOME_COLOURS[Outcome.FAILED]}
 _PERCENTILES = ((0.5, "p50", Qt.PenStyle.SolidLine), (0.9, "p90", Qt.PenStyle.DashLine),
                 (0.99, "p99", Qt.PenStyle.DotLine))
 SHOWN_OUTCOMES = (Outcome.OK, Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID,
@@ -107,19 +95,6 @@ OUTCOME_LABELS = {Outcome.OK: "ok", Outcome.HTTP_ERROR: "http error", Outcome.FA
                   Outcome.INVALID: "invalid", Outcome.CANCELLED: "cancelled"}
 
 Filter = tuple[str, object]  # ("outcome", "http_error"), ("status", 404), ("host", "a.org")
-
-
-def is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def outcome_colour(outcome: Outcome, palette: QPalette) -> QColor:
-    return QColor(OUTCOME_COLOURS[outcome][is_dark(palette)])
-
-
-def _class_colour(status_class: int, palette: QPalette) -> QColor:
-    light, dark = _CLASS_COLOURS.get(status_class, OUTCOME_COLOURS[Outcome.CANCELLED])
-    return QColor(dark if is_dark(palette) else light)
 
 
 def format_ms(ms: float | None) -> str:
@@ -648,7 +623,7 @@ class _Charts:
             bar_set.setBorderColor(colour)
             bar_set.setLabelColor(text)
         for bar_set in self.status_series.barSets():
-            colour = _class_colour(int(bar_set.label()[0]), palette)
+            colour = status_class_colour(int(bar_set.label()[0]), palette)
             bar_set.setColor(colour)
             bar_set.setBorderColor(colour)
         accent = palette.color(QPalette.ColorRole.Highlight)
@@ -696,7 +671,7 @@ class _Charts:
             for status_class in classes:
                 bar_set = self.qc.QBarSet(f"{status_class}xx")
                 bar_set.append([0.0] * len(codes))
-                colour = _class_colour(status_class, palette)
+                colour = status_class_colour(status_class, palette)
                 bar_set.setColor(colour)
                 bar_set.setBorderColor(colour)
                 self.status_series.append(bar_set)

@@ -16,6 +16,7 @@ from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.stats import OTHER_HOSTS, HostRow
 from app.core.targets import TargetList
+from app.gui.colours import outcome_colour
 from app.gui.results_model import ResultsModel
 from app.gui.run_controller import RunController
 from app.gui.run_summary import (
@@ -29,7 +30,6 @@ from app.gui.run_summary import (
     COL_WAITS,
     HostTableModel,
     RunSummary,
-    outcome_colour,
 )
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
