@@ -427,6 +427,9 @@ def _detail(exc: BaseException) -> str:
         if isinstance(exc, aiohttp.ClientSSLError) or isinstance(os_error, ssl.SSLError):
             # An SSLError's errno is OpenSSL's code (1 is no EPERM: "Operation not permitted").
             reason = _tls_detail(os_error)
+        elif code in (errno.EMFILE, errno.ENFILE):
+            reason = (f"{reason}: Fetchdeck has as many files and connections open as the "
+                      "system allows (see `ulimit -n`); fewer requests in flight would fit")
         elif isinstance(os_error, socket.gaierror) and os_error.errno == socket.EAI_AGAIN:
             reason = "the name server did not answer (temporary failure in name resolution)"
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
