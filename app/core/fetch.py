@@ -479,6 +479,10 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
     """
     digest = None  # made from the first chunk: a body that comes whole is hashed in one call
     head = b""
+    # The head's later pieces, joined once: adding each to ``head`` would copy it again for
+    # every chunk, quadratic in a server that trickles its body a few bytes at a time.
+    pieces: list[bytes] | None = None
+    kept = 0
     size = 0
     response.bytes = 0
     content = resp.content
@@ -487,8 +491,13 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
         while chunk := await read(CHUNK):
             if not head:
                 head = chunk[:TITLE_SCAN_BYTES]
-            elif len(head) < TITLE_SCAN_BYTES:
-                head += chunk[: TITLE_SCAN_BYTES - len(head)]
+                kept = len(head)
+            elif kept < TITLE_SCAN_BYTES:
+                piece = chunk[: TITLE_SCAN_BYTES - kept]
+                kept += len(piece)
+                if pieces is None:
+                    pieces = [head]
+                pieces.append(piece)
             if size + len(chunk) > cap:
                 response.bytes = cap
                 raise FetchError(
@@ -516,6 +525,8 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
             else f"{title}: the body ended after {size:,} bytes",
         ) from exc
     finally:
+        if pieces is not None:
+            head = b"".join(pieces)
         if response.details is not None:
             response.details.preview = head[:PREVIEW_BYTES]
     response.sha256 = (digest or hashlib.sha256()).hexdigest()
