@@ -1,4 +1,5 @@
-"""One URL, fetched: attempts with retries, redirects, a capped body read, timings.
+"""One URL, fetched: attempts with retries, redirects (followed here, hop by hop), a capped
+body read, bounded headers, timings.
 
 :func:`fetch` fills a :class:`~app.core.result.Response` of its own as it goes and returns it;
 when there is no usable answer it raises :class:`~app.core.errors.FetchFailed`, which carries
@@ -228,6 +229,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
     first = url
     hops: list[Hop] | None = None
     keep_credentials = True
+    unfollowed = False
     try:
         while True:
             async with fetcher.session.request(method, url, **options) as resp:
@@ -243,12 +245,16 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
                             fetcher, first, url, location, method, status, response, started,
                             keep_credentials)
                         continue
+                    unfollowed = True
                 ttfb = (time.perf_counter() - started) * 1000
                 if not 100 <= status <= 599:
                     raise FetchError(Kind.PROTOCOL, (
                         f"{KIND_INFO[Kind.PROTOCOL].title}: status {status} is outside "
                         "HTTP's 100-599"))
                 _record_response(response, resp, url, text, hops)
+                if unfollowed:
+                    response.note = _join(response.note, f"a {status} without a Location "
+                                          "header: nothing to follow")
                 headers = resp.headers
                 response.details = Details(
                     resp.request_info.headers,

@@ -102,6 +102,7 @@ def test_a_redirect_without_location_is_the_final_answer(hostile):
     result = fetch_one(hostile.url("redirect-no-location"))
     assert result.outcome is Outcome.OK
     assert result.status == 302 and result.redirects == 0 and result.chain == ()
+    assert result.note == "a 302 without a Location header: nothing to follow"
 
 
 @pytest.mark.parametrize("name", ["status-099", "status-600", "status-999"])
