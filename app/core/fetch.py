@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from app.core.environment import Environment
@@ -199,7 +200,10 @@ async def _head_then_get(fetcher: Fetcher, url: URL, text: str, response: Respon
         if status not in HEAD_FALLBACK_STATUS:
             return status
         notes.append(f"HEAD answered {status}; fetched with GET")
-    response.note = ""  # the GET's own notes, not the HEAD's
+    # The GET's own answer: nothing of the HEAD's (its chain, notes, length) may remain.
+    attempts = response.attempts
+    response.forget()
+    response.attempts = attempts
     return await _request(fetcher, "GET", url, text, response)
 
 
@@ -223,8 +227,6 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
     options = fetcher.options
     if fetcher.per_request:
         options = fetcher.request_options(url, url, True)
-    if response.chain or response.redirects:  # a HEAD that redirected, then the GET
-        response.chain, response.redirects = (), 0
     ttfb: float | None = None
     first = url
     hops: list[Hop] | None = None
@@ -235,7 +237,7 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
             async with fetcher.session.request(method, url, **options) as resp:
                 status = resp.status
                 if status in REDIRECT_STATUS and fetcher.follow:
-                    location = resp.headers.get("Location") or resp.headers.get("URI")
+                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
                     if location is not None:
                         if hops is None:
                             hops = []
@@ -392,8 +394,8 @@ def _no_body_expected(resp: aiohttp.ClientResponse, status: int) -> None:
     """A 204 or 304 has no body (RFC 9110). One that announces one leaves bytes on the
     connection that the next request would read as its answer, or wait behind: fail it now,
     and close the connection rather than reuse it."""
-    length = resp.headers.get("Content-Length")
-    chunked = "Transfer-Encoding" in resp.headers
+    length = resp.headers.get(hdrs.CONTENT_LENGTH)
+    chunked = hdrs.TRANSFER_ENCODING in resp.headers
     if chunked or (length is not None and length.strip() not in ("", "0")):
         discard_connection(resp)
         announced = "Transfer-Encoding: chunked" if chunked else \
@@ -456,16 +458,16 @@ def _record_response(response: Response, resp: aiohttp.ClientResponse, url: URL,
     status = response.status = resp.status
     headers = resp.headers
     response.reason, note = _server_text(resp.reason or "")
-    response.content_type, note2 = _server_text(headers.get("Content-Type", ""))
-    response.server, note3 = _server_text(headers.get("Server", ""))
+    # aiohttp's istr names: looked up without lower-casing a str each time.
+    response.content_type, note2 = _server_text(headers.get(hdrs.CONTENT_TYPE, ""))
+    response.server, note3 = _server_text(headers.get(hdrs.SERVER, ""))
     if note or note2 or note3:
         response.note = _join(*(f"{what} {n}" for what, n in (
             ("reason phrase", note), ("Content-Type", note2), ("Server", note3)) if n))
-    length = headers.get("Content-Length")
+    length = headers.get(hdrs.CONTENT_LENGTH)
     # As announced (compressed, for a compressed body); an absurd value is no length at all.
-    response.content_length = int(length) if (
-        length is not None and length.isdigit() and length.isascii() and len(length) < 19
-    ) else None
+    response.content_length = None if length is None else int(length) if (
+        len(length) < 19 and length.isdigit() and length.isascii()) else None
     if hops is None:  # not redirected: the URL as the user wrote it
         response.final_url = text
         response.first_status = status
