@@ -107,7 +107,7 @@ class Fetcher:
                     headers = {**(headers or {}), "Authorization": basic_auth(*login)}
         proxy = None if settings.proxy else environment.proxy_for(url)
         if headers is None and proxy is None:
-            return dict(self.options)
+            return self.options  # shared: callers never change it
         return {**self.options, "headers": headers, "proxy": proxy}
 
 
@@ -266,11 +266,6 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
                 if method != "HEAD":
                     await _read_body(resp, response, settings.max_body)
                 return status
-    except FetchError as exc:
-        if hops and exc.kind not in (Kind.TOO_MANY_REDIRECTS, Kind.UNSAFE_REDIRECT,
-                                     Kind.INVALID_URL):
-            raise _after_redirects(exc.kind, exc.message, hops, url) from exc
-        raise
     except TimeoutError as exc:
         # aiohttp's total timeout is the builtin TimeoutError; say which phase it cut.
         if ttfb is not None:
@@ -285,9 +280,14 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
         if kind is Kind.DNS or not isinstance(exc, aiohttp.ClientError):
             raise FetchError(kind, message) from exc
         raise
-    except aiohttp.ClientError as exc:
-        if hops:
-            raise _after_redirects(*classify(exc), hops, url) from exc
+    except Exception as exc:
+        # A hop after a redirect failed before answering: say where the chain broke. (A
+        # failure of the final response's body, or of the chain itself, says it already.)
+        if hops and ttfb is None and not (
+                isinstance(exc, FetchError) and exc.kind in _CHAIN_KINDS):
+            kind, message = classify(exc)
+            if kind is not Kind.INTERNAL:
+                raise _after_redirects(kind, message, hops, url) from exc
         raise
     finally:
         response.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -299,6 +299,10 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
             response.timings = Timings(None, None, None, ttfb)
         else:
             response.timings = NO_TIMINGS
+
+
+# Failures that are about the chain itself, whose message names the Location already.
+_CHAIN_KINDS = frozenset({Kind.TOO_MANY_REDIRECTS, Kind.UNSAFE_REDIRECT, Kind.INVALID_URL})
 
 
 def _timeout(fetcher: Fetcher, exc: TimeoutError) -> tuple[Kind, str]:
@@ -354,12 +358,12 @@ def _next_hop(fetcher: Fetcher, first: URL, url: URL, location: str, method: str
     response.final_url = str(target)
     # One origin change drops the credentials for the rest of the chain, as aiohttp does.
     keep_credentials = keep_credentials and target.origin() == url.origin()
-    options = fetcher.request_options(target, first, keep_credentials)
     remaining = settings.timeout - (time.perf_counter() - started)
     if remaining <= 0:
         raise TimeoutError
-    options["timeout"] = aiohttp.ClientTimeout(total=remaining,
-                                               connect=fetcher.timeout.connect)
+    options = {**fetcher.request_options(target, first, keep_credentials),
+               "timeout": aiohttp.ClientTimeout(total=remaining,
+                                                connect=fetcher.timeout.connect)}
     return target, method, options, keep_credentials
 
 

@@ -12,7 +12,14 @@ from app.core.errors import Kind
 from app.core.result import Outcome
 from app.core.settings import Settings
 from tests.core.runs import fetch_all, fetch_one
-from tests.servers import BASIC_AUTH, ReservedPort, ThreadedServer, compress, encoded_page
+from tests.servers import (
+    BASIC_AUTH,
+    RawServers,
+    ReservedPort,
+    ThreadedServer,
+    compress,
+    encoded_page,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,6 +50,22 @@ def test_a_redirect_to_a_refused_port_keeps_the_hop_and_says_where_it_broke(serv
     assert result.first_status == 302
     assert result.final_url == refused.url("/gone")
     assert result.error.endswith(f"(after 1 redirect, at {refused.url('/gone')})")
+
+
+def test_a_redirect_to_a_host_the_resolver_refuses_keeps_the_hop(server):
+    result = fetch_one(redirect_to(server, "http://a..b/x"))
+    assert result.failure.kind is Kind.INVALID_URL, result.error
+    assert result.redirects == 1 and result.first_status == 302
+    assert result.error.endswith("(after 1 redirect, at http://a..b/x)")
+
+
+def test_a_body_failing_after_redirects_keeps_the_whole_chain(server):
+    with RawServers() as raw:
+        result = fetch_one(redirect_to(server, raw.url("truncated")))
+    assert result.failure.kind is Kind.TRUNCATED
+    assert [hop.status for hop in result.chain] == [302, 200]
+    assert "(after" not in result.error  # it broke at the final URL, which the row shows
+    assert result.final_url == raw.url("truncated")
 
 
 @pytest.mark.parametrize(("path", "scheme"), [("/redirect-file", "file:"),
