@@ -421,9 +421,8 @@ def _bounded(headers: Any, response: Response) -> Any:
     """``headers`` as kept in the row's details: all of them while they fit in
     ``MAX_KEPT_HEADERS`` and ``MAX_KEPT_HEADER_BYTES``, else the first that do, with a note
     saying what was dropped (aiohttp allows 128 headers of 8 KiB each per response)."""
-    total = 0
-    for name, value in headers.items():
-        total += len(name) + len(value) + 4
+    # Summed in C (map), about twice as fast as a loop: this runs for most real responses.
+    total = sum(map(len, headers.keys())) + sum(map(len, headers.values())) + 4 * len(headers)
     if len(headers) <= MAX_KEPT_HEADERS and total <= MAX_KEPT_HEADER_BYTES:
         return headers
     kept: list[tuple[str, str]] = []
