@@ -38,6 +38,7 @@ from app.core.loopback import (
     RawHandler,
     ReservedPort,
     ServerThread,
+    read_request_head,
     reply_and_close,
     reset_after_request,
     reset_at_once,
@@ -47,6 +48,7 @@ from app.core.loopback import (
 
 __all__ = [
     "BASIC_AUTH",
+    "HOSTILE_BEHAVIOURS",
     "RAW_BEHAVIOURS",
     "RawServers",
     "Recorder",
@@ -305,9 +307,40 @@ def misbehaving_app(
             raise web.HTTPBadRequest(text="url is missing")
         return redirect(request.query["url"], int(number_param(request, "status", 302, 399)))
 
+    async def encoded(request: web.Request) -> web.StreamResponse:
+        # /encoded/{br,zstd,gzip,deflate}?bytes=N: an HTML page of N bytes, really compressed.
+        coding = request.match_info["coding"]
+        body = encoded_page(int(number_param(request, "bytes", 5000, 10 * 1024 * 1024)))
+        return web.Response(body=compress(body, coding), headers={
+            "Content-Type": "text/html; charset=utf-8", "Content-Encoding": coding})
+
+    async def pathological(request: web.Request) -> web.StreamResponse:
+        # /pathological/{kind}?kb=N: N KiB of HTML made to slow a naive title parser.
+        body = pathological_html(request.match_info["kind"],
+                                 int(number_param(request, "kb", 256, 4096)) * 1024)
+        return web.Response(body=body, headers={"Content-Type": "text/html"})
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for index in range(10):
+            await response.write(f"chunk {index}\n".encode() * 100)
+        await response.write_eof()
+        return response
+
+    async def cookie_redirect(request: web.Request) -> web.StreamResponse:
+        response = redirect(request.query.get("to", "/cookie-echo"))
+        response.set_cookie("hop", "1", path="/")
+        return response
+
     app = web.Application()
     app.add_routes(DEMO_ROUTES)
     app.add_routes([
+        web.get("/encoded/{coding}", encoded),
+        web.get("/pathological/{kind}", pathological),
+        web.get("/chunked", chunked),
+        web.get("/cookie-redirect", cookie_redirect),
         web.get("/redirect-js", redirect_to("javascript:alert(1)")),
         web.get("/redirect-to", redirect_to_query),
         web.get("/page", page),
@@ -324,6 +357,52 @@ def misbehaving_app(
         web.route("*", "/head-405", head_405),
     ])
     return app
+
+
+def encoded_page(size: int) -> bytes:
+    """An HTML page of exactly ``size`` bytes (at least a few dozen), titled "Encoded"."""
+    head = b"<!doctype html><html><head><title>Encoded</title></head><body>"
+    tail = b"</body></html>\n"
+    filler = b"Fetchdeck reads what curl reads. " * (size // 33 + 1)
+    return head + filler[: max(0, size - len(head) - len(tail))] + tail
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    """``body`` compressed with a real encoder for ``Content-Encoding: coding``."""
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body))
+    if coding == "zstd":
+        try:
+            from compression import zstd  # type: ignore[import-not-found]
+        except ImportError:
+            from backports import zstd
+        return bytes(zstd.compress(body))
+    if coding == "gzip":
+        import gzip
+
+        return gzip.compress(body)
+    if coding == "deflate":
+        import zlib
+
+        return zlib.compress(body)
+    raise web.HTTPBadRequest(text=f"no such coding: {coding}")
+
+
+def pathological_html(kind: str, size: int) -> bytes:
+    """``size`` bytes of HTML that a naive title scan handles in quadratic time."""
+    units = {
+        "titles": b"<title>",  # every <title> opens, none closes
+        "svgs": b"<svg><title>x</title>",  # titles that are not the page's, ever deeper
+        "unclosed": b"<title",  # no ">" ever follows
+        "no-gt": b"<a <b <c <title <svg ",  # tags that never end
+        "closers": b"</title></svg>",  # closing tags with nothing open
+    }
+    if kind not in units:
+        raise web.HTTPBadRequest(text=f"no such page: {kind}")
+    unit = units[kind]
+    return (unit * (size // len(unit) + 1))[:size]
 
 
 # --- raw listeners ----------------------------------------------------------------------------
@@ -346,12 +425,109 @@ RAW_BEHAVIOURS: dict[str, RawHandler] = {
 }
 
 
-class RawServers:
-    """One listener per entry of :data:`RAW_BEHAVIOURS`, in a thread of their own.
-    ``connections[name]`` counts the connections each accepted."""
+def _held(data: bytes, then: bytes = b"") -> RawHandler:
+    """Answer one request with ``data`` (and ``then`` a moment later), then keep the
+    connection open without answering anything more: a keep-alive server that a client
+    reusing the connection would wait on."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request_head(reader)
+        writer.write(data)
+        await writer.drain()
+        if then:
+            await asyncio.sleep(0.05)
+            writer.write(then)
+            await writer.drain()
+        while await reader.read(64 * 1024):
+            pass
+
+    return handler
+
+
+def _by_path(answers: dict[bytes, RawHandler]) -> RawHandler:
+    """Dispatch on the request path's first bytes (the keys, longest first)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await read_request_head(reader)
+        path = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"/"
+        for prefix in sorted(answers, key=len, reverse=True):
+            if path.startswith(prefix):
+                replay = asyncio.StreamReader()
+                replay.feed_data(head)
+                replay.feed_eof()
+                await answers[prefix](replay, writer)
+                while await reader.read(64 * 1024):
+                    pass
+                return
+
+    return handler
+
+
+def _answer(head: bytes, body: bytes) -> bytes:
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+TLS_PROTOCOL_VERSION_ALERT = bytes([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+
+
+async def tls_alert_protocol_version(reader: asyncio.StreamReader,
+                                     writer: asyncio.StreamWriter) -> None:
+    """Read a TLS ClientHello record and answer it as a server that speaks only TLS versions
+    the client does not offer: a fatal protocol_version alert, then a clean close."""
+    header = await reader.readexactly(5)
+    await reader.readexactly(int.from_bytes(header[3:5], "big"))
+    writer.write(TLS_PROTOCOL_VERSION_ALERT)
+    await writer.drain()
+
+
+def set_cookie_flood(count: int = 100, size: int = 8000) -> bytes:
+    """A 200 answer with ``count`` Set-Cookie headers of about ``size`` bytes each."""
+    cookies = b"".join(b"Set-Cookie: c%d=%s; Path=/\r\n" % (i, b"v" * size)
+                       for i in range(count))
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + cookies
+            + b"Content-Length: 2\r\n\r\nok")
+
+
+# Servers that send what no honest server does: bytes that are not UTF-8, terminal escapes,
+# impossible statuses, bodies where none may be, Locations that are no URL.
+HOSTILE_BEHAVIOURS: dict[str, RawHandler] = {
+    "latin1-reason": reply_and_close(
+        b"HTTP/1.1 404 Nicht gefunden \xe4\r\nContent-Length: 0\r\n\r\n"),
+    "escapes": reply_and_close(_answer(
+        b"HTTP/1.1 200 O\x07K\r\nServer: x\x1b]0;pwned\x07\r\n"
+        b"Content-Type: text/html; charset=\xe4\x1b[2J\r\nX-Thing: caf\xe9 \x1b[31mred\r\n",
+        b"<title>nul\x00 bel\x07 esc\x1b[2J \xe4</title>")),
+    "redirect-js-bytes": reply_and_close(
+        b"HTTP/1.1 302 Found\r\nLocation: javascript:\xe4\x1b]0;x\x07\r\n"
+        b"Content-Length: 0\r\n\r\n"),
+    "redirect-port": reply_and_close(
+        b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:99999/\r\nContent-Length: 0\r\n\r\n"),
+    "redirect-bad-host": reply_and_close(
+        b"HTTP/1.1 302 Found\r\nLocation: http://\xe4\x1b/x\r\nContent-Length: 0\r\n\r\n"),
+    "redirect-no-location": reply_and_close(
+        b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"),
+    "status-099": reply_and_close(b"HTTP/1.1 099 Early\r\nContent-Length: 0\r\n\r\n"),
+    "status-600": reply_and_close(b"HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n"),
+    "status-999": reply_and_close(b"HTTP/1.1 999 Custom\r\nContent-Length: 0\r\n\r\n"),
+    # A 204 whose body follows a moment later on a connection kept open, and a page on the
+    # same server: a client that reuses the connection after the 204 waits forever.
+    "no-content-body": _by_path({
+        b"/204": _held(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", b"hello"),
+        b"/": _held(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    }),
+    "cookie-flood": reply_and_close(set_cookie_flood()),
+    "tls-alert": tls_alert_protocol_version,
+}
+
+
+class RawServers:
+    """One listener per entry of ``behaviours`` (default :data:`RAW_BEHAVIOURS`), in a thread
+    of their own. ``connections[name]`` counts the connections each accepted."""
+
+    def __init__(self, host: str = "127.0.0.1",
+                 behaviours: dict[str, RawHandler] | None = None) -> None:
         self.host = host
+        self.behaviours = RAW_BEHAVIOURS if behaviours is None else behaviours
         self.ports: dict[str, int] = {}
         self.connections: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -363,7 +539,7 @@ class RawServers:
     def start(self) -> RawServers:
         self._thread.start()
         try:
-            for name, handler in RAW_BEHAVIOURS.items():
+            for name, handler in self.behaviours.items():
                 self.connections[name] = 0
                 self.ports[name] = self._thread.serve_raw(self._counted(name, handler), self.host)
         except BaseException:

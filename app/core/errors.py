@@ -8,14 +8,22 @@ a kind and a message. The mapping, most specific first:
 exception (or a cause in its chain)            condition                     kind
 =============================================  ============================  ======================
 ``FetchError``                                 raised by Fetchdeck itself    its own ``kind``
+                                               (fetch follows redirects:     ``too_many_redirects``,
+                                               3xx to file:, javascript:     ``unsafe_redirect``,
+                                               a Location that is no URL,    ``invalid_url``,
+                                               a status outside 100-599,     ``protocol``,
+                                               a 204/304 with a body,        ``protocol``,
+                                               a timeout while resolving)    ``dns``
 ``InvalidUrlClientError``, ``InvalidURL``      URL cannot be parsed          ``invalid_url``
+``UnicodeError`` from the ``idna`` codec       a host label empty or >63     ``invalid_url``
 ``NonHttpUrlRedirectClientError``              3xx to file:, javascript:...  ``unsafe_redirect``
 ``NonHttpUrlClientError``                      ftp:, file:...                ``unsupported_scheme``
 ``TooManyRedirects``                           more than max redirects       ``too_many_redirects``
 ``ClientConnectorDNSError``, ``gaierror``      name does not resolve         ``dns``
 ``ClientConnectorCertificateError``            verify_code 62/64 (name/IP)   ``tls_hostname``
 ``ClientConnectorCertificateError``            any other verify failure      ``tls_untrusted``
-``ClientSSLError``, ``ssl.SSLError``           handshake or protocol         ``tls``
+``ClientSSLError``, ``ssl.SSLError``           handshake or protocol; also   ``tls``
+                                               a reset during the handshake
 ``ClientProxyConnectionError``                 proxy unreachable             ``proxy``
 ``ClientHttpProxyError``                       proxy answered an error       ``proxy``
 ``ConnectionTimeoutError``                     connect took too long         ``connect_timeout``
@@ -35,6 +43,9 @@ builtin ``TimeoutError`` (not a ClientError)   total time per attempt spent  ``t
 ``SettingsError``                              a setting cannot be used      ``config``
 anything else                                  a bug in Fetchdeck            ``internal``
 =============================================  ============================  ======================
+
+Every message is one line of safe text: server bytes quoted in an exception (a Location, a
+status line) are cleaned as they enter (:func:`app.core.text.clean`).
 
 Responses that arrive but say 4xx/5xx are not exceptions: :func:`kind_for_status` names them.
 The original exception is always kept, as ``__cause__`` of a :class:`FetchError` or as the
@@ -58,6 +69,7 @@ import aiohttp
 from aiohttp import http_exceptions
 
 from app.core.settings import SettingsError
+from app.core.text import clean_text
 
 
 class Kind(StrEnum):
@@ -98,8 +110,9 @@ class KindInfo:
 KIND_INFO: dict[Kind, KindInfo] = {
     Kind.INVALID_URL: KindInfo(
         "Invalid URL",
-        "The line is not a URL Fetchdeck can fetch.",
-        "Check the line for typos, spaces or a missing host.",
+        "The line, or the Location a server redirected to, is not a URL Fetchdeck can fetch.",
+        "Check the line for typos, spaces, a missing host or a host label over 63 characters; "
+        "for a redirect, the message shows its target.",
     ),
     Kind.UNSUPPORTED_SCHEME: KindInfo(
         "Not an http(s) URL",
@@ -274,7 +287,7 @@ def classify(exc: BaseException) -> tuple[Kind, str]:
     if isinstance(exc, SettingsError):
         return Kind.CONFIG, f"{KIND_INFO[Kind.CONFIG].title}: {exc}"
     kind = _kind_of(exc)
-    return kind, _message(kind, exc)
+    return kind, clean_text(_message(kind, exc))
 
 
 def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read top to bottom
@@ -284,6 +297,8 @@ def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read t
         return Kind.INVALID_URL
     if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError):
         return Kind.UNSAFE_REDIRECT
+    if _is_idna_error(exc):
+        return Kind.INVALID_URL
     if isinstance(exc, aiohttp.NonHttpUrlClientError):
         return Kind.UNSUPPORTED_SCHEME
     if isinstance(exc, aiohttp.TooManyRedirects):
@@ -341,6 +356,12 @@ def _kind_of(exc: BaseException) -> Kind:  # noqa: C901 - one flat table, read t
     return Kind.INTERNAL
 
 
+def _is_idna_error(exc: BaseException) -> bool:
+    """The resolver could not encode the host name: a label empty ("a..b") or over 63
+    characters. yarl lets such names through; ``socket.getaddrinfo`` refuses them."""
+    return isinstance(exc, UnicodeError) and "idna" in str(exc)
+
+
 def _message(kind: Kind, exc: BaseException) -> str:
     detail = _one_line(_detail(exc))
     title = KIND_INFO[kind].title
@@ -362,6 +383,40 @@ def _one_line(text: str) -> str:
     return " ".join(words)
 
 
+# OpenSSL's reasons, in the words a user needs. Fetchdeck offers TLS 1.2 and 1.3 (Python's
+# default context).
+_NOT_TLS = "the server does not speak TLS on this port"
+_NO_VERSION = ("the server and Fetchdeck share no TLS version (Fetchdeck offers TLS 1.2 and "
+               "1.3; the server may accept only older, insecure ones)")
+_TLS_REASONS = {
+    "WRONG_VERSION_NUMBER": _NOT_TLS,
+    "HTTP_REQUEST": _NOT_TLS,
+    "PACKET_LENGTH_TOO_LONG": _NOT_TLS,
+    "RECORD_LAYER_FAILURE": _NOT_TLS,
+    "UNKNOWN_PROTOCOL": _NOT_TLS,
+    "TLSV1_ALERT_PROTOCOL_VERSION": _NO_VERSION,
+    "UNSUPPORTED_PROTOCOL": _NO_VERSION,
+    "NO_PROTOCOLS_AVAILABLE": _NO_VERSION,
+    "VERSION_TOO_LOW": _NO_VERSION,
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server and Fetchdeck share no cipher suite",
+    "NO_SHARED_CIPHER": "the server and Fetchdeck share no cipher suite",
+    "UNEXPECTED_EOF_WHILE_READING": "the server closed the connection during the TLS handshake",
+}
+_TLS_RESET = ("the server reset the connection during the TLS handshake (it may accept only "
+              "TLS versions older than 1.2, which Fetchdeck does not offer)")
+
+
+def _tls_detail(error: BaseException) -> str:
+    if isinstance(error, ConnectionResetError):
+        return _TLS_RESET
+    reason = str(getattr(error, "reason", None) or "")
+    if reason in _TLS_REASONS:
+        return f"{_TLS_REASONS[reason]} ({reason.lower().replace('_', ' ')})"
+    if isinstance(error, ssl.SSLEOFError):
+        return _TLS_REASONS["UNEXPECTED_EOF_WHILE_READING"]
+    return reason.lower().replace("_", " ") or str(error) or type(error).__name__
+
+
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
@@ -369,6 +424,14 @@ def _detail(exc: BaseException) -> str:
         code = os_error.errno or 0
         plain = "" if isinstance(os_error, socket.gaierror) or code <= 0 else os.strerror(code)
         reason = plain or os_error.strerror or str(os_error) or type(os_error).__name__
+        if isinstance(exc, aiohttp.ClientSSLError) or isinstance(os_error, ssl.SSLError):
+            # An SSLError's errno is OpenSSL's code (1 is no EPERM: "Operation not permitted").
+            reason = _tls_detail(os_error)
+        elif code in (errno.EMFILE, errno.ENFILE):
+            reason = (f"{reason}: Fetchdeck has as many files and connections open as the "
+                      "system allows (see `ulimit -n`); fewer requests in flight would fit")
+        elif isinstance(os_error, socket.gaierror) and os_error.errno == socket.EAI_AGAIN:
+            reason = "the name server did not answer (temporary failure in name resolution)"
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             reason = getattr(exc.certificate_error, "verify_message", None) or reason
         where = f"{exc.host}:{exc.port}"
@@ -383,6 +446,11 @@ def _detail(exc: BaseException) -> str:
         return exc.message if isinstance(exc.message, str) else str(exc)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without a complete response"
+    if isinstance(exc, ssl.SSLError):
+        return _tls_detail(exc)
+    if _is_idna_error(exc):
+        return ("the host name cannot be used: a part of it between dots is empty or longer "
+                "than 63 characters")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror  # "Connection reset by peer", not "[Errno 104] Connection reset…"
     text = str(exc).strip()
@@ -412,7 +480,8 @@ def _stack(exc: BaseException) -> tuple[StackLink, ...]:
             shared = frames
             if len(_FRAMES) < _MAX_INTERNED:
                 _FRAMES[frames] = frames
-        only = "".join(traceback.format_exception_only(type(link), link)).rstrip("\n")
+        only = _safe_lines("".join(
+            traceback.format_exception_only(type(link), link)).rstrip("\n"))
         links.append((relation, shared, only))
         relation = "cause" if link.__cause__ is not None else "context"
     return tuple(links)
@@ -461,7 +530,8 @@ class Failure:
     def from_exception(cls, exc: BaseException) -> Failure:
         kind, message = classify(exc)
         chain = tuple(
-            f"{_qualname(c)}: {str(c).strip() or '(no message)'}" for c in causes(exc)
+            f"{_qualname(c)}: {_safe_lines(str(c).strip()) or '(no message)'}"
+            for c in causes(exc)
         )
         return cls(kind, message, _qualname(exc), chain, stack=_stack(exc))
 
@@ -475,6 +545,14 @@ class Failure:
         failure = cls.from_exception(exc)
         return cls(Kind.INTERNAL, f"{KIND_INFO[Kind.INTERNAL].title}: {exc!r}",
                    failure.exception_type, failure.chain, stack=failure.stack)
+
+
+def _safe_lines(text: str) -> str:
+    """Exception text (which may quote server bytes) made safe line by line, keeping its
+    line breaks: the chain and traceback are multi-line by nature."""
+    if text.isprintable():
+        return text
+    return "\n".join(clean_text(line) for line in text.split("\n"))
 
 
 def _qualname(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""One URL, fetched: attempts with retries, redirects, a capped body read, timings.
+"""One URL, fetched: attempts with retries, redirects (followed here, hop by hop), a capped
+body read, bounded headers, timings.
 
 :func:`fetch` fills a :class:`~app.core.result.Response` of its own as it goes and returns it;
 when there is no usable answer it raises :class:`~app.core.errors.FetchFailed`, which carries
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from app.core.environment import Environment
@@ -36,13 +38,14 @@ from app.core.text import (
     TITLE_SCAN_BYTES,
     charset_of,
     clean,
+    clean_text,
     codec_for,
     human_size,
     reads_ascii,
     title_of,
     whole_chars,
 )
-from app.core.transport import basic_auth
+from app.core.transport import basic_auth, discard_connection, origin_bound
 
 __all__ = ["CHUNK", "PREVIEW_BYTES", "Fetcher", "fetch"]
 
@@ -64,17 +67,48 @@ class Fetcher:
     options: dict[str, Any] = field(init=False)
     # Timings of new connections by the task that made them (see app.core.transport).
     new_connections: dict[Any, Any] = field(init=False)
+    follow: bool = field(init=False)
+    # The user's headers that are only sent to the origin of the URL in the list (see
+    # app.core.transport.open_session, which leaves them out of the session's headers).
+    bound_headers: tuple[tuple[str, str], ...] = field(init=False)
+    # Whether requests need options of their own (credentials, environment proxies).
+    per_request: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout,
-                                             connect=self.settings.connect_timeout)
-        self.options = {
-            "allow_redirects": self.settings.follow_redirects,
-            # aiohttp gives up when the Nth redirect arrives, having followed N-1 of them.
-            "max_redirects": self.settings.max_redirects + 1,
-            "timeout": self.timeout,
-        }
+        settings = self.settings
+        self.timeout = aiohttp.ClientTimeout(total=settings.timeout,
+                                             connect=settings.connect_timeout)
+        # Redirects are followed by fetch itself (see _request).
+        self.options = {"allow_redirects": False, "timeout": self.timeout}
+        self.follow = settings.follow_redirects
         self.new_connections = getattr(self.session.connector, "phases", {})
+        self.bound_headers = origin_bound(settings.headers)
+        environment = self.environment
+        self.per_request = bool(settings.auth or environment.credentials is not None
+                                or environment.proxies or self.bound_headers)
+
+    def request_options(self, url: URL, first: URL, keep_credentials: bool) -> dict[str, Any]:
+        """The options of a request to ``url``, reached from ``first`` (the list's URL) by
+        redirects; credentials only while ``keep_credentials`` (no origin change yet)."""
+        settings, environment = self.settings, self.environment
+        headers: dict[str, str] | None = None
+        if keep_credentials:
+            if self.bound_headers:
+                headers = dict(self.bound_headers)
+            if url.user is None:
+                if first.user is not None:  # a redirect on the origin of a URL with userinfo
+                    login: tuple[str, str] | None = (first.user, first.password or "")
+                elif settings.auth:
+                    user, _, password = settings.auth.partition(":")
+                    login = (user, password)
+                else:
+                    login = environment.login_for(url.host or "")
+                if login is not None:
+                    headers = {**(headers or {}), "Authorization": basic_auth(*login)}
+        proxy = None if settings.proxy else environment.proxy_for(url)
+        if headers is None and proxy is None:
+            return self.options  # shared: callers never change it
+        return {**self.options, "headers": headers, "proxy": proxy}
 
 
 async def fetch(fetcher: Fetcher, url: URL, text: str, host: HostState) -> Response:
@@ -141,6 +175,16 @@ def _retry_after(response: Response, settings: Settings) -> float | None:
     return parse_retry_after(value, settings.retry_after_cap)
 
 
+# HEAD answers that a GET may well not share: a framework with no HEAD route (404, 405, 501),
+# a firewall or CDN rule written for GET (400, 403, 406), a handler that crashes on HEAD (500).
+# Other statuses (a 3xx, 401, 410, 429, the retried 502-504...) are the page's real answer.
+HEAD_FALLBACK_STATUS = frozenset({400, 403, 404, 405, 406, 500, 501})
+# Failures of a HEAD that a GET may not meet: the server closed or reset the connection, or
+# answered HEAD with something that is not HTTP (a body after it). Never DNS, refused, TLS,
+# timeouts, redirect limits or unsafe redirects: a GET would meet them again.
+HEAD_FALLBACK_KINDS = frozenset({Kind.RESET, Kind.PROTOCOL})
+
+
 async def _head_then_get(fetcher: Fetcher, url: URL, text: str, response: Response,
                          notes: list[str]) -> int:
     try:
@@ -149,53 +193,79 @@ async def _head_then_get(fetcher: Fetcher, url: URL, text: str, response: Respon
         raise
     except Exception as exc:
         kind, _ = classify(exc)
-        if kind is Kind.INTERNAL:
+        if kind not in HEAD_FALLBACK_KINDS:
             raise
         notes.append(f"HEAD failed ({kind.value}); fetched with GET")
     else:
-        if status not in (405, 501):
+        if status not in HEAD_FALLBACK_STATUS:
             return status
         notes.append(f"HEAD answered {status}; fetched with GET")
+    # The GET's own answer: nothing of the HEAD's (its chain, notes, length) may remain.
+    attempts = response.attempts
+    response.forget()
+    response.attempts = attempts
     return await _request(fetcher, "GET", url, text, response)
+
+
+# Statuses that send the client elsewhere when they carry a Location (as aiohttp follows).
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 
 
 async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
                    response: Response) -> int:
+    """One attempt: the request, the redirects it leads to, and the final response's body.
+
+    Redirects are followed here rather than by aiohttp, so that every response answered is in
+    the chain even when a later hop fails (refused, an invalid or unsafe Location), and the row
+    says where it broke. Each hop keeps what aiohttp's own loop did: cookies (the session's
+    jar), credentials only while the origin stays the same, 303 turning into GET, a relative
+    Location resolved against the hop, a 3xx without Location being the final answer, and one
+    total timeout for the whole attempt.
+    """
     settings = fetcher.settings
     started = time.perf_counter()
     options = fetcher.options
-    environment = fetcher.environment
-    if settings.auth or environment.credentials is not None or environment.proxies:
-        headers = None
-        if url.user is None:
-            login = (settings.auth.partition(":")[::2] if settings.auth
-                     else environment.login_for(url.host or ""))
-            if login is not None:
-                headers = {"Authorization": basic_auth(*login)}
-        proxy = None if settings.proxy else environment.proxy_for(url)
-        if headers is not None or proxy is not None:
-            options = {**options, "headers": headers, "proxy": proxy}
+    if fetcher.per_request:
+        options = fetcher.request_options(url, url, True)
     ttfb: float | None = None
+    first = url
+    hops: list[Hop] | None = None
+    keep_credentials = True
+    unfollowed = False
     try:
-        async with fetcher.session.request(method, url, **options) as resp:
-            ttfb = (time.perf_counter() - started) * 1000
-            _record_response(response, resp, url, text)
-            response.details = Details(resp.request_info.headers, resp.headers)
-            if method != "HEAD":
-                await _read_body(resp, response, settings.max_body)
-            else:
-                length = resp.headers.get("Content-Length", "")
-                response.bytes = int(length) if length.isdigit() and len(length) < 19 else None
-            return resp.status
-    except aiohttp.TooManyRedirects as exc:
-        # Every response received, the last being the redirect that was not followed.
-        response.chain = tuple(Hop(h.status, str(h.url)) for h in exc.history)
-        response.redirects = max(0, len(exc.history) - 1)
-        raise FetchError(
-            Kind.TOO_MANY_REDIRECTS,
-            f"{KIND_INFO[Kind.TOO_MANY_REDIRECTS].title}: followed {response.redirects} "
-            f"(the limit) and the server still redirects; see the redirect chain",
-        ) from exc
+        while True:
+            async with fetcher.session.request(method, url, **options) as resp:
+                status = resp.status
+                if status in REDIRECT_STATUS and fetcher.follow:
+                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+                    if location is not None:
+                        if hops is None:
+                            hops = []
+                        hops.append(Hop(status, str(resp.url)))
+                        _record_hops(response, hops, url)
+                        url, method, options, keep_credentials = _next_hop(
+                            fetcher, first, url, location, method, status, response, started,
+                            keep_credentials)
+                        continue
+                    unfollowed = True
+                ttfb = (time.perf_counter() - started) * 1000
+                if not 100 <= status <= 599:
+                    raise FetchError(Kind.PROTOCOL, (
+                        f"{KIND_INFO[Kind.PROTOCOL].title}: status {status} is outside "
+                        "HTTP's 100-599"))
+                _record_response(response, resp, url, text, hops)
+                if unfollowed:
+                    response.note = _join(response.note, f"a {status} without a Location "
+                                          "header: nothing to follow")
+                headers = resp.headers
+                response.details = Details(
+                    resp.request_info.headers,
+                    headers if len(headers) <= FEW_HEADERS else _bounded(headers, response))
+                if status == 204 or status == 304:
+                    _no_body_expected(resp, status)
+                if method != "HEAD":
+                    await _read_body(resp, response, settings.max_body)
+                return status
     except TimeoutError as exc:
         # aiohttp's total timeout is the builtin TimeoutError; say which phase it cut.
         if ttfb is not None:
@@ -204,11 +274,20 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
                 f"{KIND_INFO[Kind.READ_TIMEOUT].title}: the response started but the body did not "
                 f"finish within {settings.timeout:g} s ({response.bytes or 0:,} bytes read)",
             ) from exc
-        if not isinstance(exc, aiohttp.ClientError):
-            raise FetchError(
-                Kind.TIMEOUT,
-                f"{KIND_INFO[Kind.TIMEOUT].title}: no response within {settings.timeout:g} s",
-            ) from exc
+        kind, message = _timeout(fetcher, exc)
+        if hops:
+            raise _after_redirects(kind, message, hops, url) from exc
+        if kind is Kind.DNS or not isinstance(exc, aiohttp.ClientError):
+            raise FetchError(kind, message) from exc
+        raise
+    except Exception as exc:
+        # A hop after a redirect failed before answering: say where the chain broke. (A
+        # failure of the final response's body, or of the chain itself, says it already.)
+        if hops and ttfb is None and not (
+                isinstance(exc, FetchError) and exc.kind in _CHAIN_KINDS):
+            kind, message = classify(exc)
+            if kind is not Kind.INTERNAL:
+                raise _after_redirects(kind, message, hops, url) from exc
         raise
     finally:
         response.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -220,6 +299,145 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
             response.timings = Timings(None, None, None, ttfb)
         else:
             response.timings = NO_TIMINGS
+
+
+# Failures that are about the chain itself, whose message names the Location already.
+_CHAIN_KINDS = frozenset({Kind.TOO_MANY_REDIRECTS, Kind.UNSAFE_REDIRECT, Kind.INVALID_URL})
+
+
+def _timeout(fetcher: Fetcher, exc: TimeoutError) -> tuple[Kind, str]:
+    """The kind and message of a timeout before any response: a name server that did not
+    answer (the connection was still resolving its host when time ran out), the connect
+    timeout, or the attempt's whole time."""
+    new = fetcher.new_connections
+    phases = new.get(asyncio.current_task()) if new else None
+    if phases is not None and phases.resolving:
+        limit = fetcher.timeout.connect if isinstance(exc, aiohttp.ClientError) \
+            else fetcher.settings.timeout
+        return Kind.DNS, (f"{KIND_INFO[Kind.DNS].title}: the name server did not answer "
+                          f"within {limit:g} s")
+    if not isinstance(exc, aiohttp.ClientError):
+        return Kind.TIMEOUT, (f"{KIND_INFO[Kind.TIMEOUT].title}: no response within "
+                              f"{fetcher.settings.timeout:g} s")
+    return classify(exc)
+
+
+def _after_redirects(kind: Kind, message: str, hops: list[Hop], url: URL) -> FetchError:
+    count = len(hops)
+    where = clean_text(str(url))
+    return FetchError(kind, f"{message} (after {count} redirect{'s' * (count != 1)}, at {where})")
+
+
+def _record_hops(response: Response, hops: list[Hop], url: URL) -> None:
+    """What a failure after this hop still shows: every response answered so far."""
+    response.chain = tuple(hops)
+    response.redirects = len(hops)
+    response.first_status = hops[0].status
+    response.status = hops[-1].status
+    response.final_url = str(url)
+
+
+def _next_hop(fetcher: Fetcher, first: URL, url: URL, location: str, method: str, status: int,
+              response: Response, started: float,
+              keep_credentials: bool) -> tuple[URL, str, dict[str, Any], bool]:
+    """The URL, method and request options of the redirect's target, or the FetchError that
+    stops the chain here (too many redirects, an invalid or non-http(s) Location)."""
+    settings = fetcher.settings
+    hops = len(response.chain)
+    if hops > settings.max_redirects:
+        # Every response received, the last being the redirect that was not followed.
+        response.redirects = hops - 1
+        raise FetchError(
+            Kind.TOO_MANY_REDIRECTS,
+            f"{KIND_INFO[Kind.TOO_MANY_REDIRECTS].title}: followed {hops - 1} "
+            f"(the limit) and the server still redirects; see the redirect chain",
+        )
+    target = _redirect_target(url, location)
+    if status == 303 and method != "HEAD":
+        method = "GET"
+    response.final_url = str(target)
+    # One origin change drops the credentials for the rest of the chain, as aiohttp does.
+    keep_credentials = keep_credentials and target.origin() == url.origin()
+    remaining = settings.timeout - (time.perf_counter() - started)
+    if remaining <= 0:
+        raise TimeoutError
+    options = {**fetcher.request_options(target, first, keep_credentials),
+               "timeout": aiohttp.ClientTimeout(total=remaining,
+                                                connect=fetcher.timeout.connect)}
+    return target, method, options, keep_credentials
+
+
+def _redirect_target(url: URL, location: str) -> URL:
+    """Where a Location sends ``url``: resolved as aiohttp (and browsers) would, or a
+    FetchError saying why it cannot be followed."""
+    shown = clean_text(location[:500])
+    try:
+        target = URL(location)
+        scheme = target.scheme
+        if scheme and scheme not in ("http", "https"):
+            title = KIND_INFO[Kind.UNSAFE_REDIRECT].title
+            raise FetchError(Kind.UNSAFE_REDIRECT, f"{title}: the server redirected to {shown}")
+        if not scheme:
+            target = url.join(target)
+        elif target.raw_host is None and not location[len(scheme) + 1:].startswith("//"):
+            # "http:/path" or "http:path" is a reference to the current URL, as browsers read it.
+            target = url.join(URL(location[len(scheme) + 1:]))
+        if not target.raw_host:
+            raise ValueError("it has no host")
+        target.origin()  # raises for what yarl parsed but cannot make an origin of
+    except FetchError:
+        raise
+    except ValueError as exc:  # UnicodeError and yarl's own errors are ValueErrors
+        title = KIND_INFO[Kind.INVALID_URL].title
+        raise FetchError(Kind.INVALID_URL, f"{title}: the server redirected to {shown}, which "
+                         f"is not a valid URL ({clean_text(str(exc))})") from exc
+    return target
+
+
+def _no_body_expected(resp: aiohttp.ClientResponse, status: int) -> None:
+    """A 204 or 304 has no body (RFC 9110). One that announces one leaves bytes on the
+    connection that the next request would read as its answer, or wait behind: fail it now,
+    and close the connection rather than reuse it."""
+    length = resp.headers.get(hdrs.CONTENT_LENGTH)
+    chunked = hdrs.TRANSFER_ENCODING in resp.headers
+    if chunked or (length is not None and length.strip() not in ("", "0")):
+        discard_connection(resp)
+        announced = "Transfer-Encoding: chunked" if chunked else \
+            f"Content-Length: {clean_text(length or '')[:40]}"
+        raise FetchError(Kind.PROTOCOL, (
+            f"{KIND_INFO[Kind.PROTOCOL].title}: a {status} answer has no body, but this one "
+            f"announced one ({announced})"))
+
+
+# A response with at most this many headers is kept whole: aiohttp caps each header line at
+# 8 KiB, so these are bounded by the byte cap below. Checking only len() keeps the common case
+# free; longer header sets are measured and cut.
+FEW_HEADERS = 8
+MAX_KEPT_HEADERS = 100
+MAX_KEPT_HEADER_BYTES = 64 * 1024
+
+
+def _bounded(headers: Any, response: Response) -> Any:
+    """``headers`` as kept in the row's details: all of them while they fit in
+    ``MAX_KEPT_HEADERS`` and ``MAX_KEPT_HEADER_BYTES``, else the first that do, with a note
+    saying what was dropped (aiohttp allows 128 headers of 8 KiB each per response)."""
+    # Summed in C (map), about twice as fast as a loop: this runs for most real responses.
+    total = sum(map(len, headers.keys())) + sum(map(len, headers.values())) + 4 * len(headers)
+    if len(headers) <= MAX_KEPT_HEADERS and total <= MAX_KEPT_HEADER_BYTES:
+        return headers
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for name, value in headers.items():
+        cost = len(name) + len(value) + 4
+        if len(kept) >= MAX_KEPT_HEADERS or size + cost > MAX_KEPT_HEADER_BYTES:
+            break
+        kept.append((clean_text(name), clean_text(value)))
+        size += cost
+    dropped = len(headers) - len(kept)
+    response.note = _join(response.note, (
+        f"response headers: kept {len(kept)} of {len(headers)} ({human_size(size)} of "
+        f"{human_size(total)}); {dropped} dropped"))
+    return tuple(kept)
 
 
 # Server text seen before, cleaned: a run sees the same few reason phrases, content types and
@@ -239,28 +457,29 @@ def _server_text(value: str) -> tuple[str, str]:
 
 
 def _record_response(response: Response, resp: aiohttp.ClientResponse, url: URL,
-                     text: str) -> None:
+                     text: str, hops: list[Hop] | None) -> None:
     status = response.status = resp.status
     headers = resp.headers
     response.reason, note = _server_text(resp.reason or "")
-    response.content_type, note2 = _server_text(headers.get("Content-Type", ""))
-    response.server, note3 = _server_text(headers.get("Server", ""))
+    # aiohttp's istr names: looked up without lower-casing a str each time.
+    response.content_type, note2 = _server_text(headers.get(hdrs.CONTENT_TYPE, ""))
+    response.server, note3 = _server_text(headers.get(hdrs.SERVER, ""))
     if note or note2 or note3:
         response.note = _join(*(f"{what} {n}" for what, n in (
             ("reason phrase", note), ("Content-Type", note2), ("Server", note3)) if n))
-    history = resp.history
-    if not history and resp.url is url:  # not redirected: the URL as the user wrote it
+    length = headers.get(hdrs.CONTENT_LENGTH)
+    # As announced (compressed, for a compressed body); an absurd value is no length at all.
+    response.content_length = None if length is None else int(length) if (
+        len(length) < 19 and length.isdigit() and length.isascii()) else None
+    if hops is None:  # not redirected: the URL as the user wrote it
         response.final_url = text
         response.first_status = status
         return
     final = str(resp.url)
     response.final_url = text if final == text else final
-    response.redirects = len(history)
-    if history:
-        response.chain = (*(Hop(h.status, str(h.url)) for h in history), Hop(status, final))
-        response.first_status = history[0].status
-    else:
-        response.first_status = status
+    response.redirects = len(hops)
+    response.chain = (*hops, Hop(status, final))
+    response.first_status = hops[0].status
 
 
 async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int) -> None:
@@ -271,6 +490,10 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
     """
     digest = None  # made from the first chunk: a body that comes whole is hashed in one call
     head = b""
+    # The head's later pieces, joined once: adding each to ``head`` would copy it again for
+    # every chunk, quadratic in a server that trickles its body a few bytes at a time.
+    pieces: list[bytes] | None = None
+    kept = 0
     size = 0
     response.bytes = 0
     content = resp.content
@@ -279,8 +502,13 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
         while chunk := await read(CHUNK):
             if not head:
                 head = chunk[:TITLE_SCAN_BYTES]
-            elif len(head) < TITLE_SCAN_BYTES:
-                head += chunk[: TITLE_SCAN_BYTES - len(head)]
+                kept = len(head)
+            elif kept < TITLE_SCAN_BYTES:
+                piece = chunk[: TITLE_SCAN_BYTES - kept]
+                kept += len(piece)
+                if pieces is None:
+                    pieces = [head]
+                pieces.append(piece)
             if size + len(chunk) > cap:
                 response.bytes = cap
                 raise FetchError(
@@ -308,6 +536,8 @@ async def _read_body(resp: aiohttp.ClientResponse, response: Response, cap: int)
             else f"{title}: the body ended after {size:,} bytes",
         ) from exc
     finally:
+        if pieces is not None:
+            head = b"".join(pieces)
         if response.details is not None:
             response.details.preview = head[:PREVIEW_BYTES]
     response.sha256 = (digest or hashlib.sha256()).hexdigest()

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, overload
 
 from app.core.errors import Failure
+from app.core.text import clean_text
 
 
 class Outcome(StrEnum):
@@ -62,7 +63,12 @@ NO_TIMINGS = Timings()
 
 class HeaderPairs(Sequence[tuple[str, str]]):
     """A response's or request's headers as (name, value) pairs, read from aiohttp's immutable
-    multidict when asked rather than copied for every response."""
+    multidict when asked rather than copied for every response.
+
+    Server text is made safe here, as it is read (:func:`app.core.text.clean_text`): aiohttp
+    keeps a non-UTF-8 byte as a lone surrogate and a control character as it came, and the
+    details pane, exports and logs that read these pairs must never fail on them nor pass a
+    terminal escape on."""
 
     __slots__ = ("_items",)
 
@@ -70,10 +76,11 @@ class HeaderPairs(Sequence[tuple[str, str]]):
         self._items = headers
 
     def _pairs(self) -> list[tuple[str, str]]:
-        return list(self._items.items())
+        return list(self)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items.items())
+        for name, value in self._items.items():
+            yield clean_text(name), clean_text(value)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -23,7 +23,8 @@ from multidict import CIMultiDict, istr
 
 from app.core.settings import Settings, SettingsError
 
-__all__ = ["Phases", "basic_auth", "make_ssl", "open_session"]
+__all__ = ["Phases", "basic_auth", "discard_connection", "make_ssl", "open_session",
+           "origin_bound"]
 
 
 def make_ssl(settings: Settings) -> ssl.SSLContext | bool:
@@ -66,6 +67,9 @@ class Phases:
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
+    # Set while the connection waits for its host name: a timeout then means the name server
+    # did not answer, not that the host did not.
+    resolving: bool = False
 
 
 # The connection the current task is resolving a host name for, set only while it does.
@@ -99,11 +103,16 @@ class _TimedConnector(aiohttp.TCPConnector):
         return phases
 
     async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
-        token = _RESOLVING_FOR.set(self._phases())
+        phases = self._phases()
+        token = _RESOLVING_FOR.set(phases)
+        phases.resolving = True
         try:
-            return await super()._resolve_host(host, port, traces=traces)
+            result = await super()._resolve_host(host, port, traces=traces)
         finally:
             _RESOLVING_FOR.reset(token)
+        # Only an answer (or an error) ends the wait: a timeout cancelling this leaves it set.
+        phases.resolving = False
+        return result
 
     async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
         needed = ("_local_addr_infos", "_happy_eyeballs_delay", "_interleave", "_socket_factory")
@@ -138,6 +147,12 @@ class _TimedConnector(aiohttp.TCPConnector):
             raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
         except ssl.SSLError as exc:
             raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except ConnectionResetError as exc:
+            if phases.connect_ms is not None and kwargs.get("ssl"):
+                # TCP was up: the server reset the TLS handshake (often a server that accepts
+                # only TLS versions older than ours, and says so by hanging up).
+                raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+            raise client_error(req.connection_key, exc) from exc
         except OSError as exc:
             if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
                 raise
@@ -169,6 +184,10 @@ def open_session(settings: Settings,
         ssl=ssl_arg,
         resolver=_TimedResolver(),
     )
+    # Credentials and cookies the user set go only to the origin of each URL in the list:
+    # fetch adds them per request, and drops them when a redirect leaves that origin.
+    headers = [(name, value) for name, value in settings.headers
+               if (name, value) not in origin_bound(settings.headers)]
     jar: aiohttp.abc.AbstractCookieJar = (
         aiohttp.CookieJar(unsafe=True) if settings.cookies else aiohttp.DummyCookieJar()
     )
@@ -177,7 +196,7 @@ def open_session(settings: Settings,
         cookie_jar=jar,
         # The user's own headers only: merging session headers into every request costs
         # more than aiohttp's default headers, which is where the User-Agent goes.
-        headers=CIMultiDict(settings.headers) if settings.headers else None,
+        headers=CIMultiDict(headers) if headers else None,
         request_class=_request_class(settings.user_agent),
         proxy=settings.proxy,
         # Environment proxies and netrc are read once per run (see app.core.environment).
@@ -185,6 +204,29 @@ def open_session(settings: Settings,
         auto_decompress=True,
         timeout=aiohttp.ClientTimeout(total=None),
     )
+
+
+def discard_connection(resp: aiohttp.ClientResponse) -> None:
+    """Close the connection ``resp`` came on, even when aiohttp already put it back in the
+    pool: a response with no body (204, 304, HEAD) releases its connection as it starts, and a
+    server that sends a body anyway leaves bytes there for the next request to read.
+
+    Uses ``ClientResponse._protocol`` (aiohttp 3.11-3.14); without it, only ``close()``.
+    """
+    protocol = getattr(resp, "_protocol", None)
+    close = getattr(protocol, "abort", None)
+    if callable(close):
+        close()
+    resp.close()
+
+
+# Request headers a redirect to another origin must not carry (aiohttp drops the same ones).
+_ORIGIN_BOUND = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def origin_bound(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The user's headers that belong to one origin: credentials and cookies."""
+    return tuple((name, value) for name, value in headers if name.lower() in _ORIGIN_BOUND)
 
 
 def basic_auth(user: str, password: str) -> str:
