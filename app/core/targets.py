@@ -22,8 +22,11 @@ from app.core.redact import mask_url
 from app.core.sources import (
     MAX_LINE_CHARS,
     ImportedList,
+    SourceError,
     parse_bytes,
     read_source,
+    row_text,
+    split_lines,
     too_long_message,
 )
 from app.core.sources import parse_text as parse_source_text
@@ -201,8 +204,21 @@ class TargetList:
     @classmethod
     def from_text(cls, text: str) -> TargetList:
         """Pasted or typed text: one row per line (LF or CRLF) that is not blank or a
-        comment; a pasted table (tab-separated, as spreadsheets copy) is read as a table."""
-        return cls.from_imported(parse_source_text(text))
+        comment; a pasted table (tab-separated, as spreadsheets copy) is read as a table.
+        Never raises: text that looks like a table or a sitemap but is not one (half-typed
+        XML) is read line by line, and its notice says why."""
+        try:
+            return cls.from_imported(parse_source_text(text))
+        except SourceError as exc:
+            texts: list[str] = []
+            lines: array[int] = array("L")
+            for number, raw in split_lines(text):
+                row = row_text(raw)
+                if row is not None:
+                    texts.append(row)
+                    lines.append(number)
+            return cls.from_imported(ImportedList(
+                texts, lines, notices=(f"read line by line: {exc}",)))
 
     @classmethod
     def from_lines(cls, raw_lines: Iterable[str], first_line: int = 1) -> TargetList:
