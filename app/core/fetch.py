@@ -460,10 +460,15 @@ def _record_response(response: Response, resp: aiohttp.ClientResponse, url: URL,
                      text: str, hops: list[Hop] | None) -> None:
     status = response.status = resp.status
     headers = resp.headers
-    response.reason, note = _server_text(resp.reason or "")
+    # Seen before (nearly always): one dict lookup each, no call.
+    cleaned = _CLEAN.get
+    reason = resp.reason or ""
+    response.reason, note = cleaned(reason) or _server_text(reason)
     # aiohttp's istr names: looked up without lower-casing a str each time.
-    response.content_type, note2 = _server_text(headers.get(hdrs.CONTENT_TYPE, ""))
-    response.server, note3 = _server_text(headers.get(hdrs.SERVER, ""))
+    content_type = headers.get(hdrs.CONTENT_TYPE, "")
+    response.content_type, note2 = cleaned(content_type) or _server_text(content_type)
+    server = headers.get(hdrs.SERVER, "")
+    response.server, note3 = cleaned(server) or _server_text(server)
     if note or note2 or note3:
         response.note = _join(*(f"{what} {n}" for what, n in (
             ("reason phrase", note), ("Content-Type", note2), ("Server", note3)) if n))

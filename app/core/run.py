@@ -288,13 +288,27 @@ class Run:
             host.active -= 1
             if self._parked and target.host in self._parked:
                 self._ready_hosts.append(target.host)
-            result = self._result(target, task)
+            # An ok row, the common case, without a further call; the rest in _result.
+            if not task.cancelled() and task.exception() is None:
+                response = task.result()
+                status = response.status
+                if status is not None and status < 400:
+                    result = Result(target.index, target.line, target.text, Outcome.OK, None,
+                                    response)
+                else:
+                    result = self._result(target, task)
+            else:
+                result = self._result(target, task)
         except BaseException as exc:  # a bug here must still leave a row, and be seen
             result = Result(target.index, target.line, target.text, Outcome.FAILED,
                             Failure.internal(exc))
         if result.outcome is not Outcome.CANCELLED:
             self.fetched += 1
-        self._emit(result)
+        self.done += 1
+        try:
+            self._sink(result)
+        except Exception as exc:
+            self._sink_failed(result, exc)
         try:
             self._fill()
         finally:
@@ -329,10 +343,14 @@ class Run:
         try:
             self._sink(result)
         except Exception as exc:
-            asyncio.get_running_loop().call_exception_handler({
-                "message": f"Fetchdeck could not deliver the result of {mask_url(result.url)}",
-                "exception": exc,
-            })
+            self._sink_failed(result, exc)
+
+    @staticmethod
+    def _sink_failed(result: Result, exc: Exception) -> None:
+        asyncio.get_running_loop().call_exception_handler({
+            "message": f"Fetchdeck could not deliver the result of {mask_url(result.url)}",
+            "exception": exc,
+        })
 
     # -- stopping ------------------------------------------------------------------------------
 

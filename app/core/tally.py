@@ -84,10 +84,11 @@ class Tally:
         failure = result.failure
         if failure is not None and failure.kind is Kind.INTERNAL:
             self.internal += 1
-        failed_check = result.check == "fail"
-        if failed_check != self._checks[index]:
-            self._checks[index] = failed_check
-            self.checks_failed += 1 if failed_check else -1
+        if result.check or self.checks_failed:  # a list with expectations
+            failed_check = result.check == "fail"
+            if failed_check != self._checks[index]:
+                self._checks[index] = failed_check
+                self.checks_failed += 1 if failed_check else -1
 
     def count(self, outcome: Outcome) -> int:
         return self.counts[_CODE[outcome]]
