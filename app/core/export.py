@@ -61,14 +61,38 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-_NUMBER_TEXT = {n: str(n) for n in range(1000)}  # statuses, redirects, attempts: reused text
+class _Numbers(dict[int | None, str]):
+    """Statuses, redirects, attempts as text: the common ones made once, None as ""."""
+
+    def __missing__(self, value: int | None) -> str:
+        return "" if value is None else str(value)
+
+
+_NUMBER_TEXT = _Numbers({n: str(n) for n in range(1000)})
+
+
+class _Cells(dict[str, str]):
+    """Server text that repeats from row to row (a reason phrase, a content type, a server
+    name), made safe and neutralised once per distinct value, at most ``LIMIT`` kept."""
+
+    LIMIT = 4096
+
+    def __init__(self, raw: bool) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def __missing__(self, text: str) -> str:
+        cell = text if text.isprintable() else clean_text(text)
+        if not self.raw and cell and cell[0] in _FORMULA_FIRST:
+            cell = "'" + cell
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[text] = cell
+        return cell
 
 
 def _int(value: int | None) -> str:
-    if value is None:
-        return ""
-    text = _NUMBER_TEXT.get(value)
-    return str(value) if text is None else text
+    return _NUMBER_TEXT[value]
 
 
 def _safe(text: str) -> str:
@@ -90,7 +114,8 @@ class Rows:
     """Turns results into cells for one export: masking and neutralising decided once, and
     the list's own data (expected answers, imported columns) joined by row."""
 
-    __slots__ = ("redactor", "raw", "expected", "statuses", "extra", "width", "_names")
+    __slots__ = ("redactor", "raw", "expected", "statuses", "extra", "width", "_names",
+                 "_secrets", "_repeated")
 
     def __init__(self, settings: Settings, redactor: Redactor | None = None,
                  targets: TargetList | None = None) -> None:
@@ -101,6 +126,8 @@ class Rows:
         self.extra = targets.extra if targets is not None and targets.columns else None
         self.width = len(targets.columns) if targets is not None else 0
         self._names = columns_for(targets)[len(COLUMNS):]
+        self._secrets = self.redactor.has_secrets
+        self._repeated = _Cells(self.raw)
 
     def _list_cells(self, result: Result) -> list[str]:
         """The expected answer, the check, and the imported columns of ``result``'s row."""
@@ -123,80 +150,98 @@ class Rows:
     def texts(self, result: Result) -> list[str]:
         """The CSV cells for one result, as text.
 
-        Written for speed (a million rows should export in a few seconds): only cells that hold
-        text from a user or server are neutralised; the rest are numbers and tokens. Server
-        text (reason, content type, server, title) was made safe when it arrived.
+        Written for speed (a million rows should export in a few seconds, and ``fetchdeck
+        run`` formats every row as it goes): few calls per row. The server texts that repeat
+        from row to row (reason, content type, server) are made safe and neutralised once per
+        distinct value; the rest are numbers and tokens, or checked in place.
         """
         r = result.response
         failure = result.failure
-        url, final_url = _safe(result.url), r.final_url
-        error = _safe(failure.message) if failure else ""
+        url = result.url
+        final_url = r.final_url
+        note = r.note
+        title = r.title
+        if failure is None:
+            error = kind = ""
+        else:
+            error, kind = failure.message, failure.kind.value
         chain = result.redirect_chain_text() if r.chain else ""
-        note = _safe(r.note)
+        # The user's own text, messages and titles: made safe (control characters) here.
+        if not url.isprintable():
+            url = clean_text(url)
+        if error and not error.isprintable():
+            error = clean_text(error)
+        if note and not note.isprintable():
+            note = clean_text(note)
+        if title and not title.isprintable():
+            title = clean_text(title)
         redactor = self.redactor
         if redactor.enabled:
-            url = redactor.url(url)
-            if final_url:
+            if self._secrets or "@" in url:
+                url = redactor.url(url)
+            if final_url and (self._secrets or "@" in final_url):
                 final_url = redactor.url(final_url)
-            if chain:
+            if chain and (self._secrets or "@" in chain):
                 chain = redactor.text(chain)
-            if error:
+            if error and (self._secrets or "@" in error):
                 error = redactor.text(error)
-            if note:
+            if note and (self._secrets or "@" in note):
                 note = redactor.text(note)
-        # Cleaned when they arrived from a server; again here, so that no row from anywhere
-        # (a store, a synthetic row, an older Fetchdeck) can make an export fail.
-        reason, content_type = _safe(r.reason), _safe(r.content_type)
-        title, server = _safe(r.title), _safe(r.server)
         if not self.raw:
             first = _FORMULA_FIRST
             if url and url[0] in first:
                 url = "'" + url
             if final_url and final_url[0] in first:
                 final_url = "'" + final_url
-            if reason and reason[0] in first:
-                reason = "'" + reason
-            if content_type and content_type[0] in first:
-                content_type = "'" + content_type
             if error and error[0] in first:
                 error = "'" + error
             if chain and chain[0] in first:
                 chain = "'" + chain
             if title and title[0] in first:
                 title = "'" + title
-            if server and server[0] in first:
-                server = "'" + server
             if note and note[0] in first:
                 note = "'" + note
+        repeated = self._repeated
+        reason = repeated[r.reason]
+        content_type = repeated[r.content_type]
+        server = repeated[r.server]
         t = r.timings
+        number = _NUMBER_TEXT
         size = r.bytes
-        return [
+        length = r.content_length
+        dns, connect, tls, ttfb = t
+        cells = [
             url,
             result.outcome,  # a StrEnum: csv writes its value
-            _int(r.status),
+            number[r.status],
             reason,
             final_url,
-            _int(r.redirects),
+            number[r.redirects],
             content_type,
             "" if size is None else str(size),
-            _ms(r.elapsed_ms),
-            failure.kind.value if failure else "",
+            "" if r.elapsed_ms is None else f"{r.elapsed_ms:.1f}",
+            kind,
             error,
-            _int(r.attempts),
+            number[r.attempts],
             chain,
             title,
             r.sha256,
             server,
-            _ms(t.dns_ms),
-            _ms(t.connect_ms),
-            _ms(t.tls_ms),
-            _ms(t.ttfb_ms),
+            "" if dns is None else f"{dns:.1f}",
+            "" if connect is None else f"{connect:.1f}",
+            "" if tls is None else f"{tls:.1f}",
+            "" if ttfb is None else f"{ttfb:.1f}",
             str(result.line),
             note,
-            _int(r.first_status),
-            "" if r.content_length is None else str(r.content_length),
-            *self._list_cells(result),
+            number[r.first_status],
+            "" if length is None else str(length),
         ]
+        if self.expected is None and self.statuses is None and self.extra is None:
+            cells += ("", "", result.check, self._text(result.check_reason)
+                      if result.check_reason else "")
+            return cells
+        cells += self._list_cells(result)
+        return cells
 
     def record(self, result: Result) -> dict[str, Any]:
         """The JSON object for one result: the CSV's field names, numbers as numbers, empty as

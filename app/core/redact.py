@@ -64,6 +64,12 @@ class Redactor:
                 secrets.append(match["password"])
         return cls(settings.mask_passwords, secrets)
 
+    @property
+    def has_secrets(self) -> bool:
+        """Whether literal secrets (an --auth or proxy password) are masked too, so that text
+        without an "@" may still need masking."""
+        return bool(self._secrets)
+
     def url(self, text: str) -> str:
         """A URL (or what should have been one) with its password masked, and any
         ``scheme://user:pw@`` inside it (a redirect target in a query string)."""
