@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
 
     def _build_panes(self) -> None:
         self.form = UrlForm()
+        self.form.set_settings(self.settings)
         self.fetch_button = QPushButton("Fetch")
         self.fetch_button.setDefault(True)
         self.fetch_button.setMinimumWidth(96)
@@ -459,6 +460,7 @@ class MainWindow(QMainWindow):
         settings = saved.replace(**self.overrides)
         self.settings = settings
         self.controller.settings = settings
+        self.form.set_settings(settings)
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.error_panel.set_settings(settings)
@@ -484,10 +486,9 @@ class MainWindow(QMainWindow):
     def export_csv(self, path: str) -> asyncio.Future[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
         engine = self.controller.engine
-        source = self.form.source_path
         task = self.exports.start(path, self.model.snapshot(), self.settings,
                                   targets=engine.targets if engine is not None else None,
-                                  protect=[source] if source else [])
+                                  protect=list(self.form.source_paths))
         self._enable_export()
         return task
 
