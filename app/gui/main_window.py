@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.filter_edit = self.results.filter_edit
         self.outcome_filter = self.results.outcome_filter
         self.rows_label = self.results.rows_label
+        self.form.drops.watch(self.table.viewport())  # a list dropped on the table imports too
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main_splitter")

@@ -30,6 +30,7 @@ from app.core.imported import ColumnNotFound, ImportedList, TableColumns, TableP
 from app.core.settings import Settings
 from app.core.sources import SourceError, decode_bytes, inflate, parse_bytes, parse_text
 from app.core.targets import Summary, TargetList, summarize
+from app.gui.drops import ListDrops
 from app.gui.import_dialog import ColumnDialog
 from app.gui.import_words import count, describe_import, duplicates_phrase
 from app.gui.widgets import secondary
@@ -180,6 +181,13 @@ class UrlForm(QWidget):
         self.stop_button.clicked.connect(self.cancel_loading)
         self._dialog: QFileDialog | None = None
         self.column_dialog: ColumnDialog | None = None
+        # Files dropped anywhere on the form are imported; text dropped outside the editor
+        # becomes the list (the editor inserts text where it falls, as editors do).
+        self.drops = ListDrops(self)
+        self.drops.watch(self)
+        self.drops.watch(self.editor.viewport(), text=False)
+        self.drops.files_dropped.connect(self.load_files)
+        self.drops.text_dropped.connect(self.drop_text)
 
     # -- text ----------------------------------------------------------------------------------
 
