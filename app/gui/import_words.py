@@ -39,12 +39,15 @@ def kind_phrase(kind: str, table: TablePreview | None = None) -> str:
     }.get(kind, kind)
 
 
-def describe_import(imported: ImportedList, rows_word: str = "row") -> list[str]:
+_ROW_WORDS = {"text": "line", "html": "link", "sitemap": "URL", "sitemap_index": "sitemap"}
+
+
+def describe_import(imported: ImportedList) -> list[str]:
     """Lines saying how ``imported`` was read: its kind and size, then every notice (the
     encoding, undecodable lines, the columns used and why), then the columns kept for the
     export. The first line has no capital, so that a caller can put a name before it."""
     size = len(imported)
-    word = "row" if imported.table is not None else rows_word
+    word = "row" if imported.table is not None else _ROW_WORDS.get(imported.kind, "row")
     lines = [f"{kind_phrase(imported.kind, imported.table)}: {count(size, word)}"]
     for notice in imported.notices:
         lines.append(_sentence(notice))

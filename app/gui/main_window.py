@@ -55,6 +55,7 @@ from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.settings_dialog import SettingsDialog
+from app.gui.sitemap_dialog import SitemapDialog
 from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
 from app.gui.widgets import action, ask
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self._router: ExceptionRouter | None = None
         self.demo = Demo()
         self.summary_dock: QDockWidget | None = None
+        self.sitemap_dialog: SitemapDialog | None = None
+        self._sitemap_url = ""
 
         self.model = ResultsModel(self)
         self.redactor = Redactor.for_settings(settings)
@@ -195,11 +198,15 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.import_action = action(self, "&Import URL list…", self.form.choose_file,
                                     shortcut=QKeySequence.StandardKey.Open)
+        self.import_sitemap_action = action(
+            self, "Import &sitemap from URL…", self.choose_sitemap_url,
+            tip="Read the pages a sitemap or sitemap index lists, with the current settings")
         self.export_action = action(self, "&Export CSV…", self.choose_export_path,
                                     shortcut="Ctrl+E")
         self.export_action.setEnabled(False)
         self.quit_action = action(self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
-        file_menu.addActions([self.import_action, self.export_action])
+        file_menu.addActions([self.import_action, self.import_sitemap_action,
+                              self.export_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -639,6 +646,19 @@ class MainWindow(QMainWindow):
 
     def _forget_close_box(self) -> None:
         self._close_box = None
+
+    def choose_sitemap_url(self) -> SitemapDialog:
+        """File → Import sitemap from URL…: the form reads it, progress in its summary."""
+        dialog = SitemapDialog(self, self._sitemap_url)
+        dialog.url_chosen.connect(self._import_sitemap)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.sitemap_dialog = dialog
+        return dialog
+
+    def _import_sitemap(self, url: str) -> None:
+        self._sitemap_url = url
+        self.form.load_sitemap(url)
 
     def load_path(self, path: str | Path) -> asyncio.Task[None]:
         """Import a URL file; the task ends once the form shows it."""

@@ -347,7 +347,7 @@ class UrlForm(QWidget):
             if expanded is None:
                 return
             read = await asyncio.to_thread(_prepared, expanded)
-        description = describe_import(read.imported, "line")
+        description = describe_import(read.imported)
         description[0] = description[0][0].upper() + description[0][1:] + "."
         self._enter_big_mode(path.name, (str(path),), read, description)
 
@@ -362,7 +362,7 @@ class UrlForm(QWidget):
         description: list[str] = []
         for path, read in reads:
             assert read.targets is not None
-            lines = describe_import(read.imported, "line")
+            lines = describe_import(read.imported)
             description.append(f"{path.name}: {lines[0]}")
             description += [f"  {line}" for line in lines[1:]]
             if combined is None:
@@ -387,7 +387,7 @@ class UrlForm(QWidget):
             self._could_not(url, f"Sitemap {url}: {exc}")
             return
         read = await asyncio.to_thread(_prepared, imported)
-        description = describe_import(imported, "URL")
+        description = describe_import(imported)
         description[0] = description[0][0].upper() + description[0][1:] + "."
         self._enter_big_mode(url, (), read, description)
 
