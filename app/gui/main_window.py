@@ -594,6 +594,7 @@ class MainWindow(QMainWindow):
             self.error_panel.splitter.restoreState(parts["errors_splitter"])
         if "columns" in parts:
             self.table.horizontalHeader().restoreState(parts["columns"])
+            self.results.place_added_columns()  # a layout saved before they existed
         place_on_screen(self, parts.get("geometry"))
 
     def save_layout(self) -> None:
