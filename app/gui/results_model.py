@@ -87,9 +87,8 @@ def first_status(result: Result) -> int | None:
 
 
 def was_redirected(result: Result) -> bool:
-    """The first answer was a redirect, followed or not."""
-    first = first_status(result)
-    return result.redirects > 0 or (first is not None and 300 <= first < 400)
+    """The first answer was a redirect (301, 302, 303, 307, 308), followed or not."""
+    return result.redirects > 0 or bool(redirect_type(first_status(result)))
 
 
 def first_answer(result: Result) -> str:
@@ -106,7 +105,7 @@ def first_answer(result: Result) -> str:
             return f"{text} → {final}"
         endless = result.failure is not None and result.failure.kind is Kind.TOO_MANY_REDIRECTS
         return f"{text} → never ends" if endless else f"{text} → no answer"
-    if 300 <= first < 400 and result.status == first:
+    if kind and result.status == first:
         return f"{text} (not followed)"
     return text
 
