@@ -291,3 +291,20 @@ def test_malformed_pasted_xml_is_said_not_raised(form, qtbot):
     form.set_text("<urlset><url><loc>https://a.example/")
     assert len(form.targets()) == 0
     assert "not well-formed XML" in form.source_info.text()
+
+
+def test_the_readme_redirect_map_imports_as_the_readme_says(form, qtbot, tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```csv\n(.*?)```", readme, re.S)
+    assert example is not None
+    path = tmp_path / "redirects.csv"
+    path.write_text(example[1], encoding="utf-8")
+    load(qtbot, form, path)
+    targets = form.targets()
+    assert targets.expected == ["https://www.example.com/", "/shop/blue",
+                                "https://www.example.com/about", None]
+    assert targets.expected_status == [301, 301, 308, 410]
+    assert "expected targets from 'new'" in form.big_label.text()
