@@ -23,7 +23,7 @@ from tests.servers import ReservedPort, ThreadedServer
 pytestmark = pytest.mark.timeout(90)
 
 
-def redirect_map_app(closed_port: int) -> web.Application:
+def redirect_map_app() -> web.Application:
     def to(location: str, status: int = 301):
         async def handler(request: web.Request) -> web.StreamResponse:
             return web.Response(status=status, headers={"Location": location})
@@ -46,7 +46,6 @@ def redirect_map_app(closed_port: int) -> web.Application:
         web.get("/hop", to("/new/chain")),
         web.get("/old/missing-target", to("/new/missing")),
         web.get("/old/stays", page),
-        web.get("/old/broken", to(f"http://127.0.0.1:{closed_port}/new")),
         web.get("/old/loop", to("/old/loop-2")),
         web.get("/old/loop-2", to("/old/loop")),
         web.get("/gone", gone),
@@ -68,9 +67,6 @@ MAP = [
     ("/old/chain", "/new/chain", "301", "fail", "chain"),
     ("/old/missing-target", "/new/missing", "301", "fail", "target_status"),
     ("/old/stays", "/new/right", "", "fail", "no_redirect"),
-    # The 301 before the refused hop is not recorded (aiohttp raises without its history), so
-    # this grades as no answer at all; only a chain that never ends is seen as broken.
-    ("/old/broken", "/new/anywhere", "", "fail", "no_answer"),
     ("/old/loop", "/new/anywhere", "", "fail", "broken_chain"),
     ("/old/bad-expected", "new-page", "", "fail", "bad_expected"),
     ("{closed}/old", "/new/x", "301", "fail", "no_answer"),
@@ -83,7 +79,7 @@ MAP = [
 @pytest.fixture(scope="module")
 def site():
     with ReservedPort() as closed:
-        server = ThreadedServer(redirect_map_app(closed.port))
+        server = ThreadedServer(redirect_map_app())
         with server:
             server.closed = f"http://127.0.0.1:{closed.port}"
             yield server
@@ -146,9 +142,9 @@ def test_the_first_answer_is_shown_next_to_the_final_one(checked):
     assert first[3] == "410"
     assert first[4] == "302 temporary → 200"
     assert first[7] == "301 permanent → 404"
-    assert first[10] == "301 permanent → never ends"
-    assert first[12] == first[13] == ""  # no answer; not a URL
-    assert first[14] == "200"
+    assert first[9] == "301 permanent → never ends"
+    assert first[11] == first[12] == ""  # no answer; not a URL
+    assert first[13] == "200"
     header = checked.table.horizontalHeader()
     assert header.visualIndex(COL_FIRST) + 1 == header.visualIndex(3)  # then Status
     assert header.visualIndex(COL_CHECK) == header.visualIndex(COL_OUTCOME) + 1
@@ -164,7 +160,7 @@ def test_the_filters_show_failed_checks_and_redirected_rows(checked, qtbot):
     with qtbot.waitSignal(window.model.arranged):
         combo.setCurrentIndex(combo.findText("Redirected"))
     shown = [window.model.index_at(r) for r in range(window.model.rowCount())]
-    assert shown == [0, 1, 2, 4, 5, 6, 7, 10, 15]
+    assert shown == [0, 1, 2, 4, 5, 6, 7, 9, 14]
 
 
 def test_the_errors_panel_groups_failed_checks_by_what_failed(checked):
@@ -175,7 +171,7 @@ def test_the_errors_panel_groups_failed_checks_by_what_failed(checked):
     assert group_title(CheckGroup("wrong_status"), 1) in titles
     assert "Check failed: Redirected to the wrong place (1)" in titles
     assert "Check failed: Redirect chain broken (1)" in titles
-    assert "Check failed: No answer to check (2)" in titles
+    assert "Check failed: No answer to check (1)" in titles
     # Failures are counted apart: the unanswered row and the 404 target are also failures.
     summary = panel.summary_text()
     assert summary.endswith(f", {sum(expected.values())} checks failed")
