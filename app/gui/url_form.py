@@ -9,6 +9,7 @@ a file or a URL, is expanded with the run's settings, its progress shown in the 
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,7 +29,15 @@ from PySide6.QtWidgets import (
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns, TablePreview
 from app.core.settings import Settings
-from app.core.sources import SourceError, decode_bytes, inflate, parse_bytes, parse_text
+from app.core.sources import (
+    SourceError,
+    decode_bytes,
+    inflate,
+    parse_bytes,
+    parse_text,
+    row_text,
+    split_lines,
+)
 from app.core.targets import Summary, TargetList, summarize
 from app.gui.drops import ListDrops
 from app.gui.import_dialog import ColumnDialog
@@ -512,8 +521,10 @@ class UrlForm(QWidget):
                 self._text_columns = None
                 self.refresh()
                 return
+            # Half-typed XML: read line by line, as TargetList.from_text does, and say so.
             self._text_preview = None
-            problem = str(exc)
+            imported = _line_by_line(text)
+            problem = f"{exc}; it is read line by line"
         if imported is not None:
             self._text_preview = imported.table
             self._targets = TargetList.from_imported(imported)
@@ -563,6 +574,17 @@ class UrlForm(QWidget):
             self.rejects.addItem(f"… and {rejected - len(summary.rejected):,} more")
         self.rejects.setVisible(rejected > 0)
         self.changed.emit(summary.fetchable, rejected)
+
+
+def _line_by_line(text: str) -> ImportedList:
+    texts: list[str] = []
+    lines: array[int] = array("L")
+    for number, raw in split_lines(text):
+        row = row_text(raw)
+        if row is not None:
+            texts.append(row)
+            lines.append(number)
+    return ImportedList(texts, lines)
 
 
 # --- reading, off the GUI thread --------------------------------------------------------------

@@ -287,10 +287,11 @@ def test_a_pasted_table_without_a_url_column_asks_instead_of_failing(form, qtbot
     assert "1 URL to fetch" in form.summary.text()
 
 
-def test_malformed_pasted_xml_is_said_not_raised(form, qtbot):
-    form.set_text("<urlset><url><loc>https://a.example/")
-    assert len(form.targets()) == 0
-    assert "not well-formed XML" in form.source_info.text()
+def test_half_typed_xml_is_read_line_by_line_and_said(form, qtbot):
+    form.set_text("<urlset><url><loc>https://a.example/\nhttps://b.example/\n")
+    assert form.targets().texts == ["https://a.example/", "https://b.example/"]
+    info = form.source_info.text()
+    assert "not well-formed XML" in info and "it is read line by line" in info
 
 
 def test_the_readme_redirect_map_imports_as_the_readme_says(form, qtbot, tmp_path):
