@@ -9,7 +9,6 @@ a file or a URL, is expanded with the run's settings, its progress shown in the 
 from __future__ import annotations
 
 import asyncio
-from array import array
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,25 +28,25 @@ from PySide6.QtWidgets import (
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns, TablePreview
 from app.core.settings import Settings
-from app.core.sources import (
-    SourceError,
-    decode_bytes,
-    inflate,
-    parse_bytes,
-    parse_text,
-    row_text,
-    split_lines,
-)
+from app.core.sources import SourceError, parse_text
 from app.core.targets import Summary, TargetList, summarize
 from app.gui.drops import ListDrops
 from app.gui.import_dialog import ColumnDialog
 from app.gui.import_words import count, describe_import, duplicates_phrase
+from app.gui.list_reader import (
+    BIG_LIST,
+    SHOWN_REJECTS,
+    Read,
+    line_by_line,
+    prepared,
+    prepared_targets,
+    read_file,
+    read_files,
+)
 from app.gui.widgets import secondary
 
 __all__ = ["BIG_LIST", "IMPORT_FILTERS", "SHOWN_REJECTS", "UrlForm"]
 
-SHOWN_REJECTS = 200
-BIG_LIST = 20_000  # lines; longer imports are kept as a list, not put in the editor
 IMPORT_FILTERS = [
     "URL lists (*.txt *.lst *.csv *.tsv *.tab *.xlsx *.xlsm *.xls *.ods *.xml *.gz *.html *.htm)",
     "Text files (*.txt *.lst)",
@@ -57,24 +56,12 @@ IMPORT_FILTERS = [
 ]
 
 
-class _Read(NamedTuple):
-    """A file read for the form: a short plain list as text for the editor, a sitemap index
-    still to expand, or rows kept apart with their summary."""
-
-    imported: ImportedList
-    text: str | None = None
-    targets: TargetList | None = None
-    summary: Summary | None = None
-    duplicates: int = 0
-    data: bytes = b""
-
-
 class _Kept(NamedTuple):
     """A list kept apart from the editor (long, a table, a sitemap, several files)."""
 
     name: str
     paths: tuple[str, ...]  # the files it came from ("" for a sitemap URL)
-    read: _Read
+    read: Read
     description: tuple[str, ...]
 
 
@@ -332,7 +319,7 @@ class UrlForm(QWidget):
 
     async def _load(self, path: Path, columns: TableColumns | None) -> None:
         try:
-            read = await asyncio.to_thread(_read, path, columns)
+            read = await asyncio.to_thread(read_file, path, columns)
         except OSError as exc:
             self._could_not(path.name, f"Could not read {path}: {exc.strerror or exc}")
             return
@@ -355,13 +342,13 @@ class UrlForm(QWidget):
             expanded = await self._expand(read.data, path.name)
             if expanded is None:
                 return
-            read = await asyncio.to_thread(_prepared, expanded)
+            read = await asyncio.to_thread(prepared, expanded)
         description = describe_import(read.imported)
         description[0] = description[0][0].upper() + description[0][1:] + "."
         self._enter_big_mode(path.name, (str(path),), read, description)
 
     async def _load_many(self, paths: list[Path]) -> None:
-        reads, problems = await asyncio.to_thread(_read_many, paths)
+        reads, problems = await asyncio.to_thread(read_files, paths)
         for problem in problems:
             self.import_failed.emit(problem)
         if not reads:
@@ -379,7 +366,7 @@ class UrlForm(QWidget):
             else:
                 combined.extend(read.targets)
         assert combined is not None
-        whole = await asyncio.to_thread(_prepared_targets, combined, reads[0][1].imported)
+        whole = await asyncio.to_thread(prepared_targets, combined, reads[0][1].imported)
         name = f"{len(reads):,} files" if len(reads) > 1 else reads[0][0].name
         self._enter_big_mode(name, tuple(str(p) for p, _ in reads), whole, description)
 
@@ -395,7 +382,7 @@ class UrlForm(QWidget):
         except SourceError as exc:
             self._could_not(url, f"Sitemap {url}: {exc}")
             return
-        read = await asyncio.to_thread(_prepared, imported)
+        read = await asyncio.to_thread(prepared, imported)
         description = describe_import(imported)
         description[0] = description[0][0].upper() + description[0][1:] + "."
         self._enter_big_mode(url, (), read, description)
@@ -462,7 +449,7 @@ class UrlForm(QWidget):
 
     # -- kept lists ----------------------------------------------------------------------------
 
-    def _enter_big_mode(self, name: str, paths: tuple[str, ...], read: _Read,
+    def _enter_big_mode(self, name: str, paths: tuple[str, ...], read: Read,
                         description: list[str]) -> None:
         assert read.targets is not None and read.summary is not None
         self._debounce.stop()
@@ -523,7 +510,7 @@ class UrlForm(QWidget):
                 return
             # Half-typed XML: read line by line, as TargetList.from_text does, and say so.
             self._text_preview = None
-            imported = _line_by_line(text)
+            imported = line_by_line(text)
             problem = f"{exc}; it is read line by line"
         if imported is not None:
             self._text_preview = imported.table
@@ -574,69 +561,3 @@ class UrlForm(QWidget):
             self.rejects.addItem(f"… and {rejected - len(summary.rejected):,} more")
         self.rejects.setVisible(rejected > 0)
         self.changed.emit(summary.fetchable, rejected)
-
-
-def _line_by_line(text: str) -> ImportedList:
-    texts: list[str] = []
-    lines: array[int] = array("L")
-    for number, raw in split_lines(text):
-        row = row_text(raw)
-        if row is not None:
-            texts.append(row)
-            lines.append(number)
-    return ImportedList(texts, lines)
-
-
-# --- reading, off the GUI thread --------------------------------------------------------------
-
-
-def _read(path: Path, columns: TableColumns | None = None) -> _Read:
-    """A file for the form: a short plain list as text for the editor; a sitemap index with
-    its bytes, to expand; anything else (a long list, a table, a sitemap) as rows kept apart,
-    with their summary."""
-    data = path.read_bytes()
-    imported = parse_bytes(data, path.name, columns=columns)
-    if imported.kind == "text" and len(imported) < BIG_LIST:
-        if data.startswith(b"\x1f\x8b"):  # urls.txt.gz: the editor gets what it holds
-            data = inflate(data)
-        return _Read(imported, text=decode_bytes(data).text)
-    if imported.kind == "sitemap_index":
-        return _Read(imported, data=data)
-    return _prepared(imported)
-
-
-def _prepared(imported: ImportedList) -> _Read:
-    return _prepared_targets(TargetList.from_imported(imported), imported)
-
-
-def _prepared_targets(targets: TargetList, imported: ImportedList) -> _Read:
-    # copies() is made here, off the GUI thread, and kept by the list for the run.
-    return _Read(imported, targets=targets,
-                 summary=summarize(targets, keep_rejected=SHOWN_REJECTS),
-                 duplicates=len(targets.copies()[1]))
-
-
-def _read_many(paths: list[Path]) -> tuple[list[tuple[Path, _Read]], list[str]]:
-    """Several files, each read as :func:`_read` reads one, as rows; what could not be read,
-    in plain words."""
-    reads: list[tuple[Path, _Read]] = []
-    problems: list[str] = []
-    for path in paths:
-        try:
-            imported = parse_bytes(path.read_bytes(), path.name)
-        except ColumnNotFound as exc:
-            problems.append(f"{path.name}: {exc}; import it on its own to choose it")
-            continue
-        except SourceError as exc:
-            problems.append(f"{path.name}: {exc}")
-            continue
-        except OSError as exc:
-            problems.append(f"Could not read {path}: {exc.strerror or exc}")
-            continue
-        if imported.kind == "sitemap_index":
-            problems.append(f"{path.name} is a sitemap index: import it on its own to read "
-                            "the sitemaps it lists")
-            continue
-        targets = TargetList.from_imported(imported)
-        reads.append((path, _Read(imported, targets=targets)))
-    return reads, problems
