@@ -1,6 +1,6 @@
-"""The Errors dock: every failure of the run grouped by kind, what each one means in plain
-words, its exception chain and traceback, and what to do next (retry, copy, reproduce with curl,
-open, find in the table).
+"""The Errors dock: every failure of the run grouped by kind, and every failed redirect-map
+check grouped by what failed; what each one means in plain words, its exception chain and
+traceback, and what to do next (retry, copy, reproduce with curl, open, find in the table).
 
 Everything a server or an exception says is shown as plain text: tree cells are plain by
 nature, the details pane is a ``QPlainTextEdit``, labels are ``Qt.PlainText`` and tooltips are
@@ -51,9 +51,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.curl import curl_command
-from app.core.errors import KIND_INFO, Kind
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
+from app.gui.check_groups import GroupKey, group_from_token, group_info
 from app.gui.errors_model import (
     COL_ATTEMPTS,
     COL_KIND,
@@ -136,7 +136,7 @@ class ErrorPanel(QDockWidget):
         failed = self._failed_rows
         relevant = []
         for result in results:
-            if result.outcome is not Outcome.OK:
+            if result.outcome is not Outcome.OK or result.check == "fail":
                 failed.add(result.index)
                 relevant.append(result)
             elif result.index in failed:
@@ -245,7 +245,7 @@ class ErrorPanel(QDockWidget):
         that hides it; with no failure for that row, show none. Emits nothing: the table
         already shows that row. Returns whether the row has a failure listed."""
         self.flush()  # a failure still queued for listing must be found
-        entry = self.model.entry_for(index)
+        entry = self.model.entry_for(index) or self.model.check_entry_for(index)
         if entry is None:
             self._updating = True
             try:
@@ -472,13 +472,16 @@ class ErrorPanel(QDockWidget):
         failures = self.model.failure_count()
         kinds = self.model.kind_count()
         cancelled = self.model.cancelled_count()
+        checks = self.model.check_count()
         if not failures and not cancelled:
             text = "No failures"
         else:
             text = (f"{failures:,} {_plural(failures, 'failure')} in {kinds} "
                     f"{_plural(kinds, 'kind')}")
-            if cancelled:
-                text += f", {cancelled:,} cancelled (not counted)"
+        if checks:  # the status line's words: "12 checks failed"
+            text += f", {checks:,} {_plural(checks, 'check')} failed"
+        if cancelled:
+            text += f", {cancelled:,} cancelled (not counted)"
         if self.proxy.filterRegularExpression().pattern():
             shown = sum(self.proxy.rowCount(self.proxy.index(row, 0))
                         for row in range(self.proxy.rowCount()))
@@ -560,10 +563,10 @@ class ErrorPanel(QDockWidget):
                 parts.append(self._group_text(kind, source, proxy_index=index))
         return ("\n" + "-" * 72 + "\n\n").join(parts)
 
-    def _group_text(self, kind: Kind, source: QModelIndex,
+    def _group_text(self, kind: GroupKey, source: QModelIndex,
                     proxy_index: QModelIndex | None = None, limit: int | None = None) -> str:
         """A group explained, then its visible failures one per line (the first ``limit``)."""
-        info = KIND_INFO[kind]
+        info = group_info(kind)
         count = self.model.rowCount(source)
         lines = [group_title(kind, count), "", info.explanation, "", f"Hint: {info.hint}", ""]
         if proxy_index is None:
@@ -643,7 +646,7 @@ def _tooltip(index: QModelIndex) -> str:
         token = index.siblingAtColumn(COL_URL).data(KIND_ROLE)
         if not token:
             return ""
-        info = KIND_INFO[Kind(token)]
+        info = group_info(group_from_token(token))
         return f"{info.explanation}\n\n{info.hint}"
     text = index.data(Qt.ItemDataRole.DisplayRole)
     return "" if text is None else str(text)

@@ -9,6 +9,11 @@ Cancelled results have a group of their own, last, titled "not counted": a cance
 fail, the user stopped it; counting it would make a cancelled run of 10,000 URLs read as 9,990
 failures. It is listed at all because its rows still need a Retry.
 
+Failed redirect-map checks are grouped by their check code (:mod:`app.gui.check_groups`), after
+the failure kinds and before Cancelled. They are keyed apart (``CHECK_KEY_BASE + index``): a
+row whose target answered 404 is both an HTTP error and a failed check, and is listed in both,
+so the panel counts what the status line counts.
+
 Why a ``QStandardItemModel`` underneath: a ``QTreeView`` lays out every expanded row again
 after each insert or removal, calling ``index``/``hasChildren``/``rowCount`` per row. With those
 in Python that cost 8 us per row without a filter proxy and 15 us with one (measured: 85-150 ms
@@ -30,12 +35,14 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle
 
-from app.core.errors import KIND_INFO, Failure, Kind
+from app.core.errors import Failure, Kind
 from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
+from app.gui.check_groups import CHECK_ORDER, CheckGroup, GroupKey, group_from_token, group_info
 
 __all__ = [
+    "CHECK_KEY_BASE",
     "COL_ATTEMPTS",
     "COL_KIND",
     "COL_MESSAGE",
@@ -71,10 +78,20 @@ GROUP_ORDER: tuple[Kind, ...] = (
     Kind.CANCELLED,
 )
 _RANK = {kind: rank for rank, kind in enumerate(GROUP_ORDER)}
+_CHECK_RANK = {code: rank for rank, code in enumerate(CHECK_ORDER)}
+
+
+def _rank(key: GroupKey) -> tuple[int, int]:
+    """Failure kinds in GROUP_ORDER, then failed checks, then Cancelled."""
+    if isinstance(key, CheckGroup):
+        return (1, _CHECK_RANK.get(key.code, len(CHECK_ORDER)))
+    return (2, 0) if key is Kind.CANCELLED else (0, _RANK[key])
 
 # Keys of internal errors that belong to no row start here, above any real row index, so that
 # "table order" puts them after the rows, in arrival order.
 INTERNAL_KEY_BASE = 1 << 40
+# Keys of failed checks: the row's index above this, apart from the row's own failure's key.
+CHECK_KEY_BASE = 1 << 41
 
 # Literal secrets shorter than this are not searched for in free text: replacing every "pw" in a
 # traceback would garble it. URLs with passwords are masked whatever the length.
@@ -83,23 +100,33 @@ MIN_SECRET_LENGTH = 4
 
 class Entry:
     """One failure as the panel shows it. ``key`` is the result's index, or
-    ``INTERNAL_KEY_BASE + n`` for an internal error that belongs to no row."""
+    ``INTERNAL_KEY_BASE + n`` for an internal error that belongs to no row, or
+    ``CHECK_KEY_BASE + index`` for a failed check (``failure`` None, ``kind`` its group)."""
 
-    __slots__ = ("failure", "item", "key", "kind", "message", "result", "url")
+    __slots__ = ("failure", "item", "key", "kind", "message", "result", "text", "url")
 
-    def __init__(self, key: int, failure: Failure, result: Result | None) -> None:
+    def __init__(self, key: int, failure: Failure | None, result: Result | None, *,
+                 check: CheckGroup | None = None, text: str = "") -> None:
         self.key = key
-        self.kind = failure.kind
+        assert failure is not None or check is not None
+        self.kind: GroupKey = check if check is not None else failure.kind  # type: ignore[union-attr]
         self.failure = failure
         self.result = result
+        self.text = failure.message if failure is not None else text  # as said, unmasked
         self.url = ""  # as shown: masked when masking is on
         self.message = ""  # as shown
         self.item: QStandardItem | None = None  # its URL cell while it is in the model
 
     @property
+    def is_check(self) -> bool:
+        return self.key >= CHECK_KEY_BASE
+
+    @property
     def row(self) -> int | None:
         """The row in the results table, or None for an internal error."""
-        return self.key if self.key < INTERNAL_KEY_BASE else None
+        if self.key < INTERNAL_KEY_BASE:
+            return self.key
+        return self.key - CHECK_KEY_BASE if self.key >= CHECK_KEY_BASE else None
 
     @property
     def status(self) -> int | None:
@@ -132,7 +159,8 @@ def _password_in(url: str) -> str:
 
 
 class ErrorsModel(QStandardItemModel):
-    """Failures grouped by kind. Feed it with :meth:`update`; it never resets except on clear.
+    """Failures grouped by kind, then failed checks grouped by code. Feed it with
+    :meth:`update`; it never resets except on clear.
 
     Signals:
         counts_changed(): the number of failures in some group changed.
@@ -147,39 +175,41 @@ class ErrorsModel(QStandardItemModel):
             self.setHeaderData(column, Qt.Orientation.Horizontal,
                                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                                Qt.ItemDataRole.TextAlignmentRole)
-        self._groups: dict[Kind, QStandardItem] = {}
+        self._groups: dict[GroupKey, QStandardItem] = {}
         self._entries: dict[int, Entry] = {}
         self._internal_seq = 0
         self._masker = Redactor.for_settings(Settings())
         self._sort_column = -1  # -1: the results table's order
         self._sort_order = Qt.SortOrder.AscendingOrder
-        self._max_key: dict[Kind, int] = {}  # upper bound of the keys in a group
-        self._unsorted: set[Kind] = set()  # groups whose rows left table order
+        self._max_key: dict[GroupKey, int] = {}  # upper bound of the keys in a group
+        self._unsorted: set[GroupKey] = set()  # groups whose rows left table order
 
     # -- feeding -------------------------------------------------------------------------------
 
     def update(self, results: Iterable[Result]) -> None:
-        """Apply a batch: failures are added or replaced, results that are no longer failures
-        (ok, or queued again) leave the panel. The last result for an index wins."""
+        """Apply a batch: failures and failed checks are added or replaced, results that are no
+        longer failures (ok, or queued again) leave the panel. The last result for an index
+        wins."""
         latest = {result.index: result for result in results}
-        removals: dict[Kind, list[Entry]] = defaultdict(list)
-        additions: dict[Kind, list[Entry]] = defaultdict(list)
+        removals: dict[GroupKey, list[Entry]] = defaultdict(list)
+        additions: dict[GroupKey, list[Entry]] = defaultdict(list)
         changed: list[tuple[Entry, Entry]] = []
+        entries = self._entries
         for index, result in latest.items():
-            old = self._entries.get(index)
-            failure = _failure_of(result)
-            if failure is None:
-                if old is not None:
-                    removals[old.kind].append(old)
-                continue
-            entry = Entry(index, failure, result)
-            self._describe(entry)
-            if old is not None and old.kind is entry.kind:
-                changed.append((old, entry))
-            else:
-                if old is not None:
-                    removals[old.kind].append(old)
-                additions[entry.kind].append(entry)
+            for key, entry in ((index, _failure_entry(index, result)),
+                               (CHECK_KEY_BASE + index, _check_entry(index, result))):
+                old = entries.get(key)
+                if entry is None:
+                    if old is not None:
+                        removals[old.kind].append(old)
+                    continue
+                self._describe(entry)
+                if old is not None and old.kind == entry.kind:
+                    changed.append((old, entry))
+                else:
+                    if old is not None:
+                        removals[old.kind].append(old)
+                    additions[entry.kind].append(entry)
         if not (removals or additions or changed):
             return
         for kind, entries in removals.items():
@@ -241,15 +271,26 @@ class ErrorsModel(QStandardItemModel):
     def counts(self) -> dict[str, int]:
         """Failures per kind token. For every kind but ``internal`` these are the CSV's
         ``error_kind`` tallies over failed, http_error, invalid and cancelled rows; ``internal``
-        also counts errors that belong to no row."""
-        return {kind.value: group.rowCount() for kind, group in self._sorted_groups()}
+        also counts errors that belong to no row. Failed checks are :meth:`check_counts`."""
+        return {kind.value: group.rowCount() for kind, group in self._sorted_groups()
+                if isinstance(kind, Kind)}
+
+    def check_counts(self) -> dict[str, int]:
+        """Failed checks per check code: the CSV's rows with ``check`` = fail, by code."""
+        return {kind.code: group.rowCount() for kind, group in self._sorted_groups()
+                if isinstance(kind, CheckGroup)}
 
     def failure_count(self) -> int:
-        """Failures, cancelled rows not counted."""
-        return sum(g.rowCount() for k, g in self._groups.items() if k is not Kind.CANCELLED)
+        """Failures, cancelled rows and failed checks not counted."""
+        return sum(g.rowCount() for k, g in self._groups.items()
+                   if isinstance(k, Kind) and k is not Kind.CANCELLED)
+
+    def check_count(self) -> int:
+        """Rows whose check failed (the status line's "checks failed")."""
+        return sum(g.rowCount() for k, g in self._groups.items() if isinstance(k, CheckGroup))
 
     def kind_count(self) -> int:
-        return sum(1 for k in self._groups if k is not Kind.CANCELLED)
+        return sum(1 for k in self._groups if isinstance(k, Kind) and k is not Kind.CANCELLED)
 
     def cancelled_count(self) -> int:
         group = self._groups.get(Kind.CANCELLED)
@@ -262,14 +303,14 @@ class ErrorsModel(QStandardItemModel):
         key = index.sibling(index.row(), COL_URL).data(KEY_ROLE)
         return self._entries.get(key) if key is not None else None
 
-    def group_kind(self, index: QModelIndex | QPersistentModelIndex) -> Kind | None:
-        """The kind of a group row (any column); None for a failure row."""
+    def group_kind(self, index: QModelIndex | QPersistentModelIndex) -> GroupKey | None:
+        """The kind (or check group) of a group row (any column); None for a failure row."""
         if not index.isValid() or index.parent().isValid():
             return None
         token = index.sibling(index.row(), COL_URL).data(KIND_ROLE)
-        return Kind(token) if token else None
+        return group_from_token(token) if token else None
 
-    def entries(self, kind: Kind | None = None) -> list[Entry]:
+    def entries(self, kind: GroupKey | None = None) -> list[Entry]:
         """The failures in display order, of one kind or of all."""
         groups = [(kind, self._groups[kind])] if kind in self._groups else []
         if kind is None:
@@ -280,7 +321,11 @@ class ErrorsModel(QStandardItemModel):
     def entry_for(self, key: int) -> Entry | None:
         return self._entries.get(key)
 
-    def group_index(self, kind: Kind) -> QModelIndex:
+    def check_entry_for(self, index: int) -> Entry | None:
+        """The failed check of results row ``index``, if it failed."""
+        return self._entries.get(CHECK_KEY_BASE + index)
+
+    def group_index(self, kind: GroupKey) -> QModelIndex:
         group = self._groups.get(kind)
         return group.index() if group is not None else QModelIndex()
 
@@ -302,7 +347,7 @@ class ErrorsModel(QStandardItemModel):
     def sort_column(self) -> int:
         return self._sort_column
 
-    def _sort_group(self, kind: Kind) -> None:
+    def _sort_group(self, kind: GroupKey) -> None:
         group = self._groups[kind]
         self._unsorted.discard(kind)
         if self._sort_column < 0:
@@ -316,8 +361,8 @@ class ErrorsModel(QStandardItemModel):
 
     # -- mechanics -----------------------------------------------------------------------------
 
-    def _sorted_groups(self) -> list[tuple[Kind, QStandardItem]]:
-        return sorted(self._groups.items(), key=lambda pair: _RANK[pair[0]])
+    def _sorted_groups(self) -> list[tuple[GroupKey, QStandardItem]]:
+        return sorted(self._groups.items(), key=lambda pair: _rank(pair[0]))
 
     def _entry_at(self, group: QStandardItem, row: int) -> Entry | None:
         item = group.child(row, COL_URL)
@@ -327,7 +372,7 @@ class ErrorsModel(QStandardItemModel):
         """(Re)compute what is shown for an entry, masked as set."""
         raw_url = entry.result.url if entry.result is not None else ""
         entry.url = self._masker.url(raw_url)
-        entry.message = self._masker.text(entry.failure.message, raw_url)
+        entry.message = self._masker.text(entry.text, raw_url)
 
     def _row_items(self, entry: Entry) -> list[QStandardItem]:
         url = QStandardItem(_url_text(entry))
@@ -344,13 +389,13 @@ class ErrorsModel(QStandardItemModel):
         if entry.attempts:
             attempts.setData(entry.attempts, Qt.ItemDataRole.DisplayRole)
         entry.item = url
-        return [url, QStandardItem(KIND_INFO[entry.kind].title),
+        return [url, QStandardItem(group_info(entry.kind).title),
                 QStandardItem(_one_line(entry.message)), status, attempts]
 
-    def _new_group(self, kind: Kind) -> QStandardItem:
+    def _new_group(self, kind: GroupKey) -> QStandardItem:
         group = QStandardItem()
         group.setData(kind.value, KIND_ROLE)
-        group.setData(f"{KIND_INFO[kind].title} {kind.value}".lower(), FILTER_ROLE)
+        group.setData(f"{group_title(kind, 0)} {kind.value}".lower(), FILTER_ROLE)
         group.setIcon(_icon(kind))
         font = QFont()
         if kind is Kind.CANCELLED:
@@ -360,7 +405,7 @@ class ErrorsModel(QStandardItemModel):
         group.setFont(font)
         return group
 
-    def _remove(self, kind: Kind, entries: list[Entry], keep_group: bool) -> None:
+    def _remove(self, kind: GroupKey, entries: list[Entry], keep_group: bool) -> None:
         group = self._groups[kind]
         rows = sorted((e.item.row() for e in entries if e.item is not None), reverse=True)
         for entry in entries:
@@ -375,7 +420,7 @@ class ErrorsModel(QStandardItemModel):
         for first, last in _ranges(rows):
             group.removeRows(first, last - first + 1)
 
-    def _add(self, kind: Kind, entries: list[Entry]) -> None:
+    def _add(self, kind: GroupKey, entries: list[Entry]) -> None:
         for entry in entries:
             self._entries[entry.key] = entry
         group = self._groups.get(kind)
@@ -392,7 +437,7 @@ class ErrorsModel(QStandardItemModel):
         for entry in entries:
             group.appendRow(self._row_items(entry))
         if fresh:
-            position = sum(1 for k in self._groups if _RANK[k] < _RANK[kind])
+            position = sum(1 for k in self._groups if _rank(k) < _rank(kind))
             group.setText(group_title(kind, group.rowCount()))
             self.insertRow(position, group)
 
@@ -409,7 +454,7 @@ class ErrorsModel(QStandardItemModel):
         group.child(row, COL_ATTEMPTS).setData(entry.attempts or None,
                                                Qt.ItemDataRole.DisplayRole)
 
-    def _after_change(self, kinds: set[Kind], resort: set[Kind]) -> None:
+    def _after_change(self, kinds: set[GroupKey], resort: set[GroupKey]) -> None:
         for kind in kinds:
             group = self._groups.get(kind)
             if group is None:
@@ -422,8 +467,10 @@ class ErrorsModel(QStandardItemModel):
         self.counts_changed.emit()
 
 
-def group_title(kind: Kind, count: int) -> str:
-    title = f"{KIND_INFO[kind].title} ({count:,})"
+def group_title(kind: GroupKey, count: int) -> str:
+    if isinstance(kind, CheckGroup):
+        return f"Check failed: {group_info(kind).title} ({count:,})"
+    title = f"{group_info(kind).title} ({count:,})"
     if kind is Kind.CANCELLED:
         title += " \u2014 not counted as failures"
     return title
@@ -435,7 +482,7 @@ def _url_text(entry: Entry) -> str:
 
 def _haystack(entry: Entry) -> str:
     status = "" if entry.status is None else str(entry.status)
-    return " ".join((entry.url, entry.message, KIND_INFO[entry.kind].title, entry.kind.value,
+    return " ".join((entry.url, entry.message, group_info(entry.kind).title, entry.kind.value,
                      status)).lower()
 
 
@@ -443,14 +490,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_ICONS: dict[Kind, QIcon] = {}
+_ICONS: dict[GroupKey, QIcon] = {}
 
 
-def _icon(kind: Kind) -> QIcon:
+def _icon(kind: GroupKey) -> QIcon:
     icon = _ICONS.get(kind)
     if icon is None:
-        # Red: no answer; yellow: the server answered with an error; blue: the line itself;
-        # a stop sign: cancelled, not failed.
+        # Red: no answer; yellow: the server answered with an error, or not the answer the
+        # list expects; blue: the line itself; a stop sign: cancelled, not failed.
+        if isinstance(kind, CheckGroup):
+            icon = _ICONS[kind] = QApplication.style().standardIcon(
+                QStyle.StandardPixmap.SP_MessageBoxWarning)
+            return icon
         pixmap = {
             Kind.CANCELLED: QStyle.StandardPixmap.SP_MediaStop,
             Kind.HTTP_4XX: QStyle.StandardPixmap.SP_MessageBoxWarning,
@@ -460,6 +511,19 @@ def _icon(kind: Kind) -> QIcon:
         }.get(kind, QStyle.StandardPixmap.SP_MessageBoxCritical)
         icon = _ICONS[kind] = QApplication.style().standardIcon(pixmap)
     return icon
+
+
+def _failure_entry(index: int, result: Result) -> Entry | None:
+    failure = _failure_of(result)
+    return Entry(index, failure, result) if failure is not None else None
+
+
+def _check_entry(index: int, result: Result) -> Entry | None:
+    """A failed check's entry; a check that passed, or none, lists nothing."""
+    if result.check != "fail":
+        return None
+    return Entry(CHECK_KEY_BASE + index, None, result,
+                 check=CheckGroup(result.check_code or "fail"), text=result.check_reason)
 
 
 def _failure_of(result: Result) -> Failure | None:

@@ -1,13 +1,15 @@
-"""What the error panel says about one failure, as plain text: the same text is shown in the
-details pane and copied by Copy details, so a bug report holds exactly what the user saw."""
+"""What the error panel says about one failure (or one failed check), as plain text: the same
+text is shown in the details pane and copied by Copy details, so a bug report holds exactly
+what the user saw."""
 
 from __future__ import annotations
 
-from app.core.errors import KIND_INFO
 from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.text import decode_text
+from app.gui.check_groups import group_info
 from app.gui.errors_model import Entry
+from app.gui.results_model import first_answer
 from app.gui.run_controller import DETAILS_KEPT
 
 __all__ = ["failure_details"]
@@ -23,8 +25,10 @@ def _field(label: str, value: str) -> str:
 
 def failure_details(entry: Entry, masker: Redactor) -> str:
     """Everything known about one failure, as plain text: what the panel shows and copies."""
+    if entry.failure is None:
+        return _check_details(entry, masker)
     failure, result = entry.failure, entry.result
-    info = KIND_INFO[entry.kind]
+    info = group_info(entry.kind)
     raw_url = result.url if result is not None else ""
     lines: list[str] = []
     if result is not None:
@@ -52,6 +56,28 @@ def failure_details(entry: Entry, masker: Redactor) -> str:
     if failure.traceback:
         lines.append("")
         lines.append(masker.text(failure.traceback.rstrip(), raw_url))
+    return "\n".join(lines) + "\n"
+
+
+def _check_details(entry: Entry, masker: Redactor) -> str:
+    """A failed check: what the row's list expected, what came, and why that fails."""
+    result = entry.result
+    assert result is not None
+    info = group_info(entry.kind)
+    lines = [_field("URL", entry.url),
+             _field("Row", f"{result.index + 1} (line {result.line} of the input)"),
+             _field("Check", f"failed: {info.title} [{result.check_code}]"),
+             _field("Meaning", info.explanation),
+             _field("Hint", info.hint),
+             _field("Why", entry.message)]
+    first = first_answer(result)
+    if first:
+        lines.append(_field("First answer", first))
+    if result.redirects:
+        lines.append(_field("Redirects", masker.text(result.redirect_chain_text(), result.url)))
+    if result.failure is not None:
+        lines.append(_field("Failure", masker.text(
+            f"{result.failure.kind.value}: {result.failure.message}", result.url)))
     return "\n".join(lines) + "\n"
 
 

@@ -58,6 +58,7 @@ from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
 from app.gui.run_summary import RunSummary
 from app.gui.settings_dialog import SettingsDialog
+from app.gui.sitemap_dialog import SitemapDialog
 from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
 from app.gui.widgets import action, ask
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
         self._router: ExceptionRouter | None = None
         self.demo = Demo()
         self.summary_dock: QDockWidget | None = None
+        self.sitemap_dialog: SitemapDialog | None = None
+        self._sitemap_url = ""
 
         self.model = ResultsModel(self)
         self.redactor = Redactor.for_settings(settings)
@@ -128,6 +131,7 @@ class MainWindow(QMainWindow):
 
     def _build_panes(self) -> None:
         self.form = UrlForm()
+        self.form.set_settings(self.settings)
         self.fetch_button = QPushButton("Fetch")
         self.fetch_button.setDefault(True)
         self.fetch_button.setMinimumWidth(96)
@@ -154,6 +158,7 @@ class MainWindow(QMainWindow):
         self.filter_edit = self.results.filter_edit
         self.outcome_filter = self.results.outcome_filter
         self.rows_label = self.results.rows_label
+        self.form.drops.watch(self.table.viewport())  # a list dropped on the table imports too
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main_splitter")
@@ -200,11 +205,15 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.import_action = action(self, "&Import URL list…", self.form.choose_file,
                                     shortcut=QKeySequence.StandardKey.Open)
+        self.import_sitemap_action = action(
+            self, "Import &sitemap from URL…", self.choose_sitemap_url,
+            tip="Read the pages a sitemap or sitemap index lists, with the current settings")
         self.export_action = action(self, "&Export CSV…", self.choose_export_path,
                                     shortcut="Ctrl+E")
         self.export_action.setEnabled(False)
         self.quit_action = action(self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
-        file_menu.addActions([self.import_action, self.export_action])
+        file_menu.addActions([self.import_action, self.import_sitemap_action,
+                              self.export_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -474,6 +483,7 @@ class MainWindow(QMainWindow):
         settings = saved.replace(**self.overrides)
         self.settings = settings
         self.controller.settings = settings
+        self.form.set_settings(settings)
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.error_panel.set_settings(settings)
@@ -499,10 +509,9 @@ class MainWindow(QMainWindow):
     def export_csv(self, path: str) -> asyncio.Future[int]:
         """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
         engine = self.controller.engine
-        source = self.form.source_path
         task = self.exports.start(path, self.model.snapshot(), self.settings,
                                   targets=engine.targets if engine is not None else None,
-                                  protect=[source] if source else [])
+                                  protect=list(self.form.source_paths))
         self._enable_export()
         return task
 
@@ -620,6 +629,7 @@ class MainWindow(QMainWindow):
             self.error_panel.splitter.restoreState(parts["errors_splitter"])
         if "columns" in parts:
             self.table.horizontalHeader().restoreState(parts["columns"])
+            self.results.place_added_columns()  # a layout saved before they existed
         place_on_screen(self, parts.get("geometry"))
 
     def save_layout(self) -> None:
@@ -672,6 +682,19 @@ class MainWindow(QMainWindow):
 
     def _forget_close_box(self) -> None:
         self._close_box = None
+
+    def choose_sitemap_url(self) -> SitemapDialog:
+        """File → Import sitemap from URL…: the form reads it, progress in its summary."""
+        dialog = SitemapDialog(self, self._sitemap_url)
+        dialog.url_chosen.connect(self._import_sitemap)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.sitemap_dialog = dialog
+        return dialog
+
+    def _import_sitemap(self, url: str) -> None:
+        self._sitemap_url = url
+        self.form.load_sitemap(url)
 
     def load_path(self, path: str | Path) -> asyncio.Task[None]:
         """Import a URL file; the task ends once the form shows it."""

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 
+from app.core.checks import redirect_type
+from app.core.errors import Kind
 from app.core.redact import MASKING, Redactor
 from app.core.result import Outcome, Result
 from app.core.targets import TargetList, check_line
@@ -37,6 +39,9 @@ COL_CONTENT_TYPE = 9
 COL_TITLE = 10
 COL_ERROR_KIND = 11
 COL_ATTEMPTS = 12
+# Added later, so placed by the pane (next to Outcome and Status), not by number.
+COL_CHECK = 13
+COL_FIRST = 14
 
 HEADERS = {
     COL_LINE: "Line",
@@ -52,6 +57,8 @@ HEADERS = {
     COL_TITLE: "Title",
     COL_ERROR_KIND: "Error kind",
     COL_ATTEMPTS: "Attempts",
+    COL_CHECK: "Check",
+    COL_FIRST: "First answer",
 }
 NUMERIC_COLUMNS = frozenset({COL_LINE, COL_STATUS, COL_TIME, COL_SIZE, COL_REDIRECTS, COL_ATTEMPTS})
 
@@ -67,6 +74,40 @@ FETCHING = "fetching"  # a queued row whose request is under way
 
 # Where a sort key is missing (a queued row has no status), it sorts after every real value.
 _MISSING = float("inf")
+
+CHECKS_FAILED = "checks_failed"  # RowFilter.only: rows whose redirect-map check failed
+REDIRECTED = "redirected"  # RowFilter.only: rows whose first answer was a redirect
+
+
+def first_status(result: Result) -> int | None:
+    """The status of the row's first answer (the first hop's when redirects were followed)."""
+    if result.first_status is not None:
+        return result.first_status
+    return result.chain[0].status if result.chain else result.status
+
+
+def was_redirected(result: Result) -> bool:
+    """The first answer was a redirect (301, 302, 303, 307, 308), followed or not."""
+    return result.redirects > 0 or bool(redirect_type(first_status(result)))
+
+
+def first_answer(result: Result) -> str:
+    """The first answer and, after redirects, where they ended: ``301 permanent → 200``,
+    ``302 temporary (not followed)``, ``200``; empty when nothing answered."""
+    first = first_status(result)
+    if first is None:
+        return ""
+    kind = redirect_type(first)
+    text = f"{first} {kind}" if kind else str(first)
+    if result.chain and len(result.chain) > 1:
+        # A chain past the redirect limit keeps its last 3xx as its status: it never ended.
+        if result.failure is not None and result.failure.kind is Kind.TOO_MANY_REDIRECTS:
+            return f"{text} → never ends"
+        final = result.status
+        return f"{text} → {final}" if final is not None else f"{text} → no answer"
+    if kind and result.status == first:
+        return f"{text} (not followed)"
+    return text
 
 
 def human_size(size: int | None) -> str:
@@ -100,16 +141,20 @@ def _sorted_positions(keys: list[Any], reverse: bool) -> Iterator[int]:
 
 class RowFilter(NamedTuple):
     """Which rows the table shows: those whose outcome is in ``outcomes`` (all when empty),
-    whose URL, error, title or status contains ``text`` (case-insensitive), whose final status
-    is ``status`` and whose host is ``host``, when given."""
+    that are ``only`` what it names (:data:`CHECKS_FAILED`, :data:`REDIRECTED`; all when
+    empty), whose URL, error, title, status or check reason contains ``text``
+    (case-insensitive), whose final status is ``status`` and whose host is ``host``, when
+    given."""
 
     text: str = ""
     outcomes: frozenset[Outcome] = frozenset()
     status: int | None = None
     host: str = ""
+    only: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.text or self.outcomes or self.status is not None or self.host)
+        return bool(self.text or self.outcomes or self.status is not None or self.host
+                    or self.only)
 
     @classmethod
     def parse(cls, typed: str, outcomes: frozenset[Outcome] = frozenset()) -> RowFilter:
@@ -166,6 +211,7 @@ class ResultsModel(QAbstractTableModel):
         # Input indexes whose request is under way (the run's own live set, not a copy): a
         # queued row in it reads "fetching". Only rows painted are looked up.
         self._in_flight: Container[int] = ()
+        self.has_checks = False  # the list says what some rows must answer (a redirect map)
 
     # -- filling -------------------------------------------------------------------------------
 
@@ -175,6 +221,7 @@ class ResultsModel(QAbstractTableModel):
         self._urls = targets.texts
         self._lines = targets.lines
         self._results = [None] * len(targets)
+        self.has_checks = targets.expected is not None or targets.expected_status is not None
         self._dirty_low, self._dirty_high = None, -1
         self._order = self._position = None
         self._sort = (COL_LINE, Qt.SortOrder.AscendingOrder)
@@ -348,6 +395,7 @@ class ResultsModel(QAbstractTableModel):
         outcomes = row_filter.outcomes
         status = row_filter.status
         host = row_filter.host
+        only = row_filter.only
 
         def keep(index: int) -> bool:
             result = self._results[index]
@@ -357,6 +405,10 @@ class ResultsModel(QAbstractTableModel):
                 return False
             if host and check_line(self._urls[index])[0] != host:
                 return False
+            if only == CHECKS_FAILED and (result is None or result.check != "fail"):
+                return False
+            if only == REDIRECTED and (result is None or not was_redirected(result)):
+                return False
             if not text:
                 return True
             if text in self._urls[index].lower():
@@ -364,7 +416,8 @@ class ResultsModel(QAbstractTableModel):
             if result is None:
                 return False
             return any(text in value.lower() for value in (
-                result.error, result.title, str(result.status or ""), result.final_url))
+                result.error, result.title, str(result.status or ""), result.final_url,
+                result.check_reason))
 
         return keep
 
@@ -437,6 +490,10 @@ class ResultsModel(QAbstractTableModel):
             return self._sort_key(row, col, result)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_OUTCOME:
             return self._colours[result.outcome if result else Outcome.PENDING]
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_CHECK and result is not None:
+            if result.check:
+                return self._colours[Outcome.OK if result.check == "pass" else Outcome.FAILED]
+            return None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and result is not None:
@@ -454,8 +511,10 @@ class ResultsModel(QAbstractTableModel):
             return self._display(row, col, result)
         if col == COL_CONTENT_TYPE:
             return result.content_type
-        if col == COL_REDIRECTS and result.chain:
+        if col in (COL_REDIRECTS, COL_FIRST) and result.chain:
             return self._masked_text(result.redirect_chain_text())
+        if col == COL_CHECK and result.check:
+            return self._masked_text(f"{result.check}: {result.check_reason}")
         return ""
 
     def _masked(self, url: str) -> str:
@@ -498,11 +557,20 @@ class ResultsModel(QAbstractTableModel):
             return self._masked_text(result.error)
         if col == COL_ATTEMPTS:
             return str(result.attempts) if result.attempts else ""
+        if col == COL_CHECK:
+            return result.check
+        if col == COL_FIRST:
+            return first_answer(result)
         return ""
 
     def _sort_key(self, row: int, col: int, result: Result | None) -> Any:
         if col == COL_LINE:
             return self._lines[row]
+        if col == COL_FIRST:  # by the first status, then the final one
+            first = None if result is None else first_status(result)
+            if result is None or first is None:
+                return (_MISSING, _MISSING)
+            return (first, _MISSING if result.status is None else result.status)
         if col in NUMERIC_COLUMNS:
             if result is None:
                 return _MISSING

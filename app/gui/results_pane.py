@@ -26,9 +26,12 @@ from app.core.export import neutralise
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.gui.results_model import (
+    CHECKS_FAILED,
+    COL_CHECK,
     COL_CONTENT_TYPE,
     COL_ERROR,
     COL_FINAL_URL,
+    COL_FIRST,
     COL_LINE,
     COL_OUTCOME,
     COL_REDIRECTS,
@@ -38,6 +41,7 @@ from app.gui.results_model import (
     COL_TITLE,
     COL_URL,
     HEADERS,
+    REDIRECTED,
     ResultsModel,
     RowFilter,
 )
@@ -46,9 +50,12 @@ from app.gui.widgets import ElideRight, action, browser_failure_text, copy_text,
 
 __all__ = ["MAX_COPIED_ROWS", "OUTCOME_FILTERS", "ResultsPane"]
 
-OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
+# Each entry's data: the outcomes shown, or a RowFilter.only token (rows of any outcome).
+OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome] | str], ...] = (
     ("All rows", frozenset()),
     ("Failures", frozenset({Outcome.HTTP_ERROR, Outcome.FAILED, Outcome.INVALID})),
+    ("Checks failed", CHECKS_FAILED),
+    ("Redirected", REDIRECTED),
     ("OK", frozenset({Outcome.OK})),
     ("HTTP errors", frozenset({Outcome.HTTP_ERROR})),
     ("Failed", frozenset({Outcome.FAILED})),
@@ -58,7 +65,7 @@ OUTCOME_FILTERS: tuple[tuple[str, frozenset[Outcome]], ...] = (
 )
 COLUMN_WIDTHS = {COL_LINE: 50, COL_URL: 280, COL_OUTCOME: 80, COL_STATUS: 55, COL_ERROR: 260,
                  COL_TIME: 75, COL_SIZE: 75, COL_REDIRECTS: 70, COL_FINAL_URL: 200,
-                 COL_CONTENT_TYPE: 130, COL_TITLE: 180}
+                 COL_CONTENT_TYPE: 130, COL_TITLE: 180, COL_CHECK: 55, COL_FIRST: 200}
 MAX_COPIED_ROWS = 100_000  # more belongs in Export CSV, not the clipboard
 MAX_OPENED = 10
 FILTER_DELAY_MS = 200
@@ -105,6 +112,7 @@ class ResultsPane(QWidget):
         hheader.setSectionsMovable(True)
         for column, width in COLUMN_WIDTHS.items():
             self.table.setColumnWidth(column, width)
+        self.place_added_columns()
         self._elide_right = ElideRight(self.table)
         for column in (COL_ERROR, COL_TITLE, COL_CONTENT_TYPE):
             self.table.setItemDelegateForColumn(column, self._elide_right)
@@ -114,7 +122,8 @@ class ResultsPane(QWidget):
             "Filter rows by URL, error, title or status; status:404, host:example.org")
         self.filter_edit.setClearButtonEnabled(True)
         self.outcome_filter = QComboBox()
-        self.outcome_filter.setToolTip("Show only rows with this outcome")
+        self.outcome_filter.setToolTip("Show only rows with this outcome, whose check failed, "
+                                       "or whose first answer was a redirect")
         for label, outcomes in OUTCOME_FILTERS:
             self.outcome_filter.addItem(label, outcomes)
         self.rows_label = QLabel()
@@ -142,6 +151,7 @@ class ResultsPane(QWidget):
         model.dataChanged.connect(self._on_data_changed)
         model.arranged.connect(self._on_arranged)
         model.modelReset.connect(self._on_arranged)
+        model.modelReset.connect(self._show_check_column)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -317,8 +327,12 @@ class ResultsPane(QWidget):
 
     def apply_filter(self) -> None:
         self._filter_timer.stop()
-        outcomes = self.outcome_filter.currentData() or frozenset()
-        self.model.set_filter(RowFilter.parse(self.filter_edit.text().strip(), outcomes))
+        chosen = self.outcome_filter.currentData() or frozenset()
+        text = self.filter_edit.text().strip()
+        if isinstance(chosen, str):  # "Checks failed", "Redirected": not outcomes
+            self.model.set_filter(RowFilter.parse(text)._replace(only=chosen))
+        else:
+            self.model.set_filter(RowFilter.parse(text, chosen))
 
     def filter_by(self, what: tuple[str, object]) -> None:
         """Show only the rows a run-summary click stands for: an outcome, a status, a host.
@@ -342,6 +356,25 @@ class ResultsPane(QWidget):
         if self._pending_selection is not None:
             index, self._pending_selection = self._pending_selection, None
             self.select_row(index)
+
+    def place_added_columns(self) -> None:
+        """Put the Check column after Outcome and First answer before Status: what a migration
+        reviewer reads first, next to what the table always showed. Their numbers come after
+        the older columns', so a layout saved before they existed restores them at the end,
+        in number order; only then (or at first) are they moved. Check shows only for a list
+        that expects answers."""
+        header = self.table.horizontalHeader()
+        if (header.visualIndex(COL_CHECK), header.visualIndex(COL_FIRST)) == (COL_CHECK,
+                                                                              COL_FIRST):
+            header.moveSection(header.visualIndex(COL_CHECK),
+                               header.visualIndex(COL_OUTCOME) + 1)
+            header.moveSection(header.visualIndex(COL_FIRST), header.visualIndex(COL_STATUS))
+        self._show_check_column()
+
+    def _show_check_column(self) -> None:
+        """The Check column is shown for lists that say what rows must answer; empty for
+        every other list, it would only take room."""
+        self.table.setColumnHidden(COL_CHECK, not self.model.has_checks)
 
     def _emit_current(self, *_: object) -> None:
         self.current_changed.emit(self.selected_result())

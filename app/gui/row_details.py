@@ -34,6 +34,7 @@ from app.core.result import Details, Outcome, Result
 from app.core.text import decode_text
 from app.gui.colours import error_colour, outcome_colour
 from app.gui.plain import plain_tooltip
+from app.gui.results_model import first_answer
 from app.gui.run_controller import DETAILS_KEPT
 from app.gui.widgets import named as _named
 from app.gui.widgets import plain_label
@@ -47,7 +48,7 @@ def _label(text: str, objectName: str = "") -> QLabel:  # noqa: N803 - Qt's name
 __all__ = ["RowDetails", "body_is_binary", "hex_dump", "preview_text"]
 
 NOT_MEASURED = "—"
-PROSE_FIELDS = ("error", "note")  # shown only when there is something to say
+PROSE_FIELDS = ("error", "check", "note")  # shown only when there is something to say
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/ecmascript", "application/x-www-form-urlencoded")
 
@@ -146,7 +147,8 @@ class RowDetails(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for key, title in (
             ("url", "URL"), ("line", "Input line"), ("outcome", "Outcome"), ("error", "Error"),
-            ("status", "Status"), ("final_url", "Final URL"), ("content_type", "Content type"),
+            ("check", "Check"), ("first", "First answer"), ("status", "Status"),
+            ("final_url", "Final URL"), ("content_type", "Content type"),
             ("bytes", "Body size"), ("elapsed", "Elapsed"), ("attempts", "Attempts"),
             ("server", "Server"), ("title", "Title"), ("sha256", "SHA-256"), ("note", "Note"),
         ):
@@ -333,6 +335,9 @@ class RowDetails(QWidget):
             "line": str(result.line),
             "outcome": OUTCOME_TEXT.get(result.outcome, str(result.outcome)),
             "error": self._text(f"{failure.kind.value}: {failure.message}") if failure else "",
+            "check": self._text(f"{result.check}: {result.check_reason}") if result.check
+            else "",
+            "first": first_answer(result),
             "status": status,
             "final_url": self._url(result.final_url),
             "content_type": result.content_type,
@@ -365,6 +370,12 @@ class RowDetails(QWidget):
         if result.outcome in COLOURED_OUTCOMES:
             palette.setColor(QPalette.ColorRole.Text, outcome_colour(result.outcome, palette))
         outcome.setPalette(palette)
+        check = self._fields["check"]
+        palette = self.palette()
+        if result.check:
+            shown = Outcome.OK if result.check == "pass" else Outcome.FAILED
+            palette.setColor(QPalette.ColorRole.WindowText, outcome_colour(shown, palette))
+        check.setPalette(palette)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         super().changeEvent(event)

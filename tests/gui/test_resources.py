@@ -16,12 +16,12 @@ DESKTOP = ROOT / "resources" / "io.github.fetchdeck.Fetchdeck.desktop"
 METAINFO = ROOT / "resources" / "io.github.fetchdeck.Fetchdeck.metainfo.xml"
 
 
-def test_the_desktop_entry_offers_fetchdeck_for_url_lists_only():
+def test_the_desktop_entry_offers_fetchdeck_for_url_lists_and_their_tables_only():
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str  # keys are case-sensitive
     entry.read(DESKTOP, encoding="utf-8")
     types = [t for t in entry["Desktop Entry"]["MimeType"].split(";") if t]
-    assert types == ["text/uri-list"]
+    assert types == ["text/uri-list", "text/csv", "text/tab-separated-values"]
     assert entry["Desktop Entry"]["Exec"].startswith("fetchdeck ")
 
 

@@ -171,3 +171,39 @@ def test_typed_filter_terms_pick_a_status_or_a_host(qapp):
     assert [i for i in range(3) if kept(i)] == [1]
     kept = model._matcher(RowFilter.parse("host:b.example"))
     assert [i for i in range(3) if kept(i)] == [1, 2]
+
+
+def test_first_answer_reads_as_a_migration_reviewer_reads_it(qapp):
+    from app.core.result import Hop
+    from app.gui.results_model import first_answer, was_redirected
+
+    followed = Result.of(0, 1, "http://a/", Outcome.OK, status=200, redirects=1, first_status=301,
+                         chain=(Hop(301, "http://a/"), Hop(200, "http://b/")))
+    not_followed = Result.of(0, 1, "http://a/", Outcome.OK, status=302, first_status=302)
+    plain = Result.of(0, 1, "http://a/", Outcome.OK, status=200, first_status=200)
+    not_modified = Result.of(0, 1, "http://a/", Outcome.OK, status=304, first_status=304)
+    nothing = Result.of(0, 1, "http://a/", Outcome.FAILED,
+                        Failure.plain(Kind.REFUSED, "refused"))
+    assert first_answer(followed) == "301 permanent → 200"
+    assert first_answer(not_followed) == "302 temporary (not followed)"
+    assert first_answer(plain) == "200" and first_answer(not_modified) == "304"
+    assert first_answer(nothing) == ""
+    assert [was_redirected(r) for r in (followed, not_followed, plain, not_modified, nothing)] \
+        == [True, True, False, False, False]
+
+
+def test_filters_for_failed_checks_and_redirects_need_no_view(qtbot, loop):
+    from app.gui.results_model import CHECKS_FAILED, REDIRECTED, RowFilter
+
+    model = model_with("\n".join(f"https://h.example/{i}" for i in range(3)))
+    model.store(Result.of(0, 1, "https://h.example/0", Outcome.OK, status=200, first_status=200,
+                          check="fail", check_reason="did not redirect", check_code="no_redirect"))
+    model.store(Result.of(1, 2, "https://h.example/1", Outcome.OK, status=301, first_status=301,
+                          check="pass", check_reason="answered 301, as expected"))
+    model.flush()
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(only=CHECKS_FAILED)))
+    assert [model.index_at(r) for r in range(model.rowCount())] == [0]
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(only=REDIRECTED)))
+    assert [model.index_at(r) for r in range(model.rowCount())] == [1]
+    arrange(qtbot, model, lambda: model.set_filter(RowFilter(text="did not redirect")))
+    assert [model.index_at(r) for r in range(model.rowCount())] == [0]

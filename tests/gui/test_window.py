@@ -99,7 +99,8 @@ def test_size_place_docks_splitters_and_columns_come_back(qtbot, make_window, co
                             screen.height() // 2))
     first.splitter.setSizes([150, 250])
     first.table.setColumnWidth(COL_URL, 333)
-    first.table.horizontalHeader().moveSection(COL_STATUS, 0)
+    header = first.table.horizontalHeader()
+    header.moveSection(header.visualIndex(COL_STATUS), 0)  # moveSection takes visual indexes
     first.details_dock.setFloating(True)
     first.details_dock.hide()
     qtbot.waitUntil(lambda: not first.details_dock.isVisible())
@@ -264,17 +265,25 @@ def test_ctrl_c_copies_the_selected_rows_as_columns(window, qtbot, server):
     QApplication.clipboard().clear()
     qtbot.keyClick(window.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     rows = parse_tsv(QApplication.clipboard().text())
-    assert len(rows) == 4 and all(len(row) == len(HEADERS) for row in rows)
-    assert [row[COL_URL] for row in rows] == urls
-    assert [row[COL_OUTCOME] for row in rows] == ["ok", "ok", "http error", "invalid"]
-    assert [row[COL_STATUS] for row in rows] == ["200", "200", "404", ""]
-    title_cell = rows[1][list(HEADERS.values()).index("Title")]
+    # The columns as the table shows them: in its order, the Check column hidden (this list
+    # expects no answers).
+    header = window.table.horizontalHeader()
+    shown = [HEADERS[header.logicalIndex(v)] for v in range(header.count())
+             if not header.isSectionHidden(header.logicalIndex(v))]
+    assert "Check" not in shown and len(shown) == len(HEADERS) - 1
+    at = {name: shown.index(name) for name in shown}
+    assert len(rows) == 4 and all(len(row) == len(shown) for row in rows)
+    assert [row[at[HEADERS[COL_URL]]] for row in rows] == urls
+    assert [row[at[HEADERS[COL_OUTCOME]]] for row in rows] == ["ok", "ok", "http error",
+                                                               "invalid"]
+    assert [row[at[HEADERS[COL_STATUS]]] for row in rows] == ["200", "200", "404", ""]
+    title_cell = rows[1][at["Title"]]
     assert title_cell.startswith("'=cmd")  # inert in a spreadsheet
     assert "\t" not in title_cell
 
     window.results.copy_rows(header=True)
     with_header = parse_tsv(QApplication.clipboard().text())
-    assert with_header[0] == list(HEADERS.values()) and with_header[1:] == rows
+    assert with_header[0] == shown and with_header[1:] == rows
 
 
 def test_copy_follows_the_columns_as_shown(window, qtbot, server):
