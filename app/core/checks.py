@@ -242,6 +242,10 @@ def check_result(result: Result, expected: str | None, expected_status: int | No
     return check(expectation, observed, options) if observed is not None else None
 
 
+_NOT_BROKEN = frozenset({"", Kind.HTTP_4XX.value, Kind.HTTP_5XX.value, Kind.BODY_TOO_LARGE.value,
+                         Kind.TRUNCATED.value, Kind.READ_TIMEOUT.value})
+
+
 def check(expectation: Expectation, observed: Observed,
           options: CheckOptions = CheckOptions()) -> Check | None:
     """Grade one row; None when it expects nothing."""
@@ -262,8 +266,9 @@ def check(expectation: Expectation, observed: Observed,
     if first is None:  # not a single answer
         return _fail([*fails, ("no_answer", f"no answer: {_title(observed)}")])
     # Redirects were answered, then the next hop failed or they never ended.
-    broken = (bool(observed.failure_kind) and observed.status is None) or (
-        observed.failure_kind == Kind.TOO_MANY_REDIRECTS.value)
+    # Redirects were answered, then a hop got no usable answer (refused, TLS, a bad target,
+    # no end): the row keeps the answers it got (its status is the last 3xx), and failed.
+    broken = observed.failure_kind not in _NOT_BROKEN
     redirects = max(len(hops) - 1, 0)
     final = observed.final_url or (hops[-1][1] if hops else observed.url)
     status = observed.status if observed.status is not None else hops[-1][0]

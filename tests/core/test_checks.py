@@ -270,3 +270,27 @@ def test_a_row_whose_host_refuses_has_no_answer(refused_port):
     assert (graded.verdict, graded.code, graded.reason) == (
         "fail", "no_answer", "no answer: connection refused")
     assert check_result(result, None, None) is None
+
+
+def test_a_redirect_whose_target_refuses_is_a_broken_chain_not_an_unfollowed_redirect():
+    # Fetchdeck follows redirects itself: a failed hop keeps the answers before it (status is
+    # the last 3xx), which a check must not read as "redirects not followed".
+    from aiohttp import web
+
+    from tests.core.runs import fetch_all
+    from tests.servers import ReservedPort, ThreadedServer
+
+    with ReservedPort() as closed:
+        async def moved(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPMovedPermanently(closed.url("/new"))
+
+        app = web.Application()
+        app.router.add_get("/old", moved)
+        with ThreadedServer(app) as server:
+            (result,) = fetch_all([server.url("/old")])
+    assert result.status == 301 and result.error_kind == "refused"
+    for expected, status in (("/new", None), (None, 301)):
+        verdict = check_result(result, expected, status, CheckOptions())
+        assert verdict is not None
+        assert (verdict.verdict, verdict.code) == ("fail", "broken_chain")
+        assert "answered 301, then no answer" in verdict.reason
