@@ -22,6 +22,7 @@ EXIT_SIGTERM = 143
 _OUTCOMES = tuple(Outcome)
 _CODE = {outcome: code for code, outcome in enumerate(_OUTCOMES)}
 _PENDING = _CODE[Outcome.PENDING]
+_HTTP_ERROR = _CODE[Outcome.HTTP_ERROR]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ class Tally:
     """Each row's latest outcome and the counts they add up to. A retried row moves from its
     old outcome to its new one, so the counts always describe the whole list."""
 
-    __slots__ = ("size", "_codes", "counts", "internal", "_checks", "checks_failed")
+    __slots__ = ("size", "_codes", "counts", "internal", "_checks", "checks_failed", "excused",
+                 "_checked")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -70,25 +72,42 @@ class Tally:
         self.counts = [0] * len(_OUTCOMES)
         self.counts[_PENDING] = size
         self.internal = 0  # rows whose failure is a bug in Fetchdeck
-        self._checks = bytearray(size)  # 1 where the row's check failed
+        self._checks = bytearray(size)  # per row: 0 nothing checked, 1 failed, 2 passed
         self.checks_failed = 0
+        # HTTP errors a redirect map expected (a 410 for a page that must be gone): their
+        # check passed, and they do not fail the exit status.
+        self.excused = 0
+        self._checked = False
 
     def add(self, result: Result) -> None:
         index = result.index
         codes = self._codes
         code = _CODE[result.outcome]
         counts = self.counts
-        counts[codes[index]] -= 1
+        old = codes[index]
+        counts[old] -= 1
         counts[code] += 1
         codes[index] = code
         failure = result.failure
         if failure is not None and failure.kind is Kind.INTERNAL:
             self.internal += 1
-        if result.check or self.checks_failed:  # a list with expectations
-            failed_check = result.check == "fail"
-            if failed_check != self._checks[index]:
-                self._checks[index] = failed_check
-                self.checks_failed += 1 if failed_check else -1
+        if result.check or self._checked:  # a list with expectations
+            self._checked = True
+            self._count_check(index, old, code, result.check)
+
+    def _count_check(self, index: int, old: int, code: int, check: str) -> None:
+        checks = self._checks
+        before = checks[index]
+        if before == 1:
+            self.checks_failed -= 1
+        elif before == 2 and old == _HTTP_ERROR:
+            self.excused -= 1
+        state = 1 if check == "fail" else 2 if check == "pass" else 0
+        if state == 1:
+            self.checks_failed += 1
+        elif state == 2 and code == _HTTP_ERROR:
+            self.excused += 1
+        checks[index] = state
 
     def count(self, outcome: Outcome) -> int:
         return self.counts[_CODE[outcome]]
@@ -102,11 +121,13 @@ class Tally:
         return sum(self.counts[_CODE[outcome]] for outcome in FAILURES)
 
     def exit_status(self) -> int:
-        """0 when every row is ok and every check passed, 3 when Fetchdeck itself failed on a
-        row, else 1. An empty list is not a success: there was nothing to check."""
+        """0 when every row is ok (or is the HTTP error its redirect map expected) and every
+        check passed, 3 when Fetchdeck itself failed on a row, else 1. An empty list is not a
+        success: there was nothing to check."""
         if self.internal:
             return EXIT_INTERNAL
-        if self.size and self.count(Outcome.OK) == self.size and not self.checks_failed:
+        if (self.size and self.count(Outcome.OK) + self.excused == self.size
+                and not self.checks_failed):
             return EXIT_OK
         return EXIT_FAILURES
 

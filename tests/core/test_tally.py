@@ -86,3 +86,15 @@ def test_the_status_line_tells_a_cancel_and_a_retry_as_they_are():
     (3_700, "1 h 01 min")])
 def test_durations_read_as_people_say_them(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_an_http_error_a_redirect_map_expected_does_not_fail_the_run():
+    tally = Tally(2)
+    tally.add(_row(0, Outcome.OK).replace(check="pass"))
+    gone = _row(1, Outcome.HTTP_ERROR, Kind.HTTP_4XX).replace(status=410, check="pass")
+    tally.add(gone)
+    assert tally.exit_status() == 0 and tally.excused == 1
+    tally.add(gone.replace(check="fail"))  # fetched again: now the check fails
+    assert tally.exit_status() == 1 and tally.excused == 0 and tally.checks_failed == 1
+    tally.add(_row(1, Outcome.HTTP_ERROR, Kind.HTTP_4XX))  # no expectation any more
+    assert tally.exit_status() == 1 and tally.checks_failed == 0
