@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -54,6 +55,7 @@ from app.gui.results_model import ResultsModel
 from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
+from app.gui.run_history import RunHistory
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
@@ -106,7 +108,10 @@ class MainWindow(QMainWindow):
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.model.set_palette(self.palette())
-        self.controller = RunController(self.model, settings, self)
+        # Every run is recorded here (unless keep_runs is off); the store opens off the GUI
+        # thread, once, when first needed.
+        self.history = RunHistory(settings, self)
+        self.controller = RunController(self.model, settings, self, history=self.history)
         self.exports = ExportJob(self)
 
         self._build_panes()
@@ -275,6 +280,7 @@ class MainWindow(QMainWindow):
         self.results.notice.connect(self._show_notice)
         self.exports.progressed.connect(self.progress_label.setText)
         self.exports.finished.connect(self._on_export_finished)
+        self.history.notice.connect(self._show_notice)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -298,7 +304,7 @@ class MainWindow(QMainWindow):
         self._followed = None
         self.details.show_result(None, redactor=self.redactor)
         self.results.reset_for_run()
-        self.controller.start(targets)
+        self.controller.start(targets, source=self.form.source_path or "pasted")
 
     def retry(self, indexes: list[int]) -> None:
         if not indexes or self._closing:  # closing waits for an export, then closes
@@ -459,6 +465,7 @@ class MainWindow(QMainWindow):
         settings = saved.replace(**self.overrides)
         self.settings = settings
         self.controller.settings = settings
+        self.history.set_settings(settings)
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.error_panel.set_settings(settings)
@@ -620,7 +627,21 @@ class MainWindow(QMainWindow):
         self.save_layout()
         super().closeEvent(event)
         self.demo.stop()
-        self.closed.emit()
+        self._close_history()
+
+    def _close_history(self) -> None:
+        """``closed`` once the history has written what it holds (a bounded wait, off the
+        GUI thread)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a probe without one): nothing was ever recorded
+            self.closed.emit()
+            return
+        self.history.shutdown().add_done_callback(self._history_closed)
+
+    def _history_closed(self, _done: object) -> None:
+        if shiboken6.isValid(self):
+            self.closed.emit()
 
     def _ask_before_closing(self) -> None:
         if self._close_box is not None:
