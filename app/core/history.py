@@ -10,8 +10,10 @@ import os
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
+from app.core.compare import Change, diff_runs
 from app.core.export import FORMATS, format_for, write_rows
 from app.core.output import open_output
 from app.core.result import Result
@@ -21,6 +23,9 @@ from app.core.targets import TargetList
 
 __all__ = [
     "EXPORT_FORMATS",
+    "SHOWN_CHANGES",
+    "Comparison",
+    "compare_runs",
     "ResumePlan",
     "RunSettings",
     "export_format",
@@ -181,3 +186,34 @@ def write_results(path: str | os.PathLike[str] | None, results: Iterable[Result]
         count = write_rows(out.stream, results, writer, progress, every)
         out.commit()
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Two runs compared: the first ``SHOWN_CHANGES`` changes (all of them, usually), and the
+    counts of every change: per changed field, ``only_a``, ``only_b``."""
+
+    run_a: int
+    run_b: int
+    changes: list[Change]
+    counts: dict[str, int]
+    compared: int
+    changed: int
+
+    @property
+    def complete(self) -> bool:
+        return len(self.changes) == self.changed
+
+
+SHOWN_CHANGES = 100_000
+
+
+def compare_runs(store: RunStore, run_a: int, run_b: int,
+                 keep: int = SHOWN_CHANGES) -> Comparison:
+    """What changed from run ``run_a`` to run ``run_b``, read in one pass; at most ``keep``
+    changes are kept (the counts cover them all)."""
+    diff = diff_runs(store, run_a, run_b)
+    changes = list(islice(diff_iter := iter(diff), keep))
+    for _ in diff_iter:  # the rest only counted
+        pass
+    return Comparison(run_a, run_b, changes, dict(diff.counts), diff.compared, diff.changed)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def site():
     """``/page/N`` answers ``site.answers[N]`` (status, title), 200 and "page N" by default;
-    ``/slow/N`` waits for ``site.release`` first. ``site.seen`` counts requests."""
+    ``/slow/N`` waits until ``site.gate`` is set first. ``site.seen`` counts requests."""
     import asyncio
 
     answers: dict[str, tuple[int, str]] = {}
-    release = asyncio.Event()
+    gate = threading.Event()
 
     async def page(request: web.Request) -> web.Response:
         n = request.match_info["n"]
@@ -44,7 +45,8 @@ def site():
                             content_type="text/html")
 
     async def slow(request: web.Request) -> web.Response:
-        await release.wait()
+        while not gate.is_set():
+            await asyncio.sleep(0.01)
         return await page(request)
 
     app = web.Application()
@@ -52,7 +54,9 @@ def site():
     app.router.add_get("/slow/{n}", slow)
     with ThreadedServer(app) as server:
         server.answers = answers  # type: ignore[attr-defined]
+        server.gate = gate  # type: ignore[attr-defined]
         yield server
+        gate.set()
 
 
 @pytest.fixture
@@ -290,3 +294,347 @@ def interrupted_run(db: Path, urls: list[str], done: int) -> int:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# -- 2. open a run -----------------------------------------------------------------------------
+
+
+def panel_state(window):
+    window.error_panel.flush()
+    return window.error_panel.model.counts()
+
+
+def test_a_recorded_run_reopens_with_the_same_table_errors_and_details(make_window, qtbot,
+                                                                       site):
+    first = make_window()
+    with ReservedPort() as closed:
+        site.answers["2"] = (500, "broken")
+        fetch(qtbot, first, "\n".join([site.url("/page/1"), site.url("/page/2"),
+                                       f"http://127.0.0.1:{closed.port}/",
+                                       "ftp://nope.example/", site.url("/page/5")]))
+    info = recorded(qtbot, first)
+    rows, errors = table_rows(first), panel_state(first)
+    refused = first.model.result(2).failure
+    close(qtbot, first)
+
+    window = make_window()
+    dialog = window.history_actions.show_open_dialog()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=10_000)
+    assert dialog.open_button.isEnabled() and not dialog.compare_button.isEnabled()
+    with qtbot.waitSignal(window.history_actions.run_opened, timeout=10_000):
+        qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert table_rows(window) == rows
+    assert panel_state(window) == errors == {"http_5xx": 1, "refused": 1,
+                                             "unsupported_scheme": 1}
+    failure = window.model.result(2).failure
+    assert (failure.kind, failure.message, failure.traceback) == (
+        refused.kind, refused.message, refused.traceback)
+    window.select_row(1)
+    assert window.details.isVisible() and window.selected_result().status == 500
+    assert f"Run {info.id} of" in window.progress_label.text()
+    assert window.export_action.isEnabled()
+
+
+def test_a_reopened_run_is_retried_into_itself(make_window, qtbot, site):
+    first = make_window()
+    site.answers["2"] = (503, "busy")
+    fetch(qtbot, first, "\n".join(site.url(f"/page/{n}") for n in (1, 2, 3)))
+    info = recorded(qtbot, first)
+    close(qtbot, first)
+
+    site.answers["2"] = (200, "back")
+    window = make_window()
+    run_async_task(qtbot, window.history_actions.open_run(info.id))
+    site.seen.clear()
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window._retry_all_failures()
+    assert site.seen.count() == 1
+    after = recorded(qtbot, window, info.id)
+    assert (after.ok, after.http_error) == (3, 0)
+    assert stored_rows(info.id)[1] == (1, Outcome.OK, 200, "back", "")
+    with RunStore.open(db_path()) as store:
+        assert len(store.runs()) == 1
+
+
+def test_starting_a_run_while_a_stored_one_opens_keeps_the_new_one(make_window, qtbot, site):
+    first = make_window()
+    fetch(qtbot, first, "\n".join(site.url(f"/page/{n}") for n in range(30)))
+    info = recorded(qtbot, first)
+    close(qtbot, first)
+    window = make_window()
+    opening = window.history_actions.open_run(info.id)
+    qtbot.waitUntil(lambda: window.history_actions.loading, timeout=10_000)
+    fetch(qtbot, window, site.url("/page/x"))
+    assert run_async_task(qtbot, opening) is None
+    assert len(window.model) == 1 and window.model.result(0).title == "page x"
+
+
+def test_runs_model_lists_runs_newest_first_in_words():
+    from datetime import UTC, datetime
+
+    from app.core.store import RunInfo
+    from app.gui.history_dialog import (
+        COL_ENDED,
+        COL_FAILED,
+        COL_ID,
+        COL_OK,
+        COL_SOURCE,
+        COL_URLS,
+        RunsModel,
+    )
+
+    started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    runs = [RunInfo(1, started, datetime(2026, 12, 1, 10, 0, 12, tzinfo=UTC), Ended.FINISHED,
+                    "list.txt", 1200, 1100, 50, 40, 10, 0, "0.1"),
+            RunInfo(2, started, None, Ended.INTERRUPTED, "pasted", 5000, 300, 0, 0, 0, 0, "0.1"),
+            RunInfo(3, started, started, Ended.CANCELLED, "pasted", 10, 4, 0, 1, 0, 5, "0.1")]
+    model = RunsModel()
+    model.set_runs(runs)
+    text = [[model.index(row, col).data() for col in (COL_ID, COL_SOURCE, COL_URLS, COL_OK,
+                                                      COL_FAILED, COL_ENDED)]
+            for row in range(model.rowCount())]
+    assert text == [["3", "pasted", "10", "4", "1", "cancelled (5 unfinished)"],
+                    ["2", "pasted", "5,000", "300", "0", "interrupted (4,700 unfinished)"],
+                    ["1", "list.txt", "1,200", "1,100", "100", "finished in 12 s"]]
+
+
+def test_deleting_runs_asks_first_then_removes_them(make_window, qtbot, site):
+    window = make_window()
+    for n in range(3):
+        fetch(qtbot, window, site.url(f"/page/{n}"))
+        recorded(qtbot, window)
+    dialog = window.history_actions.show_open_dialog()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 3, timeout=10_000)
+    ids = [dialog.model.run_at(row).id for row in range(3)]
+    dialog.select_runs(ids[:2])
+    assert dialog.compare_button.isEnabled() and dialog.delete_button.isEnabled()
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(question_boxes(dialog)), timeout=5_000)
+    box = question_boxes(dialog)[0]
+    assert "cannot be undone" in box.text()
+    (keep,) = [b for b in box.buttons() if b.text() == "Keep"]
+    qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+    with RunStore.open(db_path()) as store:
+        assert len(store.runs()) == 3
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(question_boxes(dialog)), timeout=5_000)
+    box = question_boxes(dialog)[0]
+    (delete,) = [b for b in box.buttons() if b.text() == "Delete"]
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=10_000)
+    with RunStore.open(db_path()) as store:
+        assert [r.id for r in store.runs()] == [ids[2]]
+        assert store.count(ids[0]) == store.count(ids[1]) == 0
+
+
+def question_boxes(parent):
+    from PySide6.QtWidgets import QMessageBox
+
+    return [box for box in parent.findChildren(QMessageBox) if box.isVisible()]
+
+
+# -- 3. resume ---------------------------------------------------------------------------------
+
+
+def test_an_interrupted_run_is_offered_at_start_up_and_resumes_only_what_is_left(
+        make_window, qtbot, site):
+    urls = [site.url(f"/page/{n}") for n in range(6)]
+    run_id = interrupted_run(db_path(), urls, done=2)
+    site.seen.clear()
+    window = make_window()
+    bar = window.notice_bar
+    qtbot.waitUntil(lambda: bar.offer_button.isVisible(), timeout=10_000)
+    assert f"Run {run_id} (list.txt" in bar.text() and "4 of its 6 URLs" in bar.text()
+    assert bar.offer_button.text() == "Resume"
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        qtbot.mouseClick(bar.offer_button, Qt.MouseButton.LeftButton)
+    assert sorted(r.path for r in site.seen.requests()) == [f"/page/{n}" for n in range(2, 6)]
+    assert [r.outcome for r in window.model.results()] == [Outcome.OK] * 6
+    info = recorded(qtbot, window, run_id)
+    assert (info.ended, info.ok, info.total) == (Ended.FINISHED, 6, 6)
+    assert not bar.isVisible()
+
+
+def test_a_finished_last_run_is_not_offered(make_window, qtbot, site):
+    first = make_window()
+    fetch(qtbot, first, site.url("/page/1"))
+    recorded(qtbot, first)
+    close(qtbot, first)
+    window = make_window()
+    run_async_task(qtbot, window.history_actions.offer_interrupted())
+    assert not window.notice_bar.isVisible()
+
+
+def test_file_resume_fetches_the_cancelled_lines_into_the_same_run(window, qtbot, site):
+    window.form.set_text("\n".join([site.url("/page/1"), site.url("/page/2")]
+                                   + [site.url(f"/slow/{n}") for n in range(3)]))
+    window.start_run()
+    qtbot.waitUntil(lambda: sum(r.outcome is Outcome.OK for r in window.model.results()) == 2,
+                    timeout=10_000)
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.controller.cancel()
+    first = recorded(qtbot, window)
+    assert (first.ended, first.cancelled) == (Ended.CANCELLED, 3)
+    site.gate.set()
+    site.seen.clear()
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window.resume_action.trigger()
+    assert sorted(r.path for r in site.seen.requests()) == [f"/slow/{n}" for n in range(3)]
+    info = recorded(qtbot, window, first.id)
+    assert (info.ended, info.ok, info.cancelled) == (Ended.FINISHED, 5, 0)
+
+
+def test_file_resume_opens_the_last_cancelled_run_of_an_earlier_session(make_window, qtbot,
+                                                                        site):
+    first = make_window()
+    first.form.set_text("\n".join([site.url("/page/1")] + [site.url(f"/slow/{n}")
+                                                           for n in range(2)]))
+    first.start_run()
+    qtbot.waitUntil(lambda: first.model.result(0) is not None, timeout=10_000)
+    first.cancel_and_close()
+    qtbot.waitSignal(first.closed, timeout=15_000).wait()
+    site.gate.set()
+    site.seen.clear()
+    window = make_window()
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window.resume_action.trigger()
+    assert sorted(r.path for r in site.seen.requests()) == ["/slow/0", "/slow/1"]
+    assert [r.outcome for r in window.model.results()] == [Outcome.OK] * 3
+
+
+def test_resume_with_nothing_to_resume_says_so(window, qtbot, site):
+    fetch(qtbot, window, site.url("/page/1"))
+    recorded(qtbot, window)
+    assert run_async_task(qtbot, window.history_actions.resume()) is False
+    assert "no interrupted or cancelled run" in window.notices[-1]
+
+
+# -- 4. compare --------------------------------------------------------------------------------
+
+
+def test_two_runs_of_a_changed_site_compare_with_counts_and_export(window, qtbot, site,
+                                                                  tmp_path):
+    import csv
+
+    from app.gui.compare_view import COL_AFTER, COL_BEFORE, COL_CHANGE, COL_FIELDS, COL_URL
+
+    fetch(qtbot, window, "\n".join(site.url(f"/page/{n}") for n in (1, 2, 3, 4)))
+    first = recorded(qtbot, window)
+    site.answers["2"] = (404, "gone")
+    site.answers["3"] = (200, "new title")
+    fetch(qtbot, window, "\n".join(site.url(f"/page/{n}") for n in (1, 2, 3, 5)))
+    second = recorded(qtbot, window)
+
+    dialog = window.history_actions.show_open_dialog()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=10_000)
+    dialog.select_runs([second.id])
+    assert dialog.previous_button.isEnabled()
+    with qtbot.waitSignal(window.history_actions.dialog_opened, timeout=10_000) as opened:
+        qtbot.mouseClick(dialog.previous_button, Qt.MouseButton.LeftButton)
+    view = opened.args[0]
+    assert view.comparison.run_a == first.id and view.comparison.run_b == second.id
+    rows = {view.model.text(r, COL_URL): [view.model.text(r, c) for c in (
+        COL_CHANGE, COL_FIELDS, COL_BEFORE, COL_AFTER)] for r in range(view.model.rowCount())}
+    assert rows == {
+        site.url("/page/2"): ["changed", "outcome, status, title, error kind",
+                              "outcome ok; status 200; title page 2; error kind none",
+                              "outcome http_error; status 404; title gone; error kind http_4xx"],
+        site.url("/page/3"): ["changed", "title", "page 3", "new title"],
+        site.url("/page/4"): [f"only in run {first.id}", "",
+                              "outcome ok; status 200; error kind none", "—"],
+        site.url("/page/5"): [f"only in run {second.id}", "", "—",
+                              "outcome ok; status 200; error kind none"],
+    }
+    summary = view.summary.text()
+    assert "3 lines in both; 4 changed" in summary
+    assert "1 status" in summary and "2 title" in summary
+    assert f"1 only in run {first.id}" in summary and f"1 only in run {second.id}" in summary
+
+    out = tmp_path / "changes.csv"
+    with qtbot.waitSignal(window.history_actions.changes_exported, timeout=10_000) as done:
+        view.export_requested.emit(str(out))
+    assert done.args == [str(out), ""]
+    with out.open(newline="", encoding="utf-8") as stream:
+        exported = list(csv.DictReader(stream))
+    assert sorted((r["change"], r["url"]) for r in exported) == [
+        ("changed", site.url("/page/2")), ("changed", site.url("/page/3")),
+        ("only_a", site.url("/page/4")), ("only_b", site.url("/page/5"))]
+
+
+def test_compare_two_selected_runs_from_the_dialog(window, qtbot, site):
+    fetch(qtbot, window, site.url("/page/1"))
+    first = recorded(qtbot, window)
+    site.answers["1"] = (500, "down")
+    fetch(qtbot, window, site.url("/page/1") + "\n")
+    second = recorded(qtbot, window)
+    dialog = window.history_actions.show_open_dialog()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=10_000)
+    dialog.select_runs([first.id, second.id])
+    assert not dialog.open_button.isEnabled()
+    with qtbot.waitSignal(window.history_actions.dialog_opened, timeout=10_000) as opened:
+        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    view = opened.args[0]
+    assert (view.comparison.run_a, view.comparison.run_b) == (first.id, second.id)
+    assert view.comparison.counts == {"outcome": 1, "status": 1, "title": 1, "error_kind": 1}
+
+
+# -- 5. exports --------------------------------------------------------------------------------
+
+
+def test_export_every_row_as_xlsx_and_the_shown_rows_as_jsonl(window, qtbot, site, tmp_path):
+    import openpyxl
+
+    site.answers["2"] = (404, "gone")
+    with ReservedPort() as closed:
+        urls = [site.url("/page/1"), site.url("/page/2"), f"http://127.0.0.1:{closed.port}/"]
+        fetch(qtbot, window, "\n".join(urls))
+    book_path = tmp_path / "all.xlsx"
+    with qtbot.waitSignal(window.export_finished, timeout=20_000) as done:
+        window.export_results(str(book_path))
+    assert done.args == [str(book_path), ""]
+    sheet = openpyxl.load_workbook(book_path).worksheets[0]
+    table = list(sheet.iter_rows(values_only=True))
+    header = table[0]
+    got = [(row[header.index("url")], row[header.index("outcome")], row[header.index("status")])
+           for row in table[1:]]
+    assert got == [(urls[0], "ok", 200), (urls[1], "http_error", 404), (urls[2], "failed", None)]
+
+    window.outcome_filter.setCurrentIndex(1)  # Failures
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10_000)
+    lines_path = tmp_path / "failures.jsonl"
+    with qtbot.waitSignal(window.export_finished, timeout=20_000):
+        window.export_results(str(lines_path), shown_only=True)
+    records = read_jsonl(lines_path)
+    assert [(r["url"], r["status"], r["error_kind"]) for r in records] == [
+        (urls[1], 404, "http_4xx"), (urls[2], None, "refused")]
+
+
+def test_export_never_writes_over_the_imported_list(window, qtbot, site, tmp_path):
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"url\n{site.url('/page/1')}\n")
+    run_async_task(qtbot, window.load_path(listing))
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window.start_run()
+    before = listing.read_bytes()
+    with qtbot.waitSignal(window.export_finished, timeout=20_000) as done:
+        window.export_results(str(listing), fmt="jsonl")
+    assert "URL list being fetched" in done.args[1]
+    assert listing.read_bytes() == before
+
+
+def test_the_export_dialog_offers_csv_jsonl_and_xlsx(window, qtbot, site, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    fetch(qtbot, window, site.url("/page/1"))
+    window.choose_export_path(shown_only=True)
+    (dialog,) = [d for d in window.findChildren(QFileDialog) if d.isVisible()]
+    assert [f.split(" (")[0] for f in dialog.nameFilters()] == [
+        "CSV files", "JSON Lines files", "Excel workbooks"]
+    dialog.selectNameFilter(dialog.nameFilters()[2])
+    dialog.filterSelected.emit(dialog.nameFilters()[2])
+    assert dialog.defaultSuffix() == "xlsx"
+    path = tmp_path / "shown.xlsx"
+    with qtbot.waitSignal(window.export_finished, timeout=20_000) as done:
+        dialog.fileSelected.emit(str(path))
+    assert done.args == [str(path), ""] and path.read_bytes()[:2] == b"PK"
+    dialog.reject()
