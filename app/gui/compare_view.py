@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from app.core.compare import COMPARED, Change, ChangeKind
 from app.core.history import Comparison
 from app.core.redact import MASKING, Redactor
-from app.gui.widgets import plain_label
+from app.gui.widgets import ElideRight, plain_label
 
 __all__ = ["COL_AFTER", "COL_BEFORE", "COL_CHANGE", "COL_FIELDS", "COL_LINES", "COL_URL",
            "ChangesModel", "CompareDialog", "FIELD_NAMES", "counts_text"]
@@ -68,7 +68,8 @@ class ChangesModel(QAbstractTableModel):
 
     def set_comparison(self, comparison: Comparison) -> None:
         self.beginResetModel()
-        self._changes = comparison.changes
+        # In list order (the comparison reads them in URL order).
+        self._changes = sorted(comparison.changes, key=_place)
         self._run_a, self._run_b = comparison.run_a, comparison.run_b
         self.endResetModel()
 
@@ -133,6 +134,11 @@ class ChangesModel(QAbstractTableModel):
         return "; ".join(parts)
 
 
+def _place(change: Change) -> tuple[int, int]:
+    return (change.line_a if change.line_a is not None else change.line_b or 0,
+            0 if change.line_a is not None else 1)
+
+
 class CompareDialog(QDialog):
     """Signals:
         export_requested(str): write every change of this comparison as CSV to this path.
@@ -146,7 +152,7 @@ class CompareDialog(QDialog):
         self.comparison = comparison
         self.setObjectName("compare_runs")
         self.setWindowTitle(f"Compare run {comparison.run_a} with run {comparison.run_b}")
-        self.resize(960, 460)
+        self.resize(1100, 480)
         self.model = ChangesModel(self)
         self.model.redactor = redactor
         self.model.set_comparison(comparison)
@@ -162,9 +168,12 @@ class CompareDialog(QDialog):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        for column, width in ((COL_CHANGE, 110), (COL_URL, 280), (COL_LINES, 60),
-                              (COL_FIELDS, 130), (COL_BEFORE, 170)):
+        for column, width in ((COL_CHANGE, 100), (COL_URL, 260), (COL_LINES, 60),
+                              (COL_FIELDS, 190), (COL_BEFORE, 230)):
             self.table.setColumnWidth(column, width)
+        self._elide_right = ElideRight(self.table)  # words read left to right: cut their end
+        for column in (COL_CHANGE, COL_FIELDS, COL_BEFORE, COL_AFTER):
+            self.table.setItemDelegateForColumn(column, self._elide_right)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("&Export CSV…",

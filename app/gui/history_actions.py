@@ -78,7 +78,7 @@ class HistoryActions(QObject):
         self._loading: asyncio.Future[Any] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.dialog: OpenRunDialog | None = None
-        controller.started.connect(self._stop_loading)
+        controller.started.connect(self.stop_loading)
 
     @property
     def loading(self) -> bool:
@@ -139,7 +139,7 @@ class HistoryActions(QObject):
         info, targets = await self.history.call(_run_and_list, run_id)
         if self.controller.running:
             raise StoreError("a run started meanwhile")
-        self._stop_loading()
+        self.stop_loading()
         self.replacing.emit()
         self.controller.show_stored(targets)
         self.history.show(run_id)
@@ -158,7 +158,7 @@ class HistoryActions(QObject):
         self.run_opened.emit(info)
         return info
 
-    def _stop_loading(self) -> None:
+    def stop_loading(self) -> None:
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
 

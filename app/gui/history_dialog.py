@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.core.store import Ended, RunInfo
 from app.core.tally import format_duration
-from app.gui.widgets import plain_label, secondary
+from app.gui.widgets import ElideRight, plain_label, secondary
 
 __all__ = ["COL_ENDED", "COL_FAILED", "COL_ID", "COL_OK", "COL_SOURCE", "COL_STARTED",
            "COL_URLS", "HEADERS", "OpenRunDialog", "RunsModel", "ended_text"]
@@ -143,7 +143,7 @@ class OpenRunDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Open run")
         self.setObjectName("open_run")
-        self.resize(820, 420)
+        self.resize(860, 420)
         self.model = RunsModel(self)
         self.table = QTableView()
         self.table.setObjectName("runs")
@@ -157,9 +157,11 @@ class OpenRunDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.table.horizontalHeader()
-        for column, width in ((COL_ID, 50), (COL_STARTED, 130), (COL_SOURCE, 250),
-                              (COL_URLS, 80), (COL_OK, 80), (COL_FAILED, 70)):
+        for column, width in ((COL_ID, 50), (COL_STARTED, 130), (COL_SOURCE, 230),
+                              (COL_URLS, 75), (COL_OK, 75), (COL_FAILED, 60)):
             self.table.setColumnWidth(column, width)
+        self._elide_right = ElideRight(self.table)
+        self.table.setItemDelegateForColumn(COL_ENDED, self._elide_right)
         header.setStretchLastSection(True)
         self.status = secondary(plain_label("", "runs_status"))
 

@@ -694,6 +694,7 @@ class MainWindow(QMainWindow):
     def _close_history(self) -> None:
         """``closed`` once the history has written what it holds (a bounded wait, off the
         GUI thread)."""
+        self.history_actions.stop_loading()
         if not _loop_running():  # a probe without a loop: nothing was ever recorded
             self.closed.emit()
             return
