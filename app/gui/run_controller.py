@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Sequence
 
 import shiboken6
@@ -76,6 +77,7 @@ class RunController(QObject):
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._tick)
         self.last_progress: Progress | None = None
+        self._shown_at = 0.0  # when stored rows were last shown (monotonic s)
 
     @property
     def running(self) -> bool:
@@ -116,12 +118,14 @@ class RunController(QObject):
             raise RuntimeError("a run is already going")
         self.model.reset_rows(targets)
         gc.unfreeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # rows arrive as in a run
         self.engine = Engine(targets, self.settings, [self._arrived.append])
         self.last_progress = None
 
     def add_stored(self, results: list[Result]) -> None:
         """Stored results of the run shown (a chunk read from the history): into the model,
-        the counts and the rest of the window, as a run's arrive, but not recorded again."""
+        the counts and the rest of the window, as a run's arrive, but not recorded again.
+        The window hears of them at most every ``FLUSH_MS``, and at :meth:`flush_stored`."""
         engine = self.engine
         if engine is None:
             return
@@ -129,11 +133,19 @@ class RunController(QObject):
         for result in results:
             count(result)
         self._store(results)
+        self._freeze_rows()
+        if time.monotonic() - self._shown_at >= FLUSH_MS / 1000:
+            self.flush_stored()
+
+    def flush_stored(self) -> None:
+        """Show every stored result added so far."""
+        self._shown_at = time.monotonic()
         self.model.flush()
         batch, self._batch = self._batch, []
         if batch:
             self.results_arrived.emit(batch)
-        self.last_progress = engine.progress()
+        if self.engine is not None:
+            self.last_progress = self.engine.progress()
 
     def cancel(self) -> None:
         if self.engine is not None:
@@ -173,6 +185,16 @@ class RunController(QObject):
             self._store(arrived)
             if self.history is not None:
                 self.history.add(arrived)
+        self._freeze_rows()
+        self.model.flush()
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.results_arrived.emit(batch)
+        if self.engine is not None:
+            self.last_progress = self.engine.progress()
+            self.progressed.emit(self.last_progress)
+
+    def _freeze_rows(self) -> None:
         if self._since_freeze >= FREEZE_EVERY:
             # Rows are never garbage cycles: freed by reference counting when a new run
             # replaces them, frozen or not. A failed request leaves ~90 objects of cyclic
@@ -182,13 +204,6 @@ class RunController(QObject):
             self._since_freeze = 0
             gc.collect(1)
             gc.freeze()
-        self.model.flush()
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self.results_arrived.emit(batch)
-        if self.engine is not None:
-            self.last_progress = self.engine.progress()
-            self.progressed.emit(self.last_progress)
 
     def _on_run_done(self, task: asyncio.Task[None]) -> None:
         if not shiboken6.isValid(self._timer):

@@ -34,6 +34,7 @@ __all__ = ["JOIN_SECONDS", "LOAD_CHUNK", "MEMORY_ONLY", "RunHistory"]
 
 JOIN_SECONDS = 10.0  # the longest a closing window waits for the history to be written
 LOAD_CHUNK = 5_000  # rows read from the store per trip to the worker thread
+SHOW_CHUNK = 1_000  # rows handed to the window per turn of the loop (~10 ms of its time)
 MEMORY_ONLY = "results are kept in memory only"
 
 T = TypeVar("T")
@@ -248,7 +249,10 @@ class RunHistory(QObject):
         rows: Iterator[Result] = store.results(run_id)
         count = 0
         while chunk := await run_in_thread(_take, rows, LOAD_CHUNK):
-            on_chunk(chunk)
+            # A slice per turn of the loop, so the window keeps painting and answering.
+            for first in range(0, len(chunk), SHOW_CHUNK):
+                on_chunk(chunk[first:first + SHOW_CHUNK])
+                await asyncio.sleep(0)
             count += len(chunk)
         return count
 
