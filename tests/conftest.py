@@ -12,6 +12,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep user config and logs of test runs out of the real home directory.
 os.environ.setdefault("FETCHDECK_STATE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                           f"fetchdeck-tests-{os.getpid()}"))
+# ... and the run history (every run is recorded by default) out of the real data folder.
+os.environ.setdefault("FETCHDECK_DATA_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                         f"fetchdeck-tests-{os.getpid()}",
+                                                         "data"))
 
 import pytest
 

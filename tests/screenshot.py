@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
     width, height = (int(n) for n in args.size.lower().split("x"))
     # Never the user's saved layout, and leave none behind.
     os.environ["FETCHDECK_CONFIG_DIR"] = tempfile.mkdtemp(prefix="fetchdeck-shot-")
+    os.environ["FETCHDECK_DATA_DIR"] = os.environ["FETCHDECK_CONFIG_DIR"]
 
     from PySide6.QtWidgets import QApplication
 

@@ -484,7 +484,9 @@ def set_cookie_flood(count: int = 100, size: int = 8000) -> bytes:
     """A 200 answer with ``count`` Set-Cookie headers of about ``size`` bytes each."""
     cookies = b"".join(b"Set-Cookie: c%d=%s; Path=/\r\n" % (i, b"v" * size)
                        for i in range(count))
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + cookies
+    # Connection: close, as the listener closes after answering: a client must not try to
+    # reuse the connection (and fail on a closed one, by chance).
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n" + cookies
             + b"Content-Length: 2\r\n\r\nok")
 
 

@@ -16,9 +16,10 @@ from app.cli.common import Progress, UsageError, exit_status_for, open_history, 
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.errors import Failure
-from app.core.export import FORMATS, format_for, write_rows
+from app.core.export import FORMATS
+from app.core.history import plan_resume, run_settings, stored_list, write_results
 from app.core.options import add_setting_arguments, overrides_from_args
-from app.core.output import OutputError, open_output
+from app.core.output import OutputError
 from app.core.settings import Settings, SettingsError
 from app.core.store import Ended, RunInfo, RunStore, StoreError
 from app.core.tally import (
@@ -134,29 +135,10 @@ def _run_row(info: RunInfo) -> tuple[str, ...]:
 
 # -- export ------------------------------------------------------------------------------------
 
-def _stored_list(store: RunStore, run_id: int) -> TargetList:
-    """A run's input lines as a list (for its expected answers and imported columns)."""
-    lines = list(store.inputs(run_id))
-    targets = TargetList.from_lines([])
-    if not lines:
-        return targets
-    from array import array  # noqa: PLC0415
-
-    extra = [tuple("" if c is None else str(c) for c in (line.extra or ())) for line in lines]
-    columns = store.run(run_id).columns
-    return TargetList(
-        [line.text for line in lines], array("L", (line.line for line in lines)),
-        expected=[line.expected for line in lines] if any(
-            line.expected for line in lines) else None,
-        expected_status=[line.expected_status for line in lines] if any(
-            line.expected_status for line in lines) else None,
-        columns=tuple(columns), extra=extra if columns else None)
-
-
 def _export(store: RunStore, spec: str, output: str | None, fmt_name: str | None,
             settings: Settings) -> int:
     run_id = store.resolve(spec)
-    targets = _stored_list(store, run_id)
+    targets = stored_list(store, run_id)
     write(store, run_id, targets, output, fmt_name, settings)
     return EXIT_OK
 
@@ -164,17 +146,8 @@ def _export(store: RunStore, spec: str, output: str | None, fmt_name: str | None
 def write(store: RunStore, run_id: int, targets: TargetList, output: str | None,
           fmt_name: str | None, settings: Settings) -> int:
     """Every stored row of a run to ``output``, in input order."""
-    results = store.results(run_id, details=False)
-    name = fmt_name or ("xlsx" if (output or "").lower().endswith(".xlsx") else None)
-    if name == "xlsx":
-        from app.core.xlsx import write_xlsx  # noqa: PLC0415
-
-        return write_xlsx(output or "-", results, settings, targets=targets)
-    fmt = FORMATS[format_for(output, name)](settings, targets=targets if len(targets) else None)
-    with open_output(output) as out:
-        count = write_rows(out.stream, results, fmt)
-        out.commit()
-    return count
+    return write_results(output, store.results(run_id, details=False), settings,
+                         fmt=fmt_name, targets=targets)
 
 
 # -- diff --------------------------------------------------------------------------------------
@@ -212,15 +185,9 @@ def _masked(url: str, settings: Settings) -> str:
 
 def _resume(store: RunStore, args: argparse.Namespace, settings: Settings) -> int:
     run_id = store.resolve(args.run)
-    info = store.run(run_id)
-    if info.ended is Ended.RUNNING:
-        raise UsageError(f"run {run_id} is still running (in another Fetchdeck)")
+    plan = plan_resume(store, run_id)
     settings = _settings_of(store, run_id, settings, overrides_from_args(args))
-    targets = _stored_list(store, run_id)
-    if len(targets) < info.total:
-        raise UsageError(f"run {run_id} was stopped before all its {info.total:,} lines were "
-                         f"recorded ({len(targets):,} were): fetch its list again instead")
-    unfinished = list(store.unfinished(run_id))
+    targets, unfinished = plan.targets, plan.unfinished
     if not unfinished:
         say(f"run {run_id} has no unfinished lines: nothing to fetch")
     else:
@@ -242,24 +209,14 @@ def _settings_of(store: RunStore, run_id: int, current: Settings,
                  overrides: dict[str, object]) -> Settings:
     """The settings the run used (credentials were never stored: give them again), with this
     command's flags on top."""
-    stored = dict(store.settings(run_id))
-    stored.pop("auth", None)
-    if "***" in str(stored.get("proxy") or ""):
-        stored.pop("proxy")
-        if "proxy" not in overrides:
-            say("the run used a proxy with a password, which is not stored: give --proxy again")
-    headers = stored.get("headers") or []
-    kept = [pair for pair in headers if pair[1] != "***"]
-    if len(kept) != len(headers):
-        stored["headers"] = kept
+    found = run_settings(store, run_id, current, overrides)
+    if "proxy" in found.missing:
+        say("the run used a proxy with a password, which is not stored: give --proxy again")
+    if "headers" in found.missing:
         say("headers with secrets were not stored: give --header again for them")
-    for name in ("keep_runs", "db_path"):
-        stored.pop(name, None)
-    settings, problems = Settings.from_dict(stored)
-    for problem in problems:
+    for problem in found.problems:
         say(f"warning: run {run_id}'s settings: {problem}")
-    overrides = {"keep_runs": current.keep_runs, "db_path": current.db_path, **overrides}
-    return settings.replace(**overrides)
+    return found.settings
 
 
 async def _fetch_again(store: RunStore, run_id: int, targets: TargetList,

@@ -1,7 +1,7 @@
-"""Writing the table to a CSV file off the GUI thread, one export at a time.
+"""Writing the table to a CSV, JSON Lines or XLSX file off the GUI thread, one export at a time.
 
 The rows are copied on the GUI thread (one C-level list copy) and written on a worker thread by
-core's ``write_csv``; progress comes back through the loop. The window waits for a running
+core's ``write_results``; progress comes back through the loop. The window waits for a running
 export before it closes, so a file is never left half written.
 """
 
@@ -11,16 +11,43 @@ import asyncio
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
-from app.core.export import write_csv
+from app.core.history import write_results
 from app.core.result import Result
 from app.core.settings import Settings
 from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 
-__all__ = ["ExportJob"]
+__all__ = ["FILE_TYPES", "ExportJob", "export_dialog"]
 
 PROGRESS_EVERY = 50_000  # rows
+# The save dialog's file types: the one chosen gives the file its extension, and the
+# extension gives the format.
+FILE_TYPES = (("CSV files (*.csv)", "csv"), ("JSON Lines files (*.jsonl)", "jsonl"),
+              ("Excel workbooks (*.xlsx)", "xlsx"))
+
+
+def export_dialog(parent: QWidget, title: str, name: str) -> QFileDialog:
+    """A save dialog offering CSV, JSON Lines and XLSX; ``name`` is the suggested file name
+    without its extension. Opened by the caller (``open()``, never ``exec()``)."""
+    dialog = QFileDialog(parent, title)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setNameFilters([label for label, _ in FILE_TYPES])
+    suffixes = dict(FILE_TYPES)
+    dialog.setDefaultSuffix("csv")
+    dialog.selectFile(f"{name}.csv")
+
+    def chosen(label: str) -> None:
+        suffix = suffixes.get(label, "csv")
+        dialog.setDefaultSuffix(suffix)
+        files = dialog.selectedFiles()
+        stem = files[0].rsplit("/", 1)[-1].rsplit(".", 1)[0] if files else name
+        dialog.selectFile(f"{stem or name}.{suffix}")
+
+    dialog.filterSelected.connect(chosen)
+    dialog.finished.connect(dialog.deleteLater)
+    return dialog
 
 
 class ExportJob(QObject):
@@ -42,11 +69,12 @@ class ExportJob(QObject):
 
     def start(self, path: str, rows: Sequence[Result | None], settings: Settings, *,
               targets: TargetList | None = None,
-              protect: Sequence[str] = ()) -> asyncio.Future[int]:
+              protect: Sequence[str] = (), fmt: str | None = None) -> asyncio.Future[int]:
         """Write ``rows`` (None: a queued row, skipped) to ``path``; the future gives the count.
         ``finished`` is emitted either way, once the file is complete or the write failed.
         ``targets`` adds the list's expected answers and imported columns; a path in
-        ``protect`` (the imported list) is never written over."""
+        ``protect`` (the imported list) is never written over. ``fmt``: csv, jsonl or xlsx
+        (default: by the path's extension, else CSV)."""
         if self.running:
             raise RuntimeError("an export is already running")
         total = len(rows)
@@ -61,8 +89,8 @@ class ExportJob(QObject):
 
         def export() -> int:
             results = (r for r in rows if r is not None)
-            return write_csv(path, results, settings, progress=progress, every=PROGRESS_EVERY,
-                             targets=targets, protect=protect)
+            return write_results(path, results, settings, fmt=fmt, progress=progress,
+                                 every=PROGRESS_EVERY, targets=targets, protect=protect)
 
         # Not asyncio.to_thread: its worker may drop the last reference to the window.
         task = run_in_thread(export)

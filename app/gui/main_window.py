@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QMainWindow,
@@ -39,11 +39,14 @@ from app.core.errors import Failure, Kind
 from app.core.redact import Redactor
 from app.core.result import Result
 from app.core.settings import Settings, overrides_after_edit
+from app.core.store import RunInfo
 from app.core.tally import Progress, status_text
 from app.gui.demo import Demo
 from app.gui.error_panel import ErrorPanel
 from app.gui.exceptions import ExceptionRouter
-from app.gui.export_job import ExportJob
+from app.gui.export_job import ExportJob, export_dialog
+from app.gui.history_actions import HistoryActions
+from app.gui.history_dialog import ended_text
 from app.gui.keyboard import (
     Area,
     AreaCycle,
@@ -56,6 +59,7 @@ from app.gui.results_model import ResultsModel
 from app.gui.results_pane import ResultsPane
 from app.gui.row_details import RowDetails
 from app.gui.run_controller import RunController
+from app.gui.run_history import RunHistory
 from app.gui.run_summary import RunSummary
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.sitemap_dialog import SitemapDialog
@@ -65,6 +69,14 @@ from app.gui.widgets import action, ask
 from app.gui.window_state import load_state, place_on_screen, save_state
 
 __all__ = ["MainWindow"]
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 STATE_VERSION = 2  # of saveState's dock layout: bump when docks change, old layouts are dropped
 FETCH_TIP = "Fetch every URL (Ctrl+Return); Esc cancels a run"
@@ -112,10 +124,15 @@ class MainWindow(QMainWindow):
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.model.set_palette(self.palette())
-        self.controller = RunController(self.model, settings, self)
+        # Every run is recorded here (unless keep_runs is off); the store opens off the GUI
+        # thread, once, when first needed.
+        self.history = RunHistory(settings, self)
+        self.controller = RunController(self.model, settings, self, history=self.history)
         self.exports = ExportJob(self)
 
         self._build_panes()
+        self.history_actions = HistoryActions(self.history, self.controller, self.notice_bar,
+                                              lambda: self.settings, self)
         self._build_status_bar()
         self._build_menus()
         # The run summary (charts, per-host table): docked, hidden until asked for (View);
@@ -126,6 +143,8 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         for warning in settings_warnings or []:
             self._show_notice(f"Settings: {warning}")
+        if settings.keep_runs and _loop_running():
+            self.history_actions.offer_interrupted()  # a run a crash cut short: Resume it?
 
     # -- construction --------------------------------------------------------------------------
 
@@ -137,7 +156,7 @@ class MainWindow(QMainWindow):
         self.fetch_button.setMinimumWidth(96)
         self.fetch_button.setToolTip(FETCH_TIP)
         self.settings_button = QPushButton("Settings…")
-        self.export_button = QPushButton("Export CSV…")
+        self.export_button = QPushButton("Export…")
         self.export_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.fetch_button)
@@ -208,12 +227,27 @@ class MainWindow(QMainWindow):
         self.import_sitemap_action = action(
             self, "Import &sitemap from URL…", self.choose_sitemap_url,
             tip="Read the pages a sitemap or sitemap index lists, with the current settings")
-        self.export_action = action(self, "&Export CSV…", self.choose_export_path,
-                                    shortcut="Ctrl+E")
-        self.export_action.setEnabled(False)
+        self.open_run_action = action(self, "&Open run…",
+                                      self.history_actions.show_open_dialog,
+                                      shortcut="Ctrl+Shift+O",
+                                      tip="Open, compare or delete a run from the run history")
+        self.resume_action = action(self, "&Resume", self._resume,
+                                    tip="Fetch the lines the last interrupted or cancelled run "
+                                        "(or the one shown) did not finish, into that run")
+        self.export_action = action(self, "&Export…", self.choose_export_path,
+                                    shortcut="Ctrl+E",
+                                    tip="Write every row as CSV, JSON Lines or XLSX")
+        self.export_shown_action = action(self, "Export &shown rows…",
+                                          lambda: self.choose_export_path(shown_only=True),
+                                          tip="Write only the rows the filter shows")
+        for act in (self.export_action, self.export_shown_action):
+            act.setEnabled(False)
         self.quit_action = action(self, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
-        file_menu.addActions([self.import_action, self.import_sitemap_action,
-                              self.export_action])
+        file_menu.addActions([self.import_action, self.import_sitemap_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.open_run_action, self.resume_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_action, self.export_shown_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -293,6 +327,10 @@ class MainWindow(QMainWindow):
         self.results.notice.connect(self._show_notice)
         self.exports.progressed.connect(self.progress_label.setText)
         self.exports.finished.connect(self._on_export_finished)
+        self.history.notice.connect(self._show_notice)
+        self.history_actions.notice.connect(self._show_notice)
+        self.history_actions.replacing.connect(self._clear_for_run)
+        self.history_actions.run_opened.connect(self._on_run_opened)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -312,11 +350,15 @@ class MainWindow(QMainWindow):
         if not len(targets):
             self._show_notice("There are no URLs to fetch: paste some, or use Import….")
             return
+        self._clear_for_run()
+        self.controller.start(targets, source=", ".join(self.form.source_paths) or "pasted")
+
+    def _clear_for_run(self) -> None:
+        """The table is about to show another run: what belonged to the old one goes."""
         self.error_panel.clear()
         self._followed = None
         self.details.show_result(None, redactor=self.redactor)
         self.results.reset_for_run()
-        self.controller.start(targets)
 
     def retry(self, indexes: list[int]) -> None:
         if not indexes or self._closing:  # closing waits for an export, then closes
@@ -324,7 +366,23 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self._show_notice("A run is going: cancel it or let it finish, then retry.")
             return
+        if self.history_actions.loading:
+            self._show_notice("The run is still being opened: retry once its rows are all in.")
+            return
         self.controller.retry(indexes)
+
+    def _resume(self) -> None:
+        self.history_actions.resume()
+
+    def _on_run_opened(self, info: RunInfo) -> None:
+        """A stored run is in the table, every row read."""
+        self.model.rearrange()
+        self._enable_export()
+        started = info.started.astimezone().strftime("%Y-%m-%d %H:%M")
+        engine = self.controller.engine
+        counts = engine.tally.summary() if engine is not None else ""
+        self.progress_label.setText(f"Run {info.id} of {started} ({info.source}, "
+                                    f"{ended_text(info)}): {counts}")
 
     def _fetch_again(self, index: int) -> None:
         self.retry([index])
@@ -484,6 +542,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.controller.settings = settings
         self.form.set_settings(settings)
+        self.history.set_settings(settings)
         self.redactor = Redactor.for_settings(settings)
         self.model.set_redactor(self.redactor)
         self.error_panel.set_settings(settings)
@@ -496,22 +555,32 @@ class MainWindow(QMainWindow):
 
     # -- export --------------------------------------------------------------------------------
 
-    def choose_export_path(self) -> None:
-        dialog = QFileDialog(self, "Export results as CSV")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("csv")
-        dialog.setNameFilters(["CSV files (*.csv)", "All files (*)"])
-        dialog.selectFile(time.strftime("fetchdeck-%Y%m%d-%H%M%S.csv"))
-        dialog.fileSelected.connect(self.export_csv)
-        dialog.finished.connect(dialog.deleteLater)
+    def choose_export_path(self, shown_only: bool = False) -> None:
+        """Ask where to write the rows (all, or only those the filter shows); the chosen
+        file type (CSV, JSON Lines, XLSX) is the format."""
+        dialog = export_dialog(self, "Export the rows the filter shows" if shown_only
+                               else "Export results", time.strftime("fetchdeck-%Y%m%d-%H%M%S"))
+        dialog.fileSelected.connect(lambda path: self.export_results(path,
+                                                                     shown_only=shown_only))
         dialog.open()
 
     def export_csv(self, path: str) -> asyncio.Future[int]:
-        """Write the table to ``path`` off the GUI thread; ``export_finished`` reports the end."""
+        """Write the table to ``path`` as CSV off the GUI thread; ``export_finished`` reports
+        the end."""
+        return self.export_results(path, fmt="csv")
+
+    def export_results(self, path: str, *, shown_only: bool = False,
+                       fmt: str | None = None) -> asyncio.Future[int]:
+        """Write every row (or only those the filter shows), in input order, to ``path`` as
+        CSV, JSON Lines or XLSX (``fmt``, else by the extension) off the GUI thread."""
         engine = self.controller.engine
-        task = self.exports.start(path, self.model.snapshot(), self.settings,
+        rows = self.model.snapshot()
+        if shown_only:
+            index_at = self.model.index_at
+            rows = [rows[i] for i in sorted(index_at(r) for r in range(self.model.rowCount()))]
+        task = self.exports.start(path, rows, self.settings,
                                   targets=engine.targets if engine is not None else None,
-                                  protect=list(self.form.source_paths))
+                                  protect=list(self.form.source_paths), fmt=fmt)
         self._enable_export()
         return task
 
@@ -528,6 +597,7 @@ class MainWindow(QMainWindow):
         can = len(self.model) > 0 and not self.controller.running and not self.exports.running
         self.export_button.setEnabled(can)
         self.export_action.setEnabled(can)
+        self.export_shown_action.setEnabled(can)
 
     # -- help ----------------------------------------------------------------------------------
 
@@ -665,7 +735,20 @@ class MainWindow(QMainWindow):
         self.save_layout()
         super().closeEvent(event)
         self.demo.stop()
-        self.closed.emit()
+        self._close_history()
+
+    def _close_history(self) -> None:
+        """``closed`` once the history has written what it holds (a bounded wait, off the
+        GUI thread)."""
+        self.history_actions.stop_loading()
+        if not _loop_running():  # a probe without a loop: nothing was ever recorded
+            self.closed.emit()
+            return
+        self.history.shutdown().add_done_callback(self._history_closed)
+
+    def _history_closed(self, _done: object) -> None:
+        if shiboken6.isValid(self):
+            self.closed.emit()
 
     def _ask_before_closing(self) -> None:
         if self._close_box is not None:

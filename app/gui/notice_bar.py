@@ -3,6 +3,8 @@ dismissed, in colours that read on a light or a dark palette."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
@@ -27,9 +29,16 @@ class NoticeBar(QWidget):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dismiss_button = QPushButton("Dismiss", self)
         self.dismiss_button.clicked.connect(self.dismiss)
+        # What an offer (show_offer) proposes: hidden otherwise.
+        self.offer_button = QPushButton(self)
+        self.offer_button.setObjectName("notice_offer")
+        self.offer_button.setVisible(False)
+        self.offer_button.clicked.connect(self._take_offer)
+        self._offer: Callable[[], object] | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 10, 5)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.offer_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self.setAutoFillBackground(True)
         self._apply_colours()
@@ -41,13 +50,28 @@ class NoticeBar(QWidget):
         self.label.setText("\n".join(self.notices[-SHOWN:]))
         self.setVisible(True)
 
+    def show_offer(self, text: str, button: str, accept: Callable[[], object]) -> None:
+        """A notice with a button that does something about it (it goes once pressed)."""
+        self._offer = accept
+        self.offer_button.setText(button)
+        self.offer_button.setVisible(True)
+        self.show_notice(text)
+
     def text(self) -> str:
         return self.label.text()
 
     def dismiss(self) -> None:
         self.notices.clear()
         self.label.clear()
+        self._offer = None
+        self.offer_button.setVisible(False)
         self.setVisible(False)
+
+    def _take_offer(self) -> None:
+        accept = self._offer
+        self.dismiss()
+        if accept is not None:
+            accept()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         super().changeEvent(event)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Sequence
 
 import shiboken6
@@ -21,9 +22,11 @@ from app.core.engine import Engine
 from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
+from app.core.store import Ended
 from app.core.tally import Progress
 from app.core.targets import TargetList
 from app.gui.results_model import ResultsModel
+from app.gui.run_history import RunHistory
 
 __all__ = ["DETAILS_KEPT", "FLUSH_MS", "RunController"]
 
@@ -58,10 +61,12 @@ class RunController(QObject):
     finished = Signal(object)
 
     def __init__(self, model: ResultsModel, settings: Settings,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, history: RunHistory | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.settings = settings
+        # Where each run is recorded: its results are handed over at every tick.
+        self.history = history
         self.engine: Engine | None = None
         self._batch: list[Result] = []
         # The engine's sink: results land here (list.append, no Python call per result) and
@@ -72,32 +77,75 @@ class RunController(QObject):
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._tick)
         self.last_progress: Progress | None = None
+        self._shown_at = 0.0  # when stored rows were last shown (monotonic s)
 
     @property
     def running(self) -> bool:
         return self.engine is not None and self.engine.running
 
-    def start(self, targets: TargetList) -> None:
-        """Fetch ``targets`` from scratch: the table gets one queued row per target."""
+    def start(self, targets: TargetList, source: str = "pasted") -> None:
+        """Fetch ``targets`` from scratch: the table gets one queued row per target. The run
+        is recorded in the history as coming from ``source`` (a file's path, or "pasted")."""
         if self.running:
             raise RuntimeError("a run is already going")
         self.model.reset_rows(targets)
         gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self.engine = Engine(targets, self.settings, [self._arrived.append])
+        if self.history is not None:
+            self.history.record(targets, self.settings, source)
         self._begin(self.engine.start)
 
-    def retry(self, indexes: Sequence[int]) -> None:
-        """Fetch these rows again with the current settings; their rows update in place."""
+    def retry(self, indexes: Sequence[int], settings: Settings | None = None) -> None:
+        """Fetch these rows again with the current settings (or ``settings``); their rows
+        update in place, and the history records them into the same run."""
         engine = self.engine
         if self.running or not indexes or engine is None:
             return
         wanted = sorted({i for i in indexes if 0 <= i < len(engine.targets)})
         if not wanted:
             return
-        engine.settings = self.settings
+        engine.settings = settings if settings is not None else self.settings
         self.model.requeue(wanted)
         self.model.flush()
+        if self.history is not None:
+            self.history.resume()
         self._begin(lambda: engine.retry(wanted))
+
+    def show_stored(self, targets: TargetList) -> None:
+        """Show a stored run: one queued row per line until :meth:`add_stored` fills them.
+        Later retries fetch into it."""
+        if self.running:
+            raise RuntimeError("a run is already going")
+        self.model.reset_rows(targets)
+        gc.unfreeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # rows arrive as in a run
+        self.engine = Engine(targets, self.settings, [self._arrived.append])
+        self.last_progress = None
+
+    def add_stored(self, results: list[Result]) -> None:
+        """Stored results of the run shown (a chunk read from the history): into the model,
+        the counts and the rest of the window, as a run's arrive, but not recorded again.
+        The window hears of them at most every ``FLUSH_MS``, and at :meth:`flush_stored`."""
+        engine = self.engine
+        if engine is None:
+            return
+        count = engine.tally.add
+        for result in results:
+            count(result)
+        self._store(results)
+        self._freeze_rows()
+        if time.monotonic() - self._shown_at >= FLUSH_MS / 1000:
+            self.flush_stored()
+
+    def flush_stored(self) -> None:
+        """Show every stored result added so far."""
+        self._shown_at = time.monotonic()
+        self.model.flush()
+        batch, self._batch = self._batch, []
+        if batch:
+            self.results_arrived.emit(batch)
+        if self.engine is not None:
+            self.last_progress = self.engine.progress()
 
     def cancel(self) -> None:
         if self.engine is not None:
@@ -135,6 +183,18 @@ class RunController(QObject):
             arrived = self._arrived[:]
             self._arrived.clear()  # the engine appends to this very list
             self._store(arrived)
+            if self.history is not None:
+                self.history.add(arrived)
+        self._freeze_rows()
+        self.model.flush()
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.results_arrived.emit(batch)
+        if self.engine is not None:
+            self.last_progress = self.engine.progress()
+            self.progressed.emit(self.last_progress)
+
+    def _freeze_rows(self) -> None:
         if self._since_freeze >= FREEZE_EVERY:
             # Rows are never garbage cycles: freed by reference counting when a new run
             # replaces them, frozen or not. A failed request leaves ~90 objects of cyclic
@@ -144,13 +204,6 @@ class RunController(QObject):
             self._since_freeze = 0
             gc.collect(1)
             gc.freeze()
-        self.model.flush()
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self.results_arrived.emit(batch)
-        if self.engine is not None:
-            self.last_progress = self.engine.progress()
-            self.progressed.emit(self.last_progress)
 
     def _on_run_done(self, task: asyncio.Task[None]) -> None:
         if not shiboken6.isValid(self._timer):
@@ -158,6 +211,10 @@ class RunController(QObject):
             return
         self._timer.stop()
         self._tick()
+        if self.history is not None:
+            run = self.engine.run if self.engine is not None else None
+            self.history.end(Ended.CANCELLED if run is not None and run.cancelled
+                             else Ended.FINISHED)
         if not task.cancelled() and (exc := task.exception()) is not None:
             # Rows already carry this failure; the loop's handler puts it in the error panel too.
             task.get_loop().call_exception_handler({

@@ -97,7 +97,7 @@ def log(message: str) -> None:
 def _env(state_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(QT_QPA_PLATFORM="offscreen", FETCHDECK_STATE_DIR=str(state_dir),
-               FETCHDECK_CONFIG_DIR=str(state_dir))
+               FETCHDECK_CONFIG_DIR=str(state_dir), FETCHDECK_DATA_DIR=str(state_dir))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 

@@ -237,7 +237,8 @@ def test_help_lists_every_shortcut_from_the_actions(window, qtbot):
     keys = {what: keys for what, keys, _where in rows}
     assert keys["Fetch"] == "Ctrl+Return, Ctrl+Enter"
     assert keys["Next area"] == "F6" and keys["Previous area"] == "Shift+F6"
-    assert keys["Copy rows"] == "Ctrl+C" and keys["Export CSV"] == "Ctrl+E"
+    assert keys["Copy rows"] == "Ctrl+C" and keys["Export"] == "Ctrl+E"
+    assert keys["Open run"] == "Ctrl+Shift+O"
     wheres = {what: where for what, _keys, where in rows}
     assert wheres["Copy rows"] == "in the results table"
     # Made from the actions: a shortcut added anywhere in the window is listed.
