@@ -44,7 +44,11 @@ async def _shoot(path: Path, size: tuple[int, int], row_kind: str,
     await asyncio.sleep(0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(path))
+    # Closed as a user closes it: the run history's writer is finished before the loop ends.
+    closed = asyncio.get_running_loop().create_future()
+    window.closed.connect(lambda: closed.done() or closed.set_result(None))
     window.close()
+    await asyncio.wait_for(closed, 30)
 
 
 def main(argv: list[str]) -> int:
@@ -68,6 +72,7 @@ def main(argv: list[str]) -> int:
     from app.gui.loop import make_loop
 
     app = QApplication([argv[0]])
+    app.setQuitOnLastWindowClosed(False)  # as the app: the window closes, then the loop ends
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if args.dark else app.style().standardPalette())
     loop = make_loop(app)

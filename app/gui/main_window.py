@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self._state_file = state_file
         self._closing = False
+        self._history_closing = False
         self._close_box: QMessageBox | None = None
         self._bar_moved = 0.0  # when the progress bar last moved (monotonic s)
         self._followed: tuple[int, int, object] | None = None  # the row the panel shows
@@ -739,7 +740,10 @@ class MainWindow(QMainWindow):
 
     def _close_history(self) -> None:
         """``closed`` once the history has written what it holds (a bounded wait, off the
-        GUI thread)."""
+        GUI thread). Once: a second close event (Qt's own, at exit) finds it done."""
+        if self._history_closing:
+            return
+        self._history_closing = True
         self.history_actions.stop_loading()
         if not _loop_running():  # a probe without a loop: nothing was ever recorded
             self.closed.emit()
@@ -757,8 +761,10 @@ class MainWindow(QMainWindow):
         progress = self.controller.last_progress
         done = f" ({progress.done:,} of {progress.total:,} done)" if progress else ""
         self._close_box = ask(
-            self, "Close Fetchdeck?", f"A run is going{done}. Closing cancels it and its "
-            "results are gone unless you export them first.",
+            self, "Close Fetchdeck?", f"A run is going{done}. Closing cancels it; "
+            + ("every row so far is kept in the run history (File → Open run…)."
+               if self.settings.keep_runs else
+               "its results are gone unless you export them first (the run history is off)."),
             "Cancel the run and close", "Keep running", self.cancel_and_close)
         self._close_box.finished.connect(self._forget_close_box)
         self.close_asked.emit(self._close_box)

@@ -66,10 +66,19 @@ def instructions(out_file: Path) -> tuple[int, int]:
 
 
 def count(kind: str, urls_file: Path, out_file: Path) -> tuple[int, int]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
-               sys.executable, "-m", "tests.benchmarks.clients", kind,
-               "--urls-file", str(urls_file)]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           "FETCHDECK_DATA_DIR": str(out_file.parent / "data"),
+           "FETCHDECK_CONFIG_DIR": str(out_file.parent / "config")}
+    if kind.startswith("cli"):  # fetchdeck run as a user runs it, every thread counted
+        client = [sys.executable, "-m", "app", "run", str(urls_file), "-o",
+                  str(out_file.with_suffix(".csv")), "--concurrency", "100", "--per-host", "0",
+                  "--retries", "0", "--quiet"]
+        if kind == "cli-nostore":
+            client.append("--no-store")
+    else:
+        client = [sys.executable, "-m", "tests.benchmarks.clients", kind,
+                  "--urls-file", str(urls_file)]
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *client]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=3600, check=False)
     if done.returncode != 0:
@@ -80,7 +89,9 @@ def count(kind: str, urls_file: Path, out_file: Path) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.instructions",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="bare,core", help="of bare,core,gui")
+    parser.add_argument("--clients", default="bare,core",
+                        help="of bare,core,gui,cli,cli-nostore (cli: fetchdeck run, its run "
+                             "history on; cli-nostore: --no-store)")
     parser.add_argument("--small", type=int, default=500)
     parser.add_argument("--large", type=int, default=2500)
     parser.add_argument("--server", choices=SERVER_KINDS, default="auto")
@@ -99,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                                         for i in range(n)))
         print(f"User-space instructions per request (callgrind; {server.version} on 127.0.0.1; "
               f"{args.large:,} minus {args.small:,} URLs)")
-        print(f"{'client':8} {'per request':>12} {'of which libcrypto':>19}")
+        print(f"{'client':12} {'per request':>12} {'of which libcrypto':>19}")
         for kind in clients:
             small = count(kind, files[args.small], Path(tmp) / f"{kind}.small.out")
             large = count(kind, files[args.large], Path(tmp) / f"{kind}.large.out")
             extra = args.large - args.small
-            print(f"{kind:8} {(large[0] - small[0]) / extra:12,.0f} "
+            print(f"{kind:12} {(large[0] - small[0]) / extra:12,.0f} "
                   f"{(large[1] - small[1]) / extra:19,.0f}", flush=True)
     return 0
 
