@@ -180,6 +180,9 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
     window = MainWindow(settings)
     router.internal_error.connect(window.error_panel.add_internal)
     window.show()
+    summary = getattr(window, "summary_dock", None)
+    if os.environ.get("FETCHDECK_BENCH_SUMMARY") and summary is not None:
+        summary.show()  # the run summary's charts drawn during the run, as a user watches them
     await asyncio.sleep(0.05)  # first paint
     emit(stage="window shown", pid=os.getpid(), rss=rss_now())
 

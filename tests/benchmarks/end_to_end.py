@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "--smoke 120)")
     parser.add_argument("--rss-limit", type=float, default=8.0, metavar="GIB",
                         help="kill a client whose RSS passes this (default 8 GiB)")
+    parser.add_argument("--summary", action="store_true",
+                        help="the GUI client runs with the run summary (charts) shown")
     parser.add_argument("--smoke", action="store_true",
                         help="CI check: 500 URLs, aiohttp server, 1 run, 1 start-up")
     parser.add_argument("--profile", choices=("cprofile", "py-spy", "perf"),
@@ -129,6 +131,8 @@ class Workbench:
         self.server = server
         self.tmp = tmp
         self.env = _env(tmp / "state")
+        if args.summary:
+            self.env["FETCHDECK_BENCH_SUMMARY"] = "1"
         (tmp / "state").mkdir(exist_ok=True)
         self.curl = shutil.which("curl")
 
@@ -293,7 +297,8 @@ def compare(bench: Workbench, clients: list[str], count: int) -> str:
             f"(median of {args.startup_runs})")
     title = (f"Fetchdeck end to end: {count:,} GETs of a {len(PAGE):,}-byte page from "
              f"{bench.server.version} on 127.0.0.1, {args.concurrency} in flight "
-             f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}")
+             f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}"
+             + ("; the GUI with its run summary shown" if args.summary else ""))
     bench.results = {"mode": "compare", "urls": count, "runs": runs, "startup": startup}
     return report.comparison_table(title, runs, {c: LABELS[c] for c in clients}, startup, count)
 
