@@ -177,6 +177,8 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
     internal_errors: list[str] = []
     router.internal_error.connect(lambda failure: internal_errors.append(failure.message))
     settings = Settings(per_host=0, concurrency=concurrency, retries=0)
+    if os.environ.get("FETCHDECK_BENCH_NO_STORE") and "keep_runs" in Settings.__slots__:
+        settings = settings.replace(keep_runs=False)  # the window without its run history
     window = MainWindow(settings)
     router.internal_error.connect(window.error_panel.add_internal)
     window.show()

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "--smoke 120)")
     parser.add_argument("--rss-limit", type=float, default=8.0, metavar="GIB",
                         help="kill a client whose RSS passes this (default 8 GiB)")
+    parser.add_argument("--no-store", action="store_true",
+                        help="the GUI and fetchdeck run without their run history")
     parser.add_argument("--summary", action="store_true",
                         help="the GUI client runs with the run summary (charts) shown")
     parser.add_argument("--smoke", action="store_true",
@@ -133,6 +135,8 @@ class Workbench:
         self.env = _env(tmp / "state")
         if args.summary:
             self.env["FETCHDECK_BENCH_SUMMARY"] = "1"
+        if args.no_store:
+            self.env["FETCHDECK_BENCH_NO_STORE"] = "1"
         (tmp / "state").mkdir(exist_ok=True)
         self.curl = shutil.which("curl")
 
@@ -177,7 +181,8 @@ class Workbench:
         elif kind == "cli":
             command = self.python("-m", "app", "run", str(self.url_file(count)), "-o",
                                   str(output), "--concurrency", str(self.args.concurrency),
-                                  "--per-host", "0", "--retries", "0", "--quiet")
+                                  "--per-host", "0", "--retries", "0", "--quiet",
+                                  *(["--no-store"] if self.args.no_store else []))
         else:
             command = self.client_command(kind, count)
         child = run_child(command, self.args.timeout, env=self.env, cwd=str(ROOT),
@@ -298,7 +303,8 @@ def compare(bench: Workbench, clients: list[str], count: int) -> str:
     title = (f"Fetchdeck end to end: {count:,} GETs of a {len(PAGE):,}-byte page from "
              f"{bench.server.version} on 127.0.0.1, {args.concurrency} in flight "
              f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}"
-             + ("; the GUI with its run summary shown" if args.summary else ""))
+             + ("; the GUI with its run summary shown" if args.summary else "")
+             + ("; no run history" if args.no_store else ""))
     bench.results = {"mode": "compare", "urls": count, "runs": runs, "startup": startup}
     return report.comparison_table(title, runs, {c: LABELS[c] for c in clients}, startup, count)
 
