@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from app.core.demo import DemoServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the server (aiohttp.web) loads when the demo is first asked for, not at
+    from app.core.demo import DemoServer  # start-up: ~0.1 s of imports most sessions skip
 
 __all__ = ["Demo"]
 
@@ -16,6 +19,8 @@ class Demo:
 
     def sample_text(self) -> str:
         if self.server is None:
+            from app.core.demo import DemoServer  # noqa: PLC0415 - see the import above
+
             server = DemoServer()
             server.start()
             self.server = server

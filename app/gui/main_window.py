@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.core.demo import DemoServer
 from app.core.errors import Failure, Kind
 from app.core.redact import Redactor
 from app.core.result import Result
@@ -67,6 +66,9 @@ from app.gui.status_text import StatusText
 from app.gui.url_form import UrlForm
 from app.gui.widgets import action, ask
 from app.gui.window_state import load_state, place_on_screen, save_state
+
+if TYPE_CHECKING:  # the demo server (aiohttp.web) is imported when first started
+    from app.core.demo import DemoServer
 
 __all__ = ["MainWindow"]
 
