@@ -5,9 +5,12 @@ The file looks like ``{"version": 1, "settings": {"concurrency": 20}}``. Only va
 from the defaults are written, so a default that improves in a later release (or the
 User-Agent, which carries the version) reaches users who never changed it.
 
-Credentials (``auth``) are never written: the file is plain JSON that backups, dotfile
-repositories and other programs read, so a password in it would leak. The user enters them
-again each session; the settings dialog says so next to the fields.
+Credentials are never written: the file is plain JSON that backups, dotfile repositories and
+other programs read, so a password in it would leak. That is ``auth``, the password of a
+proxy URL (``http://user:pw@proxy:3128`` is saved as ``http://user@proxy:3128``) and every header
+whose name says it carries a credential (:func:`app.core.redact.is_secret_header`: Cookie,
+X-Api-Key, X-Auth-Token...). The user enters them again each session; the settings dialog says
+so next to the fields.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import platformdirs
 
+from app.core.redact import is_secret_header
 from app.core.settings import Settings
 
 __all__ = ["CONFIG_FILE", "VERSION", "config_dir", "config_path", "load_settings",
@@ -90,6 +94,23 @@ def load_settings() -> tuple[Settings, list[str]]:
     return settings, warnings
 
 
+def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("proxy"):
+        data["proxy"] = _without_password(data["proxy"])
+    data["headers"] = [[name, value] for name, value in data.get("headers", [])
+                       if not is_secret_header(name)]
+    return data
+
+
+def _without_password(proxy: str) -> str:
+    scheme, sep, rest = proxy.partition("://")
+    authority, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return proxy
+    user = authority.partition(":")[0]
+    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
+
+
 def save_settings(settings: Settings) -> Path:
     """Write ``settings`` (minus credentials) and return the file's path.
 
@@ -101,7 +122,7 @@ def save_settings(settings: Settings) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     defaults = Settings().to_dict()
     changed = {
-        name: value for name, value in settings.to_dict().items()
+        name: value for name, value in _without_secrets(settings.to_dict()).items()
         if name not in NOT_STORED and value != defaults[name]
     }
     text = json.dumps({"version": VERSION, "settings": changed}, indent=2, sort_keys=True,

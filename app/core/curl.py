@@ -6,7 +6,9 @@ user name stays, as ``--user NAME`` / ``--proxy-user NAME``, and curl asks for t
 when the command runs (``Enter host password for user 'NAME':``). A masked ``NAME:***`` would
 send the literal password ``***`` and fail with 401, a copy that reproduces the wrong failure;
 the real password on the clipboard ends up in chats and bug reports, which is exactly where
-curl commands get pasted. With masking off the password is written out.
+curl commands get pasted. A header whose name says it carries a credential (Cookie, X-Api-Key,
+X-Auth-Token: :func:`app.core.redact.is_secret_header`) is sent as ``***``. With masking off the
+password and the headers are written out.
 
 What is not reproduced: retries and Retry-After waits (the command is one attempt), the cookie
 jar of a run, and ``ca_file`` semantics: Fetchdeck trusts the file *in addition to* the system's
@@ -19,6 +21,7 @@ import shlex
 
 from yarl import URL
 
+from app.core.redact import MASK, is_secret_header, mask_url
 from app.core.settings import Settings
 
 __all__ = ["curl_command"]
@@ -70,6 +73,8 @@ def _identity(settings: Settings) -> list[str]:
         else:
             args += ["-H", _header("User-Agent", "")]
     for name, value in settings.headers:
+        if settings.mask_passwords and is_secret_header(name):
+            value = MASK
         args += ["-H", _header(name, value)]
     return args
 
@@ -87,6 +92,9 @@ def _credentials(url: str, settings: Settings) -> tuple[str, list[str]]:
         if not settings.mask_passwords or parsed.password is None:
             return url, []
         return _without_userinfo(url), ["--user", parsed.user]
+    if settings.mask_passwords:
+        # A password the parser misreads ("u:p/x@host" or "u:p#x@host") cannot move to --user.
+        url = mask_url(url)
     if not settings.auth:
         return url, []
     if settings.mask_passwords:

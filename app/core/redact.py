@@ -14,15 +14,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from app.core.settings import Settings
 
-__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "mask_url", "mask_text"]
+__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "is_secret_header", "mask_url", "mask_text"]
 
 MASK = "***"
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# A header named like one of these carries a secret (X-Api-Key, X-Auth-Token, Session-Id...).
+_SECRET_WORDS = ("auth", "token", "secret", "key", "password", "session", "cookie")
 
-# scheme://user:password@ — the password runs to the authority's last "@" (an unencoded "@" in
-# a password is common in lists people type), never past the end of the authority.
+# scheme://user:password@host — people type passwords with "@", "#", "?" and "/" unencoded, and
+# an unmasked one is a leak: the password runs to the "@" that is followed by a host (no "@",
+# space or "/" until a "/", "?", "#", a space or the end). A URL with a ":" and an "@" in its
+# path may lose more than its password to the mask; that errs on the safe side.
 _USERINFO = re.compile(
-    r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@\s:]*:)(?P<password>[^/?#\s]*)@")
+    r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@\s:]*:)(?P<password>\S*?)@"
+    r"(?=[^@\s/?#]*(?:[/?#\s]|$))")
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is a credential: never shown, stored or saved in the clear."""
+    lowered = name.lower()
+    return lowered in SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
 # A secret shorter than this is not replaced as a literal: masking every "a" would wreck text.
 MIN_LITERAL = 4
 
@@ -97,9 +108,11 @@ class Redactor:
         Location, Referer, Link or Refresh value."""
         if not self.enabled:
             return value
-        if name.lower() in SECRET_HEADERS:
-            scheme, _, secret = value.partition(" ")
-            return f"{scheme} {MASK}" if secret else MASK
+        if is_secret_header(name):
+            if name.lower() in ("authorization", "proxy-authorization"):
+                scheme, _, secret = value.partition(" ")
+                return f"{scheme} {MASK}" if secret else MASK
+            return MASK
         return self.text(value)
 
     def _literals(self, text: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app import __version__
+from app.core.redact import mask_url
 
 Method = Literal["get", "head", "head-then-get"]
 METHODS: tuple[Method, ...] = ("get", "head", "head-then-get")
@@ -105,7 +106,7 @@ def _check_proxy(value: Any) -> str | None:
     match = re.fullmatch(r"(?i)(https?)://(?:[^@/\s]*@)?(\[[0-9a-f:.]+\]|[^:/?#@\s\[\]]+)"
                          r"(?::(\d{1,5}))?/?", value)
     if match is None:
-        return (f"proxy {_mask_userinfo(value)!r} is not a URL like http://host:3128 "
+        return (f"proxy {mask_url(value)!r} is not a URL like http://host:3128 "
                 "(only http:// and https:// proxies)")
     port = match.group(3)
     if port is not None and not 0 < int(port) < 65536:
@@ -129,11 +130,6 @@ def file_problem(path: str) -> str | None:
     if not os.access(path, os.R_OK):
         return f"{path}: not readable"
     return None
-
-
-def _mask_userinfo(url: str) -> str:
-    # settings cannot import the redactor (it imports settings); the same rule, for one URL.
-    return re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", url)
 
 
 @dataclass(frozen=True, slots=True)

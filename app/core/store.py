@@ -44,6 +44,7 @@ import platformdirs
 
 from app import __version__
 from app.core.errors import Failure, Kind, StackLink
+from app.core.redact import MASK, is_secret_header
 from app.core.redact import mask_url as mask_password
 from app.core.result import NO_TIMINGS, Details, Hop, Outcome, Response, Result, Timings
 from app.core.settings import Settings
@@ -74,8 +75,6 @@ STALE_SECONDS = 30.0  # a writer silent this long is gone (where its process can
 READ_CHUNK = 5_000
 PREVIEW_CAP = 16 * 1024
 HEADERS_CAP = 64 * 1024
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-_SECRET_WORDS = ("auth", "token", "secret", "key", "password", "session", "cookie")
 
 
 class StoreError(Exception):
@@ -399,25 +398,20 @@ def settings_record(settings: Settings) -> dict[str, Any]:
     """The settings as stored: basic auth, a proxy's password and secret headers masked."""
     data = settings.to_dict()
     if data.get("auth"):
-        data["auth"] = "***"
+        data["auth"] = MASK
     if data.get("proxy"):
         data["proxy"] = mask_password(data["proxy"])
-    data["headers"] = [[name, "***" if _secret_header(name) else value]
+    data["headers"] = [[name, MASK if is_secret_header(name) else value]
                        for name, value in data.get("headers", [])]
     return data
-
-
-def _secret_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
 
 
 def _headers_json(pairs: Iterable[tuple[str, str]], mask: bool) -> str:
     kept: list[tuple[str, str]] = []
     size = 0
     for name, value in pairs:
-        if mask and name.lower() in _SECRET_HEADERS:
-            value = "***"
+        if mask and is_secret_header(name):
+            value = MASK
         size += len(name) + len(value) + 4
         if size > HEADERS_CAP:
             break

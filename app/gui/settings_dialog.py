@@ -486,7 +486,8 @@ class SettingsDialog(QDialog):
         self._auth_password = line_edit("auth_password", "Password")
         self._auth_password.setEchoMode(QLineEdit.EchoMode.Password)
         not_saved = plain_label(
-            "Credentials are not saved: the settings file is plain text. Enter them again "
+            "Credentials are not saved: the settings file is plain text. Neither are a "
+            "proxy's password and headers such as Cookie or X-Api-Key. Enter them again "
             "after restarting Fetchdeck.", objectName="auth_note")
         not_saved.setWordWrap(True)
         hint_style(not_saved)

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -86,6 +87,17 @@ def test_masked_command_holds_no_password_anywhere():
     assert "-g" in args  # curl would read [] as a range otherwise
     assert args[args.index("--proxy") + 1] == "http://proxy:3128"
     assert args[args.index("--proxy-user") + 1] == "pu"
+
+
+def test_masked_command_hides_secret_headers_and_passwords_no_parser_reads():
+    settings = Settings(headers=(("X-Api-Key", "k3y-value"), ("Cookie", "sid=abc123"),
+                                 ("Accept", "text/html")))
+    args = shlex.split(curl_command("http://u:pa/ss@h/x", settings))
+    assert "X-Api-Key: ***" in args and "Cookie: ***" in args and "Accept: text/html" in args
+    # "pa/ss" ends the authority at "/" for every parser: the password cannot move to --user.
+    assert args[-1] == "http://u:***@h/x"
+    unmasked = shlex.split(curl_command("http://h/", replace(settings, mask_passwords=False)))
+    assert "X-Api-Key: k3y-value" in unmasked and "Cookie: sid=abc123" in unmasked
 
 
 def test_unmasked_command_keeps_url_credentials_in_the_url():

@@ -108,7 +108,8 @@ def test_every_field_of_fetched_results_round_trips(store, http_server, refused_
     urls = [http_server.url("/ok"), http_server.url("/redirect/2"),
             http_server.url("/status/404"), refused_port.url("/"), "not a url",
             http_server.url("/status/503")]
-    fetched = fetch_all(urls, Settings(retries=0, auth="fetch:s3cret"))
+    fetched = fetch_all(urls, Settings(retries=0, auth="fetch:s3cret",
+                                       headers=(("X-Api-Key", "k3y-value"), ("Accept", "*/*"))))
     assert {r.outcome for r in fetched} == {Outcome.OK, Outcome.HTTP_ERROR, Outcome.FAILED,
                                             Outcome.INVALID}
     assert fetched[3].failure.traceback and fetched[1].chain and fetched[0].details
@@ -119,7 +120,7 @@ def test_every_field_of_fetched_results_round_trips(store, http_server, refused_
     for before, after in zip(fetched, stored, strict=True):
         want = everything(before)
         if want["details"] is not None:
-            request = [(k, "***" if k.lower() == "authorization" else v)
+            request = [(k, "***" if k.lower() in ("authorization", "x-api-key") else v)
                        for k, v in want["details"][0]]
             want["details"] = (request, *want["details"][1:])
         assert everything(after) == want
@@ -131,6 +132,8 @@ def test_every_field_of_fetched_results_round_trips(store, http_server, refused_
     assert refused.failure.exception_type == fetched[3].failure.exception_type
     assert stored[1].chain[-1] == Hop(200, http_server.url("/ok"))
     assert ("Authorization", "***") in stored[0].details.request_headers
+    assert ("X-Api-Key", "***") in stored[0].details.request_headers
+    assert ("X-Api-Key", "k3y-value") in fetched[0].details.request_headers
 
 
 def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):

@@ -307,13 +307,27 @@ def test_restart_keeps_every_setting_but_credentials(make_dialog):
     save_settings(make_dialog(CHANGED).settings())
     loaded, warnings = load_settings()
     assert warnings == []
-    assert make_dialog(loaded).settings() == CHANGED.replace(auth=None)
+    # X-Token is a credential header: never written (see the next tests).
+    assert make_dialog(loaded).settings() == CHANGED.replace(
+        auth=None, headers=tuple(h for h in CHANGED.headers if h[0] != "X-Token"))
 
 
 def test_credentials_are_never_written(config_dir):
     save_settings(CHANGED)
     text = config_path().read_text()
     assert "pa:ss" not in text and "auth" not in text
+
+
+def test_proxy_passwords_and_secret_headers_are_never_written(config_dir):
+    save_settings(Settings(proxy="http://pat:pr0xy-pw@proxy.example:3128", headers=(
+        ("X-Api-Key", "k3y-value"), ("Cookie", "sid=abc123"), ("Accept", "text/html"))))
+    text = config_path().read_text()
+    for secret in ("pr0xy", "k3y-value", "abc123"):
+        assert secret not in text
+    loaded, warnings = load_settings()
+    assert warnings == []
+    assert loaded.proxy == "http://pat@proxy.example:3128"
+    assert loaded.headers == (("Accept", "text/html"),)
 
 
 def test_file_holds_a_version_and_only_changed_values(config_dir):
