@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
+import stat
 import sys
 import time
 from collections.abc import Sequence
@@ -154,6 +156,8 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
             except SourceError as exc:
                 raise UsageError(f"standard input: {exc}") from None
             name = "standard input"
+            if _is_regular_file(stdin):  # `< urls.txt`: that file is the list being fetched
+                inputs.append(Path("/dev/stdin"))
         elif "://" in source and not os.path.exists(source):
             part = TargetList.from_lines([source])
             name = ""
@@ -209,6 +213,13 @@ def _sitemap(url: str, settings: Settings, *, quiet: bool) -> TargetList:
         if shown:
             print(file=sys.stderr)
     return TargetList.from_imported(imported)
+
+
+def _is_regular_file(stream: TextIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
 
 
 def fetch_to(targets: TargetList, settings: Settings, output: str | None, fmt_name: str | None,

@@ -3,6 +3,9 @@
 * ``-`` or nothing: standard output, streamed.
 * A FIFO, a character device (``/dev/stdout``, ``/dev/null``, a terminal) or a socket: streamed
   to, as a shell redirection would; never replaced.
+* A name for one of this process's open files (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``,
+  ``/proc/self/fd/N``), even when it is a regular file (``> out.csv`` or ``>> log.csv``):
+  written through that open file, at its position, so ``>>`` appends and nothing is replaced.
 * A symlink: written through to what it points at, as a shell redirection would; the link stays.
 * A regular file, or a path that does not exist yet: written to a temporary file beside it and
   moved into place atomically only when the caller commits (the run is complete), so a failed
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -126,6 +130,17 @@ def open_output(path: str | os.PathLike[str] | None,
         if info is not None and _same_file(given, Path(os.fspath(other))):
             raise OutputError(f"{given}: that is the URL list being fetched; "
                               "choose another file for the results")
+    fd = _open_file_named(given, info)
+    if fd == 1:
+        return open_output(None, binary=binary)
+    if fd is not None:
+        try:
+            duplicate = os.dup(fd)
+        except OSError as exc:
+            raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
+        stream = (os.fdopen(duplicate, "wb") if binary  # type: ignore[assignment]
+                  else os.fdopen(duplicate, "w", encoding="utf-8", newline=""))
+        return Output(stream, str(given))
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{given} is a folder; give a file name")
     if info is not None and not stat.S_ISREG(info.st_mode):
@@ -151,6 +166,31 @@ def open_output(path: str | os.PathLike[str] | None,
     stream = (os.fdopen(handle, "wb") if binary  # type: ignore[assignment]
               else os.fdopen(handle, "w", encoding="utf-8", newline=""))
     return Output(stream, str(given), temp=Path(temp_name), destination=real, mode=mode)
+
+
+_FD_NAME = re.compile(r"/dev/fd/(\d+)|/proc/(?:self|thread-self)/fd/(\d+)")
+_STD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _open_file_named(path: Path, info: os.stat_result | None) -> int | None:
+    """The descriptor ``path`` names (``/dev/stdout`` -> 1) when it is a regular file that the
+    descriptor has open; None otherwise. Reopening it by name would truncate what ``>>``
+    appends to, and replacing it would leave the shell's redirection writing into a file gone.
+    """
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return None
+    text = os.fspath(path)
+    fd = _STD_NAMES.get(text)
+    if fd is None:
+        match = _FD_NAME.fullmatch(text)
+        if match is None:
+            return None
+        fd = int(match[1] or match[2])
+    try:
+        own = os.fstat(fd)
+    except OSError:
+        return None
+    return fd if (own.st_dev, own.st_ino) == (info.st_dev, info.st_ino) else None
 
 
 def _open_stream(path: Path, binary: bool) -> TextIO:

@@ -173,6 +173,21 @@ def test_dev_stdout_is_streamed_to_never_replaced(server, no_qt, tmp_path):
         assert os.path.islink("/dev/stdout") and os.readlink("/dev/stdout") == before
 
 
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_dev_stdout_redirected_to_a_file_appends_to_it(server, no_qt, tmp_path, name):
+    log = tmp_path / "log.csv"
+    log.write_text("earlier line\n")
+    with log.open("a") as appended:
+        proc = subprocess.run([sys.executable, "-m", "app", "run", server.url("/ok"), "-o", name],
+                              cwd=tmp_path, env=environment(tmp_path, no_qt), stdout=appended,
+                              stderr=subprocess.PIPE, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, proc.stderr
+    text = log.read_text()
+    assert text.startswith("earlier line\n")  # `>>` appends: nothing truncated or replaced
+    assert rows_of(text.removeprefix("earlier line\n"))[0]["outcome"] == "ok"
+    assert not list(tmp_path.glob(".*.part"))
+
+
 def test_a_fifo_is_streamed_to(server, no_qt, tmp_path):
     fifo = tmp_path / "results.fifo"
     os.mkfifo(fifo)
@@ -194,6 +209,18 @@ def test_the_list_being_fetched_is_never_overwritten(server, no_qt, tmp_path):
     assert "URL list being fetched" in proc.stderr
     assert urls.read_text() == server.url("/ok") + "\n"
     assert server.seen.count() == 0  # refused before anything was fetched
+
+
+def test_a_list_on_standard_input_is_never_overwritten(server, no_qt, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text(server.url("/ok") + "\n")
+    with urls.open("rb") as stdin:
+        proc = subprocess.run([sys.executable, "-m", "app", "run", "-", "-o", str(urls)],
+                              cwd=tmp_path, env=environment(tmp_path, no_qt), stdin=stdin,
+                              capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 2
+    assert "URL list being fetched" in proc.stderr
+    assert urls.read_text() == server.url("/ok") + "\n"
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
