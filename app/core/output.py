@@ -138,9 +138,7 @@ def open_output(path: str | os.PathLike[str] | None,
             duplicate = os.dup(fd)
         except OSError as exc:
             raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
-        stream = (os.fdopen(duplicate, "wb") if binary  # type: ignore[assignment]
-                  else os.fdopen(duplicate, "w", encoding="utf-8", newline=""))
-        return Output(stream, str(given))
+        return Output(_fdopen(duplicate, binary), str(given))
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{given} is a folder; give a file name")
     if info is not None and not stat.S_ISREG(info.st_mode):
@@ -163,9 +161,14 @@ def open_output(path: str | os.PathLike[str] | None,
                                              dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from exc
-    stream = (os.fdopen(handle, "wb") if binary  # type: ignore[assignment]
-              else os.fdopen(handle, "w", encoding="utf-8", newline=""))
-    return Output(stream, str(given), temp=Path(temp_name), destination=real, mode=mode)
+    return Output(_fdopen(handle, binary), str(given), temp=Path(temp_name), destination=real,
+                  mode=mode)
+
+
+def _fdopen(fd: int, binary: bool) -> TextIO:
+    if binary:
+        return os.fdopen(fd, "wb")  # type: ignore[return-value]
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
 _FD_NAME = re.compile(r"/dev/fd/(\d+)|/proc/(?:self|thread-self)/fd/(\d+)")
