@@ -202,7 +202,7 @@ def _resume(store: RunStore, args: argparse.Namespace, settings: Settings) -> in
         say(f"run {run_id}: {info.total:,} URLs: {info.ok:,} ok, "
             f"{info.http_error + info.failed + info.invalid:,} failed, "
             f"{info.cancelled:,} cancelled")
-    return EXIT_OK if info.ok == info.total else EXIT_FAILURES
+    return store.exit_status(run_id)
 
 
 def _settings_of(store: RunStore, run_id: int, current: Settings,

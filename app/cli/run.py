@@ -44,7 +44,7 @@ from app.core.tally import (
     EXIT_USAGE,
 )
 from app.core.targets import TargetList, list_from_bytes, read_list
-from app.core.writer import ResultWriter
+from app.core.writer import MissingRows, ResultWriter
 
 __all__ = ["main", "run_command"]
 
@@ -276,7 +276,10 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     if internal is not None:
         print(f"fetchdeck: internal error: {internal!r}", file=sys.stderr)
         status = EXIT_INTERNAL
-    if writer.error is not None and not isinstance(writer.error, BrokenPipeError):
+    if isinstance(writer.error, MissingRows):
+        print(f"fetchdeck: internal error: {writer.error}", file=sys.stderr)
+        status = EXIT_INTERNAL
+    elif writer.error is not None and not isinstance(writer.error, BrokenPipeError):
         error = writer.error
         reason = getattr(error, "strerror", None) or error
         print(f"fetchdeck: could not write {out.display}: {reason}", file=sys.stderr)

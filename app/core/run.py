@@ -137,7 +137,11 @@ class Run:
         return self._main
 
     def cancel(self) -> None:
-        """Stop quickly: in-flight requests are cancelled, unstarted targets become cancelled."""
+        """Stop quickly: in-flight requests are cancelled, unstarted targets become cancelled.
+        A second cancel (another Ctrl+C) changes nothing: the first is already finishing every
+        row, and cancelling that would leave rows without a result."""
+        if self._cancelling:
+            return
         if self._main is not None and not self._main.done():
             self._cancelling = self._stopping = True
             self._main.cancel()

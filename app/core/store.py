@@ -48,6 +48,7 @@ from app.core.redact import MASK, is_secret_header
 from app.core.redact import mask_url as mask_password
 from app.core.result import NO_TIMINGS, Details, Hop, Outcome, Response, Result, Timings
 from app.core.settings import Settings
+from app.core.tally import exit_status
 from app.core.targets import TargetList
 
 __all__ = [
@@ -455,7 +456,7 @@ class RunStore:
         migrating it. ``max_bytes`` caps the file's size: writes past it fail as a full disk
         would. Raises :class:`StoreError` in plain words; a file of a newer schema, or one that
         is not a run store, is left exactly as it was."""
-        target = Path(path) if path is not None else default_db_path()
+        target = Path(path) if path else default_db_path()  # "" (an empty field) too
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -567,6 +568,19 @@ class RunStore:
         if not rows:
             raise StoreError(f"there is no run {run_id} in {self.path}")
         return _run_info(rows[0])
+
+    def exit_status(self, run_id: int) -> int:
+        """The run's exit status by :func:`app.core.tally.exit_status`, from its stored rows:
+        what ``fetchdeck run`` would have exited with had it fetched them all in one go."""
+        info = self.run(run_id)
+        rows = self._query(
+            "SELECT COALESCE(SUM(\"check\" = 'fail'), 0),"
+            " COALESCE(SUM(\"check\" = 'pass' AND outcome = ?), 0),"
+            " COALESCE(SUM(error_kind = ?), 0) FROM results WHERE run_id = ?",
+            (Outcome.HTTP_ERROR.value, Kind.INTERNAL.value, run_id))
+        checks_failed, excused, internal = rows[0]
+        return exit_status(info.total, info.ok, excused=excused, checks_failed=checks_failed,
+                           internal=internal)
 
     def settings(self, run_id: int) -> dict[str, Any]:
         """The settings the run used, as stored (credentials masked)."""

@@ -10,7 +10,7 @@ from app.core.errors import Kind
 from app.core.result import FAILURES, Outcome, Result
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "Progress", "Tally",
-           "format_duration", "status_text"]
+           "exit_status", "format_duration", "status_text"]
 
 EXIT_OK = 0  # every URL ok (and every check passed)
 EXIT_FAILURES = 1  # any URL failed, was invalid or cancelled, or a check failed
@@ -59,12 +59,24 @@ class Progress:
         return max(0, self.run_total - self.run_done) / self.fetched_per_second
 
 
+def exit_status(size: int, ok: int, *, excused: int, checks_failed: int, internal: int) -> int:
+    """The one rule for a run's exit status, live (:class:`Tally`) or stored (``resume``): 3 when
+    Fetchdeck itself failed on a row; 0 when every row is ok or is the HTTP error its redirect
+    map expected, and every check passed; else 1. An empty list is not a success: there was
+    nothing to check."""
+    if internal:
+        return EXIT_INTERNAL
+    if size and ok + excused == size and not checks_failed:
+        return EXIT_OK
+    return EXIT_FAILURES
+
+
 class Tally:
     """Each row's latest outcome and the counts they add up to. A retried row moves from its
     old outcome to its new one, so the counts always describe the whole list."""
 
-    __slots__ = ("size", "_codes", "counts", "internal", "_checks", "checks_failed", "excused",
-                 "_checked")
+    __slots__ = ("size", "_codes", "counts", "internal", "_internal", "_checks", "checks_failed",
+                 "excused", "_checked")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -72,6 +84,7 @@ class Tally:
         self.counts = [0] * len(_OUTCOMES)
         self.counts[_PENDING] = size
         self.internal = 0  # rows whose failure is a bug in Fetchdeck
+        self._internal: bytearray | None = None  # per row, made at the first such failure
         self._checks = bytearray(size)  # per row: 0 nothing checked, 1 failed, 2 passed
         self.checks_failed = 0
         # HTTP errors a redirect map expected (a 410 for a page that must be gone): their
@@ -89,11 +102,21 @@ class Tally:
         counts[code] += 1
         codes[index] = code
         failure = result.failure
-        if failure is not None and failure.kind is Kind.INTERNAL:
-            self.internal += 1
+        internal = failure is not None and failure.kind is Kind.INTERNAL
+        if internal or self._internal is not None:
+            self._mark_internal(index, internal)
         if result.check or self._checked:  # a list with expectations
             self._checked = True
             self._count_check(index, old, code, result.check)
+
+    def _mark_internal(self, index: int, internal: bool) -> None:
+        # Per row, so that a retry which succeeds takes the row's bug out of the exit status.
+        flags = self._internal
+        if flags is None:
+            flags = self._internal = bytearray(self.size)
+        if flags[index] != internal:
+            self.internal += 1 if internal else -1
+            flags[index] = internal
 
     def _count_check(self, index: int, old: int, code: int, check: str) -> None:
         checks = self._checks
@@ -122,14 +145,9 @@ class Tally:
 
     def exit_status(self) -> int:
         """0 when every row is ok (or is the HTTP error its redirect map expected) and every
-        check passed, 3 when Fetchdeck itself failed on a row, else 1. An empty list is not a
-        success: there was nothing to check."""
-        if self.internal:
-            return EXIT_INTERNAL
-        if (self.size and self.count(Outcome.OK) + self.excused == self.size
-                and not self.checks_failed):
-            return EXIT_OK
-        return EXIT_FAILURES
+        check passed, 3 when Fetchdeck itself failed on a row, else 1 (:func:`exit_status`)."""
+        return exit_status(self.size, self.count(Outcome.OK), excused=self.excused,
+                           checks_failed=self.checks_failed, internal=self.internal)
 
     def summary(self, elapsed: float | None = None, *, cancelled: bool = False) -> str:
         """One line: ``1,204 URLs: 1,100 ok, 50 HTTP errors, 30 failed, 4 invalid, 20

@@ -17,9 +17,14 @@ from app.core.export import Format
 from app.core.output import Output
 from app.core.result import Result
 
-__all__ = ["ResultWriter"]
+__all__ = ["MissingRows", "ResultWriter"]
 
 INTERVAL = 0.05
+
+
+class MissingRows(RuntimeError):
+    """The run ended without a result for every row: a bug in Fetchdeck. The output is not
+    committed, so a file keeps what it had rather than a list with holes."""
 
 
 class ResultWriter:
@@ -56,6 +61,12 @@ class ResultWriter:
         if self._thread.is_alive():
             self._thread.join()
         self._drain()
+        if self.error is None and self.written != self.total:
+            missing = self.total - self.written - len(self._held)
+            self._failed(MissingRows(
+                f"{missing:,} of {self.total:,} rows never reached the writer (a bug in "
+                "Fetchdeck); " + ("the output is incomplete" if self.output.streaming
+                                  else "the file was not replaced")))
         if self.error is None:
             try:
                 self.output.commit()

@@ -50,18 +50,6 @@ class _Recording:
         self.writer: RunWriter | None = None
         self.ended: Ended | None = None
 
-    def show(self, run_id: int) -> None:
-        """The table now shows stored run ``run_id``: later retries go into it."""
-        self._end_recording(Ended.FINISHED)
-        self._latest = None
-        self.run_id = run_id
-
-    def forget(self, run_ids: list[int]) -> None:
-        """These runs were deleted: the table's rows, if of one of them, are in memory only."""
-        if self.run_id in run_ids:
-            self._latest = None
-            self.run_id = None
-
     def add(self, results: list[Result]) -> None:
         if self.writer is not None:
             collections.deque(map(self.writer.add, results), maxlen=0)

@@ -17,7 +17,7 @@ from app.core.export import CsvFormat, write_csv
 from app.core.output import OutputError, open_output
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
-from app.core.writer import ResultWriter
+from app.core.writer import MissingRows, ResultWriter
 
 
 def results(count: int) -> list[Result]:
@@ -126,6 +126,23 @@ def test_the_writer_puts_rows_in_input_order_whatever_order_they_finish(tmp_path
     read = list(csv.DictReader(io.StringIO(path.read_text())))
     assert [int(r["line"]) for r in read] == list(range(1, 501))
     assert writer.written == 500 and writer.error is None
+
+
+def test_rows_that_never_arrived_leave_the_old_file_alone(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_text("the good export of yesterday\n")
+    errors: list[BaseException] = []
+    rows = results(10)
+    with open_output(path) as out:
+        writer = ResultWriter(out, CsvFormat(Settings()), len(rows), on_error=errors.append)
+        writer.start()
+        for result in rows[:4] + rows[5:]:  # row 4 never comes: a bug upstream
+            writer.add(result)
+        writer.finish()
+    assert isinstance(writer.error, MissingRows) and errors == [writer.error]
+    assert "1 of 10 rows never reached the writer" in str(writer.error)
+    assert path.read_text() == "the good export of yesterday\n"
+    assert not list(tmp_path.glob(".*.part"))
 
 
 def test_a_write_error_is_kept_and_reported_once(tmp_path):

@@ -255,6 +255,29 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
     assert progress.cancelled == 10
 
 
+def test_a_second_cancel_while_the_first_is_finishing_loses_no_row(server):
+    urls = [server.url("/ok")] * 3 + [server.url(f"/hang?n={i}") for i in range(10)]
+    results = []
+
+    async def go():
+        engine = Engine(TargetList.from_text("\n".join(urls)), Settings(concurrency=5, per_host=0),
+                        [results.append])
+        task = engine.start()
+        while sum(r.outcome is Outcome.OK for r in results) < 3:
+            await asyncio.sleep(0.01)
+        engine.cancel()
+        for _ in range(3):  # the first cancel is mid-way through its clean-up: Ctrl+C again
+            await asyncio.sleep(0)
+            engine.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return engine.progress()
+
+    progress = run_fresh(go())
+    assert sorted(r.index for r in results) == list(range(13))
+    assert progress.cancelled == 10 and progress.done == 13
+
+
 @pytest.mark.parametrize("keep", [None, 3, 0, 20])
 def test_details_are_kept_by_the_last_ok_rows_of_a_run_and_by_failures(server, keep,
                                                                        monkeypatch):

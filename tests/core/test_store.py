@@ -35,6 +35,7 @@ from app.core.store import (
     writer_alive,
     writer_token,
 )
+from app.core.tally import Tally
 from app.core.targets import TargetList, make_target, parse_text
 from tests.core.runs import fetch_all, run_fresh
 
@@ -91,6 +92,8 @@ def test_default_path_is_in_the_data_dir_unless_overridden(monkeypatch, tmp_path
     with RunStore.open() as opened:
         assert opened.path == tmp_path / "data" / "runs.sqlite3"
         assert opened.path.is_file()
+    with RunStore.open("") as opened:  # --db "" or an emptied field: the default, not "."
+        assert opened.path == tmp_path / "data" / "runs.sqlite3"
 
 
 def test_a_new_store_is_wal_at_the_current_schema(db):
@@ -691,3 +694,27 @@ def test_results_are_read_in_chunks_in_input_order(store, monkeypatch):
     reader = store.results(run_id)
     assert next(reader).index == 0
     assert [r.index for r in reader] == list(range(1, 50))
+
+
+def _verdict_row(index: int, outcome: Outcome, check: str = "", kind: Kind | None = None):
+    failure = Failure.plain(kind, "x") if kind else None
+    row = Result.of(index, index + 1, f"https://h.example/{index}", outcome, failure)
+    return row.replace(check=check) if check else row
+
+
+@pytest.mark.parametrize(("rows", "status"), [
+    ([_verdict_row(0, Outcome.OK, "pass"), _verdict_row(1, Outcome.OK)], 0),
+    ([_verdict_row(0, Outcome.OK, "fail"), _verdict_row(1, Outcome.OK)], 1),
+    # the 410 a redirect map expected: its check passed, and it does not fail the run
+    ([_verdict_row(0, Outcome.HTTP_ERROR, "pass", Kind.HTTP_4XX), _verdict_row(1, Outcome.OK)],
+     0),
+    ([_verdict_row(0, Outcome.HTTP_ERROR, "", Kind.HTTP_4XX), _verdict_row(1, Outcome.OK)], 1),
+    ([_verdict_row(0, Outcome.FAILED, "", Kind.INTERNAL), _verdict_row(1, Outcome.OK)], 3),
+])
+def test_a_stored_runs_exit_status_is_the_tallys(store, rows, status):
+    """resume reports the whole run's status from the store, by the rule the live run uses."""
+    tally = Tally(len(rows))
+    for row in rows:
+        tally.add(row)
+    run_id = record(store, rows, inputs=targets_of([r.url for r in rows]))
+    assert store.exit_status(run_id) == tally.exit_status() == status
