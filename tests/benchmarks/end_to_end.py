@@ -100,6 +100,11 @@ def log(message: str) -> None:
 
 def _env(state_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # Users' installs keep compiled bytecode (pip writes it; Python caches each module on its
+    # first import). A machine that sets PYTHONDONTWRITEBYTECODE (this sandbox does) would
+    # have every start-up compile every module of the app anew: the untimed first start-up
+    # writes the caches, and the timed ones then start as a user's does.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(QT_QPA_PLATFORM="offscreen", FETCHDECK_STATE_DIR=str(state_dir),
                FETCHDECK_CONFIG_DIR=str(state_dir), FETCHDECK_DATA_DIR=str(state_dir))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
