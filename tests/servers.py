@@ -511,6 +511,14 @@ HOSTILE_BEHAVIOURS: dict[str, RawHandler] = {
     "status-099": reply_and_close(b"HTTP/1.1 099 Early\r\nContent-Length: 0\r\n\r\n"),
     "status-600": reply_and_close(b"HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n"),
     "status-999": reply_and_close(b"HTTP/1.1 999 Custom\r\nContent-Length: 0\r\n\r\n"),
+    # An interim answer left as the last one: a protocol switch nobody asked for, and one
+    # before the real answer (which aiohttp reads past).
+    "switching-protocols": reply_and_close(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade"
+        b"\r\n\r\n"),
+    "early-hints": reply_and_close(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
     # A 204 whose body follows a moment later on a connection kept open, and a page on the
     # same server: a client that reuses the connection after the 204 waits forever.
     "no-content-body": _by_path({

@@ -249,7 +249,15 @@ async def _request(fetcher: Fetcher, method: str, url: URL, text: str,
                         continue
                     unfollowed = True
                 ttfb = (time.perf_counter() - started) * 1000
-                if not 100 <= status <= 599:
+                if not 200 <= status <= 599:
+                    if 100 <= status < 200:
+                        # aiohttp reads past interim answers (100, 103); one left as the
+                        # final answer is no page (101: a protocol switch nobody asked for).
+                        _record_response(response, resp, url, text, hops)
+                        raise FetchError(Kind.PROTOCOL, (
+                            f"{KIND_INFO[Kind.PROTOCOL].title}: the server answered "
+                            f"{status} {response.reason}".rstrip()
+                            + ", an interim answer, and no final one"))
                     raise FetchError(Kind.PROTOCOL, (
                         f"{KIND_INFO[Kind.PROTOCOL].title}: status {status} is outside "
                         "HTTP's 100-599"))

@@ -113,6 +113,21 @@ def test_a_status_outside_100_to_599_is_a_protocol_error(hostile, name):
     assert "outside HTTP's 100-599" in result.error
 
 
+def test_a_final_interim_answer_is_a_protocol_error_not_ok(hostile):
+    result = fetch_one(hostile.url("switching-protocols"))
+    assert result.outcome is Outcome.FAILED
+    assert result.failure.kind is Kind.PROTOCOL
+    assert result.status == 101
+    assert result.error == (f"{KIND_INFO[Kind.PROTOCOL].title}: the server answered 101 "
+                            "Switching Protocols, an interim answer, and no final one")
+
+
+def test_an_interim_answer_before_the_real_one_is_read_past(hostile):
+    result = fetch_one(hostile.url("early-hints"))
+    assert result.outcome is Outcome.OK, result.error
+    assert result.status == 200 and result.bytes == 2
+
+
 def test_a_204_with_a_body_is_a_protocol_error_at_once_and_poisons_no_connection(hostile):
     # Both on one keep-alive server, one after the other: the 204's stray body must not make
     # the next request wait on (or read garbage from) the same connection.
