@@ -402,6 +402,8 @@ _TLS_REASONS = {
     "NO_SHARED_CIPHER": "the server and Fetchdeck share no cipher suite",
     "UNEXPECTED_EOF_WHILE_READING": "the server closed the connection during the TLS handshake",
 }
+BAD_HOST_LABELS = ("the host name cannot be used: a part of it between dots is empty or longer "
+                   "than 63 characters")
 _TLS_RESET = ("the server reset the connection during the TLS handshake (it may accept only "
               "TLS versions older than 1.2, which Fetchdeck does not offer)")
 
@@ -449,8 +451,7 @@ def _detail(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         return _tls_detail(exc)
     if _is_idna_error(exc):
-        return ("the host name cannot be used: a part of it between dots is empty or longer "
-                "than 63 characters")
+        return BAD_HOST_LABELS
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror  # "Connection reset by peer", not "[Errno 104] Connection reset…"
     text = str(exc).strip()

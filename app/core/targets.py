@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from yarl import URL
 
-from app.core.errors import Failure, Kind
+from app.core.errors import BAD_HOST_LABELS, Failure, Kind
 from app.core.redact import mask_url
 from app.core.sources import (
     MAX_LINE_CHARS,
@@ -99,6 +99,8 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     try:
         url = URL(text)
     except (ValueError, TypeError) as exc:
+        if "label empty or too long" in str(exc):  # the idna codec, on an international host
+            return None, Failure.plain(Kind.INVALID_URL, BAD_HOST_LABELS)
         return None, Failure.plain(Kind.INVALID_URL, f"not a valid URL: {exc}")
     scheme = url.scheme.lower()
     # "example.com:8080/x" parses with scheme "example.com": that is a missing scheme too.
@@ -117,7 +119,17 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
         return None, Failure.plain(Kind.INVALID_URL, "the URL has no host name")
     if port is not None and not 0 < port < 65536:
         return None, Failure.plain(Kind.INVALID_URL, f"port {port} is out of range")
+    raw_host = url.raw_host or ""
+    if ":" not in raw_host and not _labels_fit(raw_host):  # an IPv6 address has no labels
+        return None, Failure.plain(Kind.INVALID_URL, BAD_HOST_LABELS)
     return url, None
+
+
+def _labels_fit(host: str) -> bool:
+    """Every part of a host name between dots is 1 to 63 characters long (a trailing dot, the
+    root, is allowed), as DNS requires: what would fail only when fetched is named at once."""
+    name = host[:-1] if host.endswith(".") else host
+    return all(0 < len(label) <= 63 for label in name.split("."))
 
 
 def check_line(text: str) -> tuple[str, Failure | None]:
@@ -132,14 +144,16 @@ def _check(text: str) -> tuple[str, Failure | None, bool]:
         host, port, path = match.groups()
         # The pattern's port has no leading zero, so text order is number order at 5 digits.
         if (".." not in host and "xn--" not in host and "/." not in path
-                and (port is None or len(port) < 5 or port <= "65535")):
+                and (port is None or len(port) < 5 or port <= "65535")
+                and host[0] != "." and (len(host) <= 63 or _labels_fit(host))):
             return host, None, True
     if len(text) > MAX_URL_LENGTH:
         return "", _too_long(len(text)), False
     match = _PLAIN_URL.fullmatch(text)
     if match is not None:
         host, port = match.groups()
-        if ".." not in host and (port is None or 0 < int(port) < 65536):
+        if (".." not in host and (port is None or 0 < int(port) < 65536)
+                and (len(host) <= 63 or _labels_fit(host))):
             return host.lower().strip("[]"), None, False  # as yarl's raw_host: no brackets
     url, failure = check_url(text)
     if url is None:

@@ -39,7 +39,16 @@ def assert_kind(result, kind, *words):
     "http://.a/",
 ])
 def test_a_host_name_the_resolver_cannot_encode_is_an_invalid_url(url):
-    assert_kind(fetch_one(url), Kind.INVALID_URL, "longer than 63 characters")
+    # In the list: refused before the run, as an invalid row.
+    listed = fetch_one(url)
+    assert listed.outcome is Outcome.INVALID, (listed.outcome, listed.error)
+    assert listed.failure.kind is Kind.INVALID_URL
+    assert "longer than 63 characters" in listed.error
+    # Where a server redirects: met only when fetched, and named as precisely.
+    with ThreadedServer() as server:
+        redirected = fetch_one(f"http://127.0.0.1:{server.port}/redirect-to?url={url}")
+    assert_kind(redirected, Kind.INVALID_URL, "longer than 63 characters")
+    assert redirected.redirects == 1
 
 
 def test_https_to_a_plain_http_port_says_so():

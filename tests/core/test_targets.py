@@ -159,3 +159,23 @@ def test_the_fast_path_takes_only_lines_yarl_would_not_change(line, exact):
 def test_a_host_with_invalid_punycode_is_rejected_before_the_run(line):
     (target,) = parse_text(line)
     assert target.failure is not None and target.failure.kind is Kind.INVALID_URL
+
+
+@pytest.mark.parametrize("line", [
+    "http://a..example.com/", "http://.example.com/", "https://example..com:8443/x?q=1",
+    "http://" + "a" * 64 + ".example.com/", "HTTP://Example.COM../",
+    "http://bü" + "c" * 62 + ".de/",  # 64 characters once encoded: xn--b-...
+])
+def test_a_host_part_empty_or_over_63_characters_is_rejected_before_the_run(line):
+    (target,) = parse_text(line)
+    assert target.url is None
+    assert target.failure is not None and target.failure.kind is Kind.INVALID_URL
+    assert target.failure.message == ("the host name cannot be used: a part of it between "
+                                      "dots is empty or longer than 63 characters")
+
+
+@pytest.mark.parametrize("line", ["http://example.com./", "http://" + "b" * 63 + ".example.com/",
+                                  "http://[::1]:8080/", "http://127.0.0.1/"])
+def test_hosts_whose_parts_fit_are_fetched(line):
+    (target,) = parse_text(line)
+    assert target.failure is None and target.url is not None
