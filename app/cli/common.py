@@ -7,14 +7,18 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections import Counter
 from typing import Any
 
+from app.core.checks import check_info
 from app.core.engine import Engine
+from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import RunStore, StoreError
 from app.core.tally import EXIT_SIGINT, EXIT_SIGTERM
 
-__all__ = ["Progress", "UsageError", "exit_status_for", "open_history", "say", "until_done"]
+__all__ = ["FailedChecks", "Progress", "UsageError", "exit_status_for", "open_history", "say",
+           "until_done"]
 
 
 class UsageError(Exception):
@@ -39,6 +43,26 @@ def open_history(settings: Settings, *, required: bool = False) -> RunStore | No
             raise
         say(f"results are kept in memory only: {exc}")
         return None
+
+
+class FailedChecks:
+    """A sink counting failed redirect-map checks by what failed, for the closing summary:
+    ``failed checks: Redirected to the wrong place (12), Wrong first status (3)``."""
+
+    def __init__(self) -> None:
+        self.codes: Counter[str] = Counter()
+
+    def add(self, result: Result) -> None:
+        if result.check == "fail":
+            self.codes[result.check_code] += 1
+
+    def summary(self) -> str:
+        """One line naming each failed check by its title, most frequent first; empty when
+        none failed."""
+        if not self.codes:
+            return ""
+        return "failed checks: " + ", ".join(
+            f"{check_info(code).title} ({count:,})" for code, count in self.codes.most_common())
 
 
 class Progress:

@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.cli.common import Progress, UsageError, exit_status_for, open_history, say, until_done
+from app.cli.common import (
+    FailedChecks,
+    Progress,
+    UsageError,
+    exit_status_for,
+    open_history,
+    say,
+    until_done,
+)
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.export import FORMATS, format_for
@@ -257,6 +265,10 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     history = _record(store, targets, settings, source)
     if history is not None:
         engine.sinks.append(history.add)
+    checks: FailedChecks | None = None
+    if targets.expected is not None or targets.expected_status is not None:
+        checks = FailedChecks()
+        engine.sinks.append(checks.add)
 
     writer.start()
     started = time.monotonic()
@@ -289,6 +301,8 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
         if history is not None and history.error is None:
             where += f" (run {history.run_id} in the history)"
         say(f"{engine.tally.summary(elapsed, cancelled=stopped_by is not None)}{where}")
+        if checks is not None and checks.codes:
+            say(checks.summary())
     if stopped_by is not None:
         return exit_status_for(stopped_by)
     if writer.error is not None and isinstance(writer.error, BrokenPipeError):

@@ -268,6 +268,29 @@ def test_exit_0_when_every_url_is_ok(server, no_qt, tmp_path):
     assert "3 URLs: 3 ok" in proc.stderr
 
 
+def test_a_redirect_map_is_graded_and_a_failed_check_exits_1_named_by_title(server, no_qt,
+                                                                           tmp_path):
+    redirect = server.url("/redirect-to?url={}&status={}")
+    table = tmp_path / "map.csv"
+    with table.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["old", "new", "type"])
+        writer.writerow([redirect.format("/ok", 301), "/ok", "301"])  # passes
+        writer.writerow([redirect.format("/ok?other", 301), "/ok", "301"])  # wrong target
+        writer.writerow([redirect.format("/ok", 302), "/ok", "301"])  # wrong first status
+    proc = run(no_qt, tmp_path, str(table), "-o", "out.csv")
+    assert proc.returncode == 1, proc.stderr
+    with (tmp_path / "out.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["outcome"], r["check"]) for r in rows] == [("ok", "pass"), ("ok", "fail"),
+                                                           ("ok", "fail")]
+    assert rows[2]["check_reason"] == "first answer 302, expected 301"
+    assert "3 URLs: 3 ok, 2 checks failed" in proc.stderr
+    assert "failed checks: " in proc.stderr
+    assert "Redirected to the wrong place (1)" in proc.stderr
+    assert "Wrong first status (1)" in proc.stderr
+
+
 def test_exit_3_when_a_part_of_fetchdeck_is_missing(no_qt, tmp_path):
     broken = tmp_path / "broken"
     (broken / "aiohttp").mkdir(parents=True)
