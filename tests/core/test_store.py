@@ -137,6 +137,16 @@ def test_every_field_of_fetched_results_round_trips(store, http_server, refused_
     assert ("Authorization", "***") in stored[0].details.request_headers
     assert ("X-Api-Key", "***") in stored[0].details.request_headers
     assert ("X-Api-Key", "k3y-value") in fetched[0].details.request_headers
+    # Empty values are SQL NULLs (the writer binds them as NaN, which SQLite keeps as NULL).
+    with sqlite3.connect(store.path) as conn:
+        ok_row = conn.execute(
+            "SELECT typeof(error), typeof(error_kind), typeof(traceback), typeof(dns_ms), "
+            "typeof(redirect_chain), typeof(\"check\"), typeof(status) FROM results "
+            "WHERE run_id = ? AND idx = 0", (run_id,)).fetchone()
+        inputs = conn.execute("SELECT DISTINCT typeof(expected), typeof(expected_status), "
+                              "typeof(extra) FROM inputs WHERE run_id = ?", (run_id,)).fetchall()
+    assert ok_row == ("null",) * 6 + ("integer",)
+    assert inputs == [("null", "null", "null")]
 
 
 def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):
