@@ -203,6 +203,12 @@ _RESULT_COLUMNS = (
 # Every bound parameter costs the writer thread time under the GIL: only columns Result fills.
 _INSERT_RESULT = (f"INSERT OR REPLACE INTO results ({', '.join(_RESULT_COLUMNS)}) "
                   f"VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})")
+# A plain answer (no failure, no redirects followed, no check) leaves these columns NULL.
+_PLAIN_OMITS = frozenset(("error_kind", "error", "redirect_chain", *_FAILURE_COLUMNS, '"check"',
+                          "check_reason", "check_code"))
+_PLAIN_COLUMNS = tuple(c for c in _RESULT_COLUMNS if c not in _PLAIN_OMITS)
+_INSERT_PLAIN = (f"INSERT OR REPLACE INTO results ({', '.join(_PLAIN_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_PLAIN_COLUMNS))})")
 _INSERT_INPUT = ("INSERT OR IGNORE INTO inputs (run_id, idx, line, text, expected, "
                  "expected_status, extra) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_DETAILS = ("INSERT OR REPLACE INTO details (run_id, idx, request_headers, "
@@ -226,7 +232,6 @@ _SELECT_RESULT = (
 _OUTCOMES = {o.value: o for o in Outcome}
 _KINDS = {k.value: k for k in Kind}
 _COUNTED = ("ok", "http_error", "failed", "invalid", "cancelled")
-_OUTCOME_AT = 4  # the outcome's place in a row written by _result_row
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -969,11 +974,27 @@ class RunWriter:
                 conn.execute("UPDATE runs SET total = max(coalesce(total, 0), ?) WHERE id = ?",
                              (total, self.run_id))
 
-    def _write_results(self, conn: sqlite3.Connection, batch: list[Result]) -> None:
+    def _write_results(self, conn: sqlite3.Connection, taken: list[Result]) -> None:
         run_id = self.run_id
+        batch = taken
+        if len({result.index for result in taken}) != len(taken):
+            # A row fetched again within one flush: only its last result counts, and is kept.
+            batch = list({result.index: result for result in taken}.values())
         frame_ids = self._frame_ids
-        rows = [_result_row(run_id, result, frame_ids) for result in batch]
-        counts = Counter(row[_OUTCOME_AT] for row in rows)
+        # Consecutive rows of one shape share a statement: most are plain answers, which leave
+        # the failure, chain and check columns out (NULL) instead of binding ten empty values.
+        segments: list[tuple[str, list[tuple[Any, ...]]]] = []
+        last = ""
+        for result in batch:
+            if result.failure is None and not result.check and not result.response.chain:
+                sql, row = _INSERT_PLAIN, _plain_row(run_id, result)
+            else:
+                sql, row = _INSERT_RESULT, _result_row(run_id, result, frame_ids)
+            if sql is not last:
+                segments.append((sql, []))
+                last = sql
+            segments[-1][1].append(row)
+        counts = Counter(result.outcome._value_ for result in batch)
         replaced = self._old_outcomes(conn, batch)
         counts.subtract(replaced.values())
         details: list[tuple[Any, ...]] = []
@@ -988,14 +1009,14 @@ class RunWriter:
             elif replaced and result.index in replaced:
                 gone.append((run_id, result.index))
         self._execute(conn, [
-            (_INSERT_RESULT, rows), (_INSERT_DETAILS, details),
+            *segments, (_INSERT_DETAILS, details),
             ("DELETE FROM details WHERE run_id = ? AND idx = ?", gone),
             ("UPDATE runs SET ok = ok + ?, http_error = http_error + ?, failed = failed + ?, "
              "invalid = invalid + ?, cancelled = cancelled + ?, heartbeat_at = ? WHERE id = ?",
              [(*(counts[name] for name in _COUNTED), time.time(), run_id)]),
         ])
         self._note_written(batch)
-        self.written += len(batch)
+        self.written += len(taken)
 
     def _note_written(self, batch: list[Result]) -> None:
         mine = self._mine
@@ -1138,3 +1159,19 @@ def _result_row(run_id: int, r: Result,
             n if p.content_length is None else p.content_length,
             n if p.first_status is None else p.first_status, r.check or n,
             r.check_reason or n, r.check_code or n)
+
+
+def _plain_row(run_id: int, r: Result) -> tuple[Any, ...]:
+    """:func:`_result_row` for a plain answer, in :data:`_PLAIN_COLUMNS`' order."""
+    p = r.response
+    t = p.timings
+    n = _NULL
+    return (run_id, r.index, r.line, r.url, r.outcome._value_,
+            n if p.status is None else p.status, p.reason,
+            p.final_url, p.redirects, p.content_type, n if p.bytes is None else p.bytes,
+            n if p.elapsed_ms is None else p.elapsed_ms, p.attempts,
+            p.title, p.sha256, p.server, n if t.dns_ms is None else t.dns_ms,
+            n if t.connect_ms is None else t.connect_ms, n if t.tls_ms is None else t.tls_ms,
+            n if t.ttfb_ms is None else t.ttfb_ms, p.note,
+            n if p.content_length is None else p.content_length,
+            n if p.first_status is None else p.first_status)

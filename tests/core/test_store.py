@@ -269,10 +269,30 @@ def test_a_row_fetched_again_replaces_its_old_one(store):
     again.add(Result.of(0, 1, "u0", Outcome.OK, status=200))
     again.close()
     again.join(10)
-    assert [(r.url, r.outcome, r.details) for r in store.results(writer.run_id)] == [
-        ("u0", Outcome.OK, None), ("u1", Outcome.OK, None)]
+    assert [(r.url, r.outcome, r.details, r.failure) for r in store.results(writer.run_id)] \
+        == [("u0", Outcome.OK, None, None), ("u1", Outcome.OK, None, None)]
     info = store.run(writer.run_id)
     assert (info.ok, info.failed, info.ended) == (2, 0, Ended.FINISHED)
+
+
+def test_the_last_of_two_results_for_a_row_in_one_batch_is_the_one_kept(store):
+    # A failure, a plain answer and a failure again, interleaved with other rows, all taken
+    # in one flush: plain answers and the rest go through different statements, in order.
+    writer = store.start_run(source="pasted", settings=Settings())
+    failed = Failure(Kind.DNS, "no")
+    for result in [Result.of(0, 1, "u0", Outcome.FAILED, failure=failed),
+                   Result.of(1, 2, "u1", Outcome.OK, status=200),
+                   Result.of(0, 1, "u0", Outcome.OK, status=200),
+                   Result.of(2, 3, "u2", Outcome.OK, status=200),
+                   Result.of(2, 3, "u2", Outcome.FAILED, failure=failed)]:
+        writer.add(result)
+    writer.close()
+    assert writer.join(10) and writer.error is None
+    stored = list(store.results(writer.run_id))
+    assert [(r.outcome, r.error_kind) for r in stored] == [
+        (Outcome.OK, ""), (Outcome.OK, ""), (Outcome.FAILED, "dns")]
+    info = store.run(writer.run_id)
+    assert (info.ok, info.failed) == (2, 1)
 
 
 def test_close_is_idempotent_and_callable_from_any_thread(store):
