@@ -83,51 +83,80 @@ class _Refused(Exception):
     """Raised inside an expat handler to stop the parse."""
 
 
+_ATOM = "http://www.w3.org/2005/Atom"
+
+# What each kind of file calls its entries, and how deep they sit: a sitemap's <url> (or an
+# index's <sitemap>) under the root, an RSS 2.0 feed's <item> under <channel>, an Atom feed's
+# <entry> under <feed>. Search engines take all three as sitemaps.
+_ENTRIES = {"urlset": (2, ("url",)), "sitemapindex": (2, ("sitemap",)),
+            "rss": (3, ("item",)), "feed": (2, ("entry",))}
+
+
 class _Reader:
     """expat handlers keeping the ``<loc>`` and ``<lastmod>`` of each ``<url>`` or ``<sitemap>``
-    under the root, in the root's namespace: ``<image:loc>`` and the like are not pages."""
+    under the root, in the root's namespace: ``<image:loc>`` and the like are not pages. An
+    RSS feed's item gives its ``<link>``; an Atom entry its first ``<link href>`` that is the
+    page itself (no ``rel``, or ``rel="alternate"``)."""
 
     def __init__(self, parser: Any) -> None:
         self.parser = parser
         self.doc = SitemapDoc()
         self.depth = 0
         self.namespace = ""
+        self.root = ""
+        self.entry_depth = 2
+        self.entry_names: tuple[str, ...] = ()
         self.entry: list[Any] | None = None  # [loc, its line, lastmod] of the open entry
         self.text: list[str] | None = None
+        self.field = 0  # where the open text goes in the entry: 0 its URL, 2 its lastmod
         self.size = 0
         self.empty: list[int] = []
 
-    def start(self, name: str, _attrs: object) -> None:
+    def start(self, name: str, attrs: dict[str, str]) -> None:
         namespace, _, local = name.rpartition(" ")
         self.depth += 1
-        if self.depth == 1:
-            if local not in ("urlset", "sitemapindex"):
-                raise _Refused(f"this XML file is not a sitemap: its root element is <{local}>")
-            self.namespace = namespace
-        elif self.depth == 2 and local in ("url", "sitemap") and namespace == self.namespace:
+        depth = self.depth
+        if depth == 1:
+            if local not in _ENTRIES or (local == "feed" and namespace != _ATOM):
+                raise _Refused("this XML file is not a sitemap or a feed: its root element "
+                               f"is <{local}>")
+            self.namespace, self.root = namespace, local
+            self.entry_depth, self.entry_names = _ENTRIES[local]
+        elif namespace != self.namespace:
+            return
+        elif depth == self.entry_depth and local in self.entry_names:
             self.entry = [None, self.parser.CurrentLineNumber, ""]
-        elif (self.depth == 3 and self.entry is not None and namespace == self.namespace
-              and local in ("loc", "lastmod")):
-            self.text, self.size = [], 0
-            if local == "loc":
-                self.entry[1] = self.parser.CurrentLineNumber
+        elif depth == self.entry_depth + 1 and self.entry is not None:
+            if self.root == "feed":
+                if local == "link" and self.entry[0] is None \
+                        and attrs.get("rel", "alternate") == "alternate" and attrs.get("href"):
+                    href = attrs["href"]
+                    self.entry[0] = (href.strip() if len(href) <= MAX_LINE_CHARS
+                                     else f"{_TOO_LONG}{len(href)}")
+                    self.entry[1] = self.parser.CurrentLineNumber
+            elif local in (("link",) if self.root == "rss" else ("loc", "lastmod")):
+                self.text, self.size = [], 0
+                self.field = 2 if local == "lastmod" else 0
+                if self.field == 0:
+                    self.entry[1] = self.parser.CurrentLineNumber
 
     def end(self, name: str) -> None:
         self.depth -= 1
         local = name.rpartition(" ")[2]
         entry = self.entry
-        if self.text is not None and self.depth == 2 and entry is not None:
+        if self.text is not None and self.depth == self.entry_depth and entry is not None:
             value = ("".join(self.text).strip() if self.size <= MAX_LINE_CHARS
                      else f"{_TOO_LONG}{self.size}")
             self.text = None
-            entry[0 if local == "loc" else 2] = value
-        elif self.depth == 1 and entry is not None:
+            entry[self.field] = value
+        elif self.depth == self.entry_depth - 1 and entry is not None \
+                and local in self.entry_names:
             self.entry = None
             loc, line, lastmod = entry
             doc = self.doc
             if not loc:
                 self.empty.append(line)
-            elif local == "url":
+            elif local != "sitemap":
                 doc.urls.append(loc)
                 doc.lines.append(line)
                 doc.lastmod.append(lastmod)
@@ -174,8 +203,11 @@ def parse_sitemap(data: bytes, *, encoding: str | None = None,
     doc = reader.doc
     notices: list[str] = []
     if reader.empty:
-        notices.append(f"{_count(len(reader.empty), 'empty <loc> element')} skipped "
-                       f"({_lines_phrase(reader.empty)})")
+        many = len(reader.empty) > 1
+        what = {"rss": f"<item>{'s' if many else ''} without a <link>",
+                "feed": f"<entry>{'s' if many else ''} without a link to a page"}.get(
+            reader.root, f"empty <loc> element{'s' if many else ''}")
+        notices.append(f"{len(reader.empty):,} {what} skipped ({_lines_phrase(reader.empty)})")
     if doc.urls and doc.child_sitemaps:
         notices.append(f"this sitemap lists {len(doc.child_sitemaps):,} sitemaps besides its "
                        "pages; only the pages are read")

@@ -103,7 +103,7 @@ def test_an_index_expands_to_every_page_and_every_failed_sitemap_is_a_row(sitema
         Kind.HTTP_4XX, "Client error (4xx): the sitemap answered 404 Not Found")
     assert failures[u("/not-xml.xml")].kind is Kind.PROTOCOL
     assert failures[u("/not-xml.xml")].message == (
-        "not a sitemap: this XML file is not a sitemap: its root element is <html>")
+        "not a sitemap: this XML file is not a sitemap or a feed: its root element is <html>")
     assert failures[u("/big.xml")].kind is Kind.BODY_TOO_LARGE
     assert failures[u("/hang.xml")].kind is Kind.TIMEOUT
     # Each row says which sitemap it came from; a failed one, the index that named it.

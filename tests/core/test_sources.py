@@ -534,13 +534,68 @@ def test_an_external_entity_is_never_read(tmp_path):
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', "root element is <rss>"),
+    (b'<?xml version="1.0"?><opml version="2.0"><body/></opml>', "root element is <opml>"),
+    (b"<feed><entry><link href='https://a.example/'/></entry></feed>",  # not Atom's namespace
+     "not a sitemap or a feed: its root element is <feed>"),
     (b"<urlset><url><loc>https://a.example/</url></urlset>", "not well-formed XML (line 1)"),
     (b"<urlset><url><loc>&nbsp;</loc></url></urlset>", "not well-formed XML"),
 ])
 def test_xml_that_is_not_a_sitemap_is_refused(data, words):
     with pytest.raises(SourceError, match=re.escape(words)):
         parse_bytes(data, "feed.xml")
+
+
+RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+  <channel>
+    <title>News</title>
+    <link>https://news.example/</link>
+    <atom:link href="https://news.example/feed.xml" rel="self"/>
+    <item>
+      <title>First</title>
+      <link>https://news.example/first</link>
+    </item>
+    <item><title>No link, only a guid</title><guid>tag:1</guid></item>
+    <item>
+      <link>
+        https://news.example/second?x=1&amp;y=2
+      </link>
+    </item>
+  </channel>
+</rss>
+"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Blog</title>
+  <link href="https://blog.example/"/>
+  <link rel="self" href="https://blog.example/atom.xml"/>
+  <entry>
+    <title>One</title>
+    <link rel="enclosure" href="https://cdn.example/one.mp3"/>
+    <link rel="alternate" type="text/html" href="https://blog.example/one"/>
+    <updated>2026-11-30T10:00:00Z</updated>
+  </entry>
+  <entry>
+    <link href="https://blog.example/two"/>
+    <link href="https://blog.example/two-again"/>
+  </entry>
+</feed>
+"""
+
+
+def test_an_rss_feed_is_read_as_the_links_of_its_items():
+    imported = parse_bytes(RSS, "feed.xml")
+    assert imported.texts == ["https://news.example/first",
+                              "https://news.example/second?x=1&y=2"]
+    assert list(imported.lines) == [9, 13]
+    assert imported.notices == ("1 <item> without a <link> skipped (line 11)",)
+
+
+def test_an_atom_feed_is_read_as_each_entrys_own_page():
+    imported = parse_bytes(ATOM, "atom.xml")
+    assert imported.texts == ["https://blog.example/one", "https://blog.example/two"]
+    assert list(imported.lines) == [9, 13]
 
 
 BOOKMARKS = b"""<!DOCTYPE NETSCAPE-Bookmark-file-1>
