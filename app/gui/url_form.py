@@ -48,10 +48,11 @@ from app.gui.widgets import secondary
 __all__ = ["BIG_LIST", "IMPORT_FILTERS", "SHOWN_REJECTS", "UrlForm"]
 
 IMPORT_FILTERS = [
-    "URL lists (*.txt *.lst *.csv *.tsv *.tab *.xlsx *.xlsm *.xls *.ods *.xml *.gz *.html *.htm)",
+    "URL lists (*.txt *.lst *.csv *.tsv *.tab *.xlsx *.xlsm *.xls *.ods *.xml *.gz *.html *.htm "
+    "*.rss *.atom)",
     "Text files (*.txt *.lst)",
     "Tables (*.csv *.tsv *.tab *.xlsx *.xlsm *.xls *.ods)",
-    "Sitemaps (*.xml *.xml.gz *.gz)",
+    "Sitemaps and feeds (*.xml *.xml.gz *.gz *.rss *.atom)",
     "All files (*)",
 ]
 
