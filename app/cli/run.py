@@ -41,17 +41,18 @@ from app.cli.common import (
 from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.export import FORMATS, format_for
+from app.core.imported import ImportedList
 from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
-from app.core.sources import SourceError
+from app.core.sources import SourceError, parse_bytes
 from app.core.store import Ended, RunStore, RunWriter, StoreError
 from app.core.tally import (
     EXIT_FAILURES,
     EXIT_INTERNAL,
     EXIT_USAGE,
 )
-from app.core.targets import TargetList, list_from_bytes, read_list
+from app.core.targets import TargetList, list_from_bytes
 from app.core.writer import MissingRows, ResultWriter
 
 __all__ = ["main", "run_command"]
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sitemap", action="append", default=[], metavar="URL",
                         help="fetch every page a sitemap (or sitemap index, or .xml.gz) lists; "
                              "repeatable, and may be mixed with SOURCEs")
+    parser.add_argument("--sheet", metavar="NAME",
+                        help="which sheet of a spreadsheet (XLSX, XLS, ODS) holds the list: its "
+                             "name, or its number from 1 (default: the first visible sheet)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress and no summary on standard error")
     parser.add_argument("--version", action="version", version=f"fetchdeck {__version__}")
@@ -107,7 +111,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.error(str(exc))
     try:
         targets, inputs = read_sources(args.sources, sys.stdin, sitemaps=args.sitemap,
-                                       settings=settings, quiet=args.quiet)
+                                       settings=settings, quiet=args.quiet, sheet=args.sheet)
     except UsageError as exc:
         print(f"fetchdeck: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -140,13 +144,19 @@ def _describe(sources: Sequence[str], sitemaps: Sequence[str]) -> str:
 
 
 def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[str] = (),
-                 settings: Settings | None = None,
-                 quiet: bool = False) -> tuple[TargetList, list[Path]]:
+                 settings: Settings | None = None, quiet: bool = False,
+                 sheet: str | None = None) -> tuple[TargetList, list[Path]]:
     """Every source's rows, in order (sitemaps last), and the files read (never to be
-    overwritten).
+    overwritten). ``sheet`` (a name, or a number from 1) chooses the sheet of every
+    spreadsheet among them; a usage error when none is one.
 
     Line numbers run on across sources, so each row's ``line`` is unique in the output.
     """
+    chosen: str | int | None = sheet
+    if sheet is not None and sheet.strip().isdigit():
+        chosen = int(sheet) - 1  # people count sheets from 1; a name made of digits still
+        # matches when no sheet has that number (see below)
+    spreadsheets = 0
     if not sources and sitemaps:
         sources = []
     elif not sources:
@@ -172,25 +182,47 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
         else:
             path = Path(source)
             try:
-                part = read_list(path)
+                imported = _read_file(path, chosen, sheet)
             except IsADirectoryError:
                 raise UsageError(f"{source} is a folder, not a list of URLs") from None
             except OSError as exc:
                 raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
             except SourceError as exc:
                 raise UsageError(f"{source}: {exc}") from None
+            spreadsheets += imported.kind in ("xlsx", "xls", "ods")
+            part = TargetList.from_imported(imported)
             inputs.append(path)
             name = source
+            table = imported.table
+            if sheet is None and table is not None and len(table.sheets) > 1:
+                part.notices = (*part.notices, "--sheet NAME reads another sheet")
         for notice in part.notices:
             print(f"fetchdeck: {name}: {notice}" if name else f"fetchdeck: {notice}",
                   file=sys.stderr)
         _append(targets, part)
+    if sheet is not None and not spreadsheets:
+        raise UsageError(f"--sheet {sheet}: none of the sources is a spreadsheet")
     for url in sitemaps:
         part = _sitemap(url, settings or Settings(), quiet=quiet)
         for notice in part.notices:
             say(f"{url}: {notice}")
         _append(targets, part)
     return targets, inputs
+
+
+def _read_file(path: Path, chosen: str | int | None, given: str | None) -> ImportedList:
+    """A file's list; ``chosen`` picks a spreadsheet's sheet (a 0-based number, or the name
+    ``given`` when no sheet has that number)."""
+    data = path.read_bytes()
+    try:
+        return parse_bytes(data, path.name, sheet=chosen)
+    except SourceError as by_number:
+        if not isinstance(chosen, int) or given is None:
+            raise
+        try:
+            return parse_bytes(data, path.name, sheet=given)  # a sheet named "2024", say
+        except SourceError:
+            raise by_number from None
 
 
 def _append(targets: TargetList, part: TargetList) -> None:

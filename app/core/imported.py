@@ -50,11 +50,13 @@ class ColumnNotFound(SourceError):
 
 @dataclass(frozen=True, slots=True)
 class TableColumns:
-    """0-based column positions: where the URLs are, and the expected answers if any."""
+    """0-based column positions: where the URLs are, and the expected answers if any; in a
+    spreadsheet, of the sheet named ``sheet`` (the first visible one when None)."""
 
     url: int
     expected: int | None = None
     expected_status: int | None = None
+    sheet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,8 @@ def parse_bytes(data: bytes, name_hint: str = "", *, url_column: ColumnChoice = 
             raise SourceError("a gzip file inside a gzip file; unpack it first")
     kind = _spreadsheet_kind(data, name)
     if kind is not None:
+        if sheet is None and columns is not None:
+            sheet = columns.sheet
         return _table_list(_sheet_table(data, kind, sheet), url_column, columns)
     if _starts_like_xml(_head(data)):
         return _sitemap_list(data, None)

@@ -160,7 +160,8 @@ def _sheet_table(data: bytes, kind: SourceKind, sheet: str | int | None) -> _Tab
             chosen = visible[0]
         elif isinstance(sheet, int):
             if not 0 <= sheet < len(names):
-                raise SourceError(f"there is no sheet {sheet + 1}: the file has {len(names)}")
+                raise SourceError(f"there is no sheet {sheet + 1}: the file has {len(names)} "
+                                  f"({', '.join(map(repr, names))})")
             chosen = names[sheet]
         else:
             matches = [n for n in names if n.strip().lower() == sheet.strip().lower()]

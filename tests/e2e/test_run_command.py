@@ -291,6 +291,39 @@ def test_a_redirect_map_is_graded_and_a_failed_check_exits_1_named_by_title(serv
     assert "Wrong first status (1)" in proc.stderr
 
 
+def test_sheet_chooses_the_sheet_of_a_spreadsheet_by_name_or_number(server, no_qt, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Written by the migration team; the map is on the next sheet."])
+    sheet = book.create_sheet("Redirects")
+    sheet.append(["Address", "Owner"])
+    sheet.append([server.url("/ok?from=sheet"), "web"])
+    sheet.append([server.url("/status/404"), "shop"])
+    book.save(tmp_path / "book.xlsx")
+
+    first = run(no_qt, tmp_path, "book.xlsx")  # the first sheet: its note is no URL
+    assert first.returncode == 1, first.stderr
+    assert [r["outcome"] for r in rows_of(first.stdout)] == ["invalid"]
+    assert ("book.xlsx: read sheet 'Notes', the first of 2 ('Notes', 'Redirects')"
+            in first.stderr)
+    assert "book.xlsx: --sheet NAME reads another sheet" in first.stderr
+    for choice in ("Redirects", "redirects", "2"):
+        proc = run(no_qt, tmp_path, "book.xlsx", "--sheet", choice, "--retries", "0")
+        assert proc.returncode == 1, proc.stderr
+        rows = rows_of(proc.stdout)
+        assert [(r["url"], r["outcome"], r["Owner"]) for r in rows] == [
+            (server.url("/ok?from=sheet"), "ok", "web"),
+            (server.url("/status/404"), "http_error", "shop")]
+    missing = run(no_qt, tmp_path, "book.xlsx", "--sheet", "3")
+    assert missing.returncode == 2
+    assert "there is no sheet 3: the file has 2 ('Notes', 'Redirects')" in missing.stderr
+    (tmp_path / "urls.txt").write_text(server.url("/ok") + "\n")
+    text = run(no_qt, tmp_path, "urls.txt", "--sheet", "Redirects")
+    assert text.returncode == 2
+    assert "--sheet Redirects: none of the sources is a spreadsheet" in text.stderr
+
+
 def test_exit_3_when_a_part_of_fetchdeck_is_missing(no_qt, tmp_path):
     broken = tmp_path / "broken"
     (broken / "aiohttp").mkdir(parents=True)
