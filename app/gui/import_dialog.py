@@ -5,6 +5,9 @@ when no column could be told to hold URLs, and from the form's Columns… button
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
@@ -20,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.imported import TableColumns, TablePreview
+from app.core.imported import SourceError, TableColumns, TablePreview
 from app.gui.colours import error_colour
 from app.gui.widgets import plain_label, secondary
 
@@ -42,12 +45,14 @@ class ColumnDialog(QDialog):
     chosen = Signal(object)
 
     def __init__(self, preview: TablePreview, name: str, parent: QWidget | None = None, *,
-                 message: str = "") -> None:
+                 message: str = "",
+                 load_sheet: Callable[[str], Awaitable[TablePreview]] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("column_dialog")
         self.setWindowTitle(f"Columns of {name}" if name else "Columns of the table")
         self.preview = preview
-        header = preview.header
+        self._load_sheet = load_sheet
+        self._loading: asyncio.Task[None] | None = None
 
         intro = plain_label(message or (
             "Fetchdeck reads the URLs from the column below; a redirect map may also say where "
@@ -55,7 +60,21 @@ class ColumnDialog(QDialog):
             "are wrong."), "column_intro")
         intro.setWordWrap(True)
 
-        self.table = QTableWidget(len(preview.rows), len(header))
+        # A spreadsheet with several sheets: which one holds the list.
+        self.sheet_choice = QComboBox()
+        self.sheet_choice.setObjectName("sheet_choice")
+        self.sheet_choice.addItems(list(preview.sheets))
+        if preview.sheet is not None:
+            self.sheet_choice.setCurrentText(preview.sheet)
+        self.sheet_choice.setToolTip("The sheet of the workbook the list is read from")
+        sheets = QFormLayout()
+        sheets.addRow("Sheet:", self.sheet_choice)
+        self.sheet_row = QWidget()
+        self.sheet_row.setLayout(sheets)
+        sheets.setContentsMargins(0, 0, 0, 0)
+        self.sheet_row.setVisible(len(preview.sheets) > 1 and load_sheet is not None)
+
+        self.table = QTableWidget()
         self.table.setObjectName("column_preview")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectColumns)
@@ -65,34 +84,20 @@ class ColumnDialog(QDialog):
         self.table.verticalHeader().setVisible(False)  # its numbers are not the file's rows
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        for row, cells in enumerate(preview.rows):
-            for column, value in enumerate(cells[:len(header)]):
-                item = QTableWidgetItem(" ".join(value.split()))
-                item.setToolTip(value if len(value) > 40 else "")
-                self.table.setItem(row, column, item)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setMinimumSectionSize(60)
-        for column in range(len(header)):
-            self.table.setColumnWidth(column, 180 if len(header) <= 4 else 140)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumHeight(180)
 
-        self.url_choice = self._chooser("url_column", with_none=False)
-        self.expected_choice = self._chooser("expected_column", with_none=True)
-        self.status_choice = self._chooser("status_column", with_none=True)
-        detected = preview.columns
-        self._select(self.url_choice, detected.url if detected else None)
-        self._select(self.expected_choice, detected.expected if detected else None)
-        self._select(self.status_choice, detected.expected_status if detected else None)
+        self.url_choice = self._chooser("url_column")
+        self.expected_choice = self._chooser("expected_column")
+        self.status_choice = self._chooser("status_column")
         choices = QFormLayout()
         choices.addRow("URLs:", self.url_choice)
         choices.addRow("Expected target (where it must end):", self.expected_choice)
         choices.addRow("Expected status (of its first answer):", self.status_choice)
 
-        shown = (f"The first {len(preview.rows):,} rows" if preview.rows else "No rows")
-        shown += " under the header row." if preview.has_header else \
-            " (the table has no header row: its columns are numbered)."
-        self.rows_note = secondary(plain_label(shown, "column_rows_note"))
+        self.rows_note = secondary(plain_label("", "column_rows_note"))
         self.problem = plain_label("", "column_problem")
         self.problem.setWordWrap(True)
         palette = self.problem.palette()
@@ -108,6 +113,7 @@ class ColumnDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.sheet_row)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.rows_note)
         layout.addLayout(choices)
@@ -115,9 +121,12 @@ class ColumnDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(760, 480)
 
+        self._show(preview)
         for chooser in (self.url_choice, self.expected_choice, self.status_choice):
             chooser.currentIndexChanged.connect(self._update)
         self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        self.sheet_choice.currentTextChanged.connect(self._sheet_chosen)
+        self.finished.connect(self._stop_loading)
         self._update()
 
     # -- public API ----------------------------------------------------------------------------
@@ -133,7 +142,7 @@ class ColumnDialog(QDialog):
         if len(set(picked)) != len(picked):
             return None
         return TableColumns(url, None if expected == NONE else expected,
-                            None if status == NONE else status)
+                            None if status == NONE else status, sheet=self.preview.sheet)
 
     def choose(self, url: int, expected: int | None = None,
                expected_status: int | None = None) -> None:
@@ -151,16 +160,79 @@ class ColumnDialog(QDialog):
 
     # -- mechanics -----------------------------------------------------------------------------
 
-    def _chooser(self, name: str, *, with_none: bool) -> QComboBox:
+    @staticmethod
+    def _chooser(name: str) -> QComboBox:
         box = QComboBox()
         box.setObjectName(name)
-        if with_none:
-            box.addItem("(none)", NONE)
-        elif self.preview.columns is None:
-            box.addItem("(choose a column)", None)
-        for index, title in enumerate(self.preview.header):
-            box.addItem(f"{title}" if self.preview.has_header else title, index)
         return box
+
+    def _show(self, preview: TablePreview) -> None:
+        """Fill the table and the three choosers from ``preview`` (a sheet read anew)."""
+        self.preview = preview
+        header = preview.header
+        self.table.clear()
+        self.table.setRowCount(len(preview.rows))
+        self.table.setColumnCount(len(header))
+        for row, cells in enumerate(preview.rows):
+            for column, value in enumerate(cells[:len(header)]):
+                item = QTableWidgetItem(" ".join(value.split()))
+                item.setToolTip(value if len(value) > 40 else "")
+                self.table.setItem(row, column, item)
+        for column in range(len(header)):
+            self.table.setColumnWidth(column, 180 if len(header) <= 4 else 140)
+        detected = preview.columns
+        for box, with_none, column in (
+                (self.url_choice, False, detected.url if detected else None),
+                (self.expected_choice, True, detected.expected if detected else None),
+                (self.status_choice, True, detected.expected_status if detected else None)):
+            box.blockSignals(True)
+            box.clear()
+            if with_none:
+                box.addItem("(none)", NONE)
+            elif detected is None:
+                box.addItem("(choose a column)", None)
+            for index, title in enumerate(header):
+                box.addItem(title, index)
+            self._select(box, column)
+            box.blockSignals(False)
+        count = len(preview.rows)
+        shown = (f"The first {count:,} rows" if count > 1 else "The first row" if count
+                 else "No rows")
+        shown += " under the header row." if preview.has_header else \
+            " (the table has no header row: its columns are numbered)."
+        self.rows_note.setText(shown)
+
+    def _sheet_chosen(self, sheet: str) -> None:
+        if self._load_sheet is None or not sheet or sheet == self.preview.sheet:
+            return
+        self._stop_loading()
+        self.ok_button.setEnabled(False)
+        self.problem.setText(f"Reading the sheet {sheet!r}…")
+        self.problem.setVisible(True)
+        self._loading = asyncio.ensure_future(self._read_sheet(sheet))
+        self._loading.add_done_callback(self._sheet_read)
+
+    async def _read_sheet(self, sheet: str) -> None:
+        assert self._load_sheet is not None
+        try:
+            preview = await self._load_sheet(sheet)
+        except SourceError as exc:
+            self.problem.setText(f"The sheet {sheet!r} cannot be read: {exc}")
+            self.problem.setVisible(True)
+            return
+        self._show(preview)
+        self._update()
+
+    def _sheet_read(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Not a file problem (those are said above): a bug, for the exception router.
+            asyncio.get_running_loop().call_exception_handler({
+                "message": "Reading a sheet for the column dialog failed",
+                "exception": task.exception(), "future": task})
+
+    def _stop_loading(self, *_args: object) -> None:
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
 
     @staticmethod
     def _select(box: QComboBox, column: int | None) -> None:

@@ -9,7 +9,7 @@ a file or a URL, is expanded with the run's settings, its progress shown in the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns, TablePreview
 from app.core.settings import Settings
-from app.core.sources import SourceError, parse_text
+from app.core.sources import SourceError, parse_text, preview_table
 from app.core.targets import Summary, TargetList, summarize
 from app.gui.drops import ListDrops
 from app.gui.import_dialog import ColumnDialog
@@ -326,7 +326,8 @@ class UrlForm(QWidget):
             return
         except ColumnNotFound as exc:
             self.summary.setText(f"{path.name}: choose the column that holds the URLs")
-            self._ask_columns(exc.preview, path.name, self._reload(path), message=(
+            self._ask_columns(exc.preview, path.name, self._reload(path),
+                              load_sheet=_sheet_loader(path), message=(
                 f"No column of {path.name} could be told to hold URLs: choose it below (a "
                 "click on a column's title chooses it). The other columns are kept and "
                 "exported after Fetchdeck's own."))
@@ -420,7 +421,9 @@ class UrlForm(QWidget):
             preview = kept.read.imported.table
             if preview is None or len(kept.paths) != 1:
                 return None
-            return self._ask_columns(preview, kept.name, self._reload(Path(kept.paths[0])))
+            path = Path(kept.paths[0])
+            return self._ask_columns(preview, kept.name, self._reload(path),
+                                     load_sheet=_sheet_loader(path))
         if self._stale:
             self.refresh()
         if self._text_preview is None:
@@ -432,11 +435,12 @@ class UrlForm(QWidget):
         self.refresh()
 
     def _ask_columns(self, preview: TablePreview, name: str,
-                     chosen: Callable[[TableColumns], object], *,
-                     message: str = "") -> ColumnDialog:
+                     chosen: Callable[[TableColumns], object], *, message: str = "",
+                     load_sheet: Callable[[str], Awaitable[TablePreview]] | None = None,
+                     ) -> ColumnDialog:
         if self.column_dialog is not None:
             self.column_dialog.close()
-        dialog = ColumnDialog(preview, name, self, message=message)
+        dialog = ColumnDialog(preview, name, self, message=message, load_sheet=load_sheet)
         dialog.chosen.connect(chosen)
         dialog.finished.connect(dialog.deleteLater)
         dialog.destroyed.connect(self._column_dialog_gone)
@@ -562,3 +566,22 @@ class UrlForm(QWidget):
             self.rejects.addItem(f"… and {rejected - len(summary.rejected):,} more")
         self.rejects.setVisible(rejected > 0)
         self.changed.emit(summary.fetchable, rejected)
+
+
+def _sheet_loader(path: Path) -> Callable[[str], Awaitable[TablePreview]]:
+    """What the column dialog calls to show another sheet of the workbook at ``path``."""
+
+    def read(sheet: str) -> TablePreview:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+        preview = preview_table(data, path.name, sheet=sheet)
+        if preview is None:
+            raise SourceError("it holds no table")
+        return preview
+
+    async def load(sheet: str) -> TablePreview:
+        return await asyncio.to_thread(read, sheet)
+
+    return load

@@ -178,6 +178,50 @@ def test_columns_of_any_table_can_be_changed(form, qtbot, tmp_path):
     assert targets.columns == ("to",)
 
 
+def test_the_column_dialog_reads_another_sheet_and_the_list_comes_from_it(form, qtbot, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Read me first"])
+    book.active.append(["The map is on the next sheet."])
+    sheet = book.create_sheet("Redirects")
+    sheet.append(["Old", "New", "Type"])
+    sheet.append(["https://a.example/1", "https://b.example/1", "301"])
+    sheet.append(["https://a.example/2", "https://b.example/2", "301"])
+    book.save(tmp_path / "book.xlsx")
+    load(qtbot, form, tmp_path / "book.xlsx")
+    assert "sheet 'Notes'" in info(form)
+    with qtbot.waitSignal(form.columns_asked) as asked:
+        form.choose_columns()
+    dialog = asked.args[0]
+    assert dialog.sheet_row.isVisibleTo(dialog)
+    assert [dialog.sheet_choice.itemText(i) for i in range(dialog.sheet_choice.count())] == [
+        "Notes", "Redirects"]
+    assert dialog.sheet_choice.currentText() == "Notes"
+    dialog.sheet_choice.setCurrentText("Redirects")
+    qtbot.waitUntil(lambda: dialog.preview.sheet == "Redirects" and dialog.ok_button.isEnabled())
+    assert dialog.table.item(0, 0).text() == "https://a.example/1"
+    assert (dialog.url_choice.currentText(), dialog.expected_choice.currentText(),
+            dialog.status_choice.currentText()) == ("Old", "New", "Type")
+    assert dialog.columns().sheet == "Redirects"
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not form.loading and len(form.targets()) == 2)
+    targets = form.targets()
+    assert targets.texts == ["https://a.example/1", "https://a.example/2"]
+    assert targets.expected_status == [301, 301]
+    assert "sheet 'Redirects'" in info(form)
+
+
+def test_a_single_sheet_workbook_offers_no_sheet_choice(form, qtbot, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["URL"])
+    book.active.append(["https://a.example/"])
+    book.save(tmp_path / "one.xlsx")
+    load(qtbot, form, tmp_path / "one.xlsx")
+    with qtbot.waitSignal(form.columns_asked) as asked:
+        form.choose_columns()
+    assert not asked.args[0].sheet_row.isVisibleTo(asked.args[0])
+
+
 def test_cancel_in_the_column_dialog_keeps_the_list(form, qtbot, tmp_path):
     load(qtbot, form, screaming_frog(tmp_path / "crawl.csv", pages=2))
     with qtbot.waitSignal(form.columns_asked) as asked:
