@@ -153,7 +153,7 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
     Line numbers run on across sources, so each row's ``line`` is unique in the output.
     """
     chosen: str | int | None = sheet
-    if sheet is not None and sheet.strip().isdigit():
+    if sheet is not None and sheet.strip().isdecimal() and sheet.strip().isascii():
         chosen = int(sheet) - 1  # people count sheets from 1; a name made of digits still
         # matches when no sheet has that number (see below)
     spreadsheets = 0

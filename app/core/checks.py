@@ -53,6 +53,7 @@ from app.core.result import Outcome, Result
 
 __all__ = [
     "CHECK_INFO",
+    "CHECK_ORDER",
     "Check",
     "CheckOptions",
     "Expectation",
@@ -117,9 +118,9 @@ CHECK_INFO: dict[str, KindInfo] = {
         "The redirects reached the expected target, but it answered with an error (not 2xx).",
         "The new page itself is broken or missing: fix it where it is served."),
 }
-CHECK_ORDER = tuple(CHECK_INFO)
+CHECK_ORDER = tuple(CHECK_INFO)  # how the Errors panel lists failed checks
 _UNKNOWN_CHECK = KindInfo("Check failed", "The row's answer is not the one its list expects.",
-                    "Read the reason; it says what was expected and what came.")
+                          "Read the reason; it says what was expected and what came.")
 
 
 def check_info(code: str) -> KindInfo:

@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 from xml.parsers import expat
 
 import aiohttp
@@ -88,8 +89,10 @@ _ATOM = "http://www.w3.org/2005/Atom"
 # What each kind of file calls its entries, and how deep they sit: a sitemap's <url> (or an
 # index's <sitemap>) under the root, an RSS 2.0 feed's <item> under <channel>, an Atom feed's
 # <entry> under <feed>. Search engines take all three as sitemaps.
-_ENTRIES = {"urlset": (2, ("url",)), "sitemapindex": (2, ("sitemap",)),
+_ENTRIES = {"urlset": (2, ("url", "sitemap")), "sitemapindex": (2, ("url", "sitemap")),
             "rss": (3, ("item",)), "feed": (2, ("entry",))}
+_XML_BASE = "http://www.w3.org/XML/1998/namespace base"  # xml:base, as expat names it
+_ALTERNATE = ("alternate", "http://www.iana.org/assignments/relation/alternate")
 
 
 class _Reader:
@@ -109,6 +112,7 @@ class _Reader:
         self.entry: list[Any] | None = None  # [loc, its line, lastmod] of the open entry
         self.text: list[str] | None = None
         self.field = 0  # where the open text goes in the entry: 0 its URL, 2 its lastmod
+        self.feed_base = self.entry_base = ""  # an Atom feed's xml:base
         self.size = 0
         self.empty: list[int] = []
 
@@ -122,17 +126,24 @@ class _Reader:
                                f"is <{local}>")
             self.namespace, self.root = namespace, local
             self.entry_depth, self.entry_names = _ENTRIES[local]
+            self.feed_base = attrs.get(_XML_BASE, "")
         elif namespace != self.namespace:
             return
         elif depth == self.entry_depth and local in self.entry_names:
             self.entry = [None, self.parser.CurrentLineNumber, ""]
+            base = attrs.get(_XML_BASE, "")
+            self.entry_base = urljoin(self.feed_base, base) if base and self.feed_base else base
         elif depth == self.entry_depth + 1 and self.entry is not None:
             if self.root == "feed":
-                if local == "link" and self.entry[0] is None \
-                        and attrs.get("rel", "alternate") == "alternate" and attrs.get("href"):
-                    href = attrs["href"]
-                    self.entry[0] = (href.strip() if len(href) <= MAX_LINE_CHARS
-                                     else f"{_TOO_LONG}{len(href)}")
+                href = attrs.get("href", "").strip()
+                if local == "link" and self.entry[0] is None and href \
+                        and attrs.get("rel", "alternate").strip() in _ALTERNATE:
+                    if len(href) > MAX_LINE_CHARS:
+                        href = f"{_TOO_LONG}{len(href)}"
+                    else:  # relative to xml:base, the link's own or its entry's or feed's
+                        base = attrs.get(_XML_BASE) or self.entry_base or self.feed_base
+                        href = urljoin(base, href) if base else href
+                    self.entry[0] = href
                     self.entry[1] = self.parser.CurrentLineNumber
             elif local in (("link",) if self.root == "rss" else ("loc", "lastmod")):
                 self.text, self.size = [], 0
@@ -148,7 +159,8 @@ class _Reader:
             value = ("".join(self.text).strip() if self.size <= MAX_LINE_CHARS
                      else f"{_TOO_LONG}{self.size}")
             self.text = None
-            entry[self.field] = value
+            if self.field or not entry[0]:  # an entry's first URL counts, its last lastmod
+                entry[self.field] = value
         elif self.depth == self.entry_depth - 1 and entry is not None \
                 and local in self.entry_names:
             self.entry = None

@@ -189,7 +189,7 @@ _HTML_STARTS = ("<!doctype html", "<html", "<!doctype netscape-bookmark-file")
 def _starts_like_xml(head: str) -> bool:
     start = head.lstrip("\ufeff \t\r\n").lower()
     if start.startswith("<!--"):
-        return "<urlset" in start or "<sitemapindex" in start
+        return any(root in start for root in ("<urlset", "<sitemapindex", "<rss", "<feed"))
     return start.startswith(_XML_STARTS) and not start.startswith(_HTML_STARTS)
 
 

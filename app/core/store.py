@@ -981,19 +981,16 @@ class RunWriter:
             # A row fetched again within one flush: only its last result counts, and is kept.
             batch = list({result.index: result for result in taken}.values())
         frame_ids = self._frame_ids
-        # Consecutive rows of one shape share a statement: most are plain answers, which leave
-        # the failure, chain and check columns out (NULL) instead of binding ten empty values.
-        segments: list[tuple[str, list[tuple[Any, ...]]]] = []
-        last = ""
+        # Plain answers leave the failure, chain and check columns out (NULL) instead of binding
+        # ten empty values; the rest go whole. Each row is in the batch once, so the two
+        # statements may run in either order.
+        plain: list[tuple[Any, ...]] = []
+        whole: list[tuple[Any, ...]] = []
         for result in batch:
-            if result.failure is None and not result.check and not result.response.chain:
-                sql, row = _INSERT_PLAIN, _plain_row(run_id, result)
+            if _is_plain(result):
+                plain.append(_plain_row(run_id, result))
             else:
-                sql, row = _INSERT_RESULT, _result_row(run_id, result, frame_ids)
-            if sql is not last:
-                segments.append((sql, []))
-                last = sql
-            segments[-1][1].append(row)
+                whole.append(_result_row(run_id, result, frame_ids))
         counts = Counter(result.outcome._value_ for result in batch)
         replaced = self._old_outcomes(conn, batch)
         counts.subtract(replaced.values())
@@ -1009,7 +1006,7 @@ class RunWriter:
             elif replaced and result.index in replaced:
                 gone.append((run_id, result.index))
         self._execute(conn, [
-            *segments, (_INSERT_DETAILS, details),
+            (_INSERT_PLAIN, plain), (_INSERT_RESULT, whole), (_INSERT_DETAILS, details),
             ("DELETE FROM details WHERE run_id = ? AND idx = ?", gone),
             ("UPDATE runs SET ok = ok + ?, http_error = http_error + ?, failed = failed + ?, "
              "invalid = invalid + ?, cancelled = cancelled + ?, heartbeat_at = ? WHERE id = ?",
@@ -1159,6 +1156,12 @@ def _result_row(run_id: int, r: Result,
             n if p.content_length is None else p.content_length,
             n if p.first_status is None else p.first_status, r.check or n,
             r.check_reason or n, r.check_code or n)
+
+
+def _is_plain(r: Result) -> bool:
+    """A row with nothing in the columns :data:`_PLAIN_OMITS` names."""
+    return (r.failure is None and not r.response.chain and not r.check and not r.check_reason
+            and not r.check_code)
 
 
 def _plain_row(run_id: int, r: Result) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.checks import CHECK_INFO, check_info
+from app.core.checks import CHECK_INFO, CHECK_ORDER, check_info
 from app.core.errors import KIND_INFO, Kind, KindInfo
 
 __all__ = ["CHECK_INFO", "CHECK_ORDER", "CheckGroup", "GroupKey", "group_from_token",
@@ -28,7 +28,6 @@ class CheckGroup:
 
 
 GroupKey = Kind | CheckGroup
-CHECK_ORDER = tuple(CHECK_INFO)
 
 
 def group_info(key: GroupKey) -> KindInfo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
@@ -153,7 +154,7 @@ class ColumnDialog(QDialog):
 
     def accept(self) -> None:
         columns = self.columns()
-        if columns is None:
+        if columns is None or self.reading:
             return
         super().accept()
         self.chosen.emit(columns)
@@ -203,23 +204,35 @@ class ColumnDialog(QDialog):
         self.rows_note.setText(shown)
 
     def _sheet_chosen(self, sheet: str) -> None:
-        if self._load_sheet is None or not sheet or sheet == self.preview.sheet:
+        if self._load_sheet is None or not sheet:
             return
-        self._stop_loading()
-        self.ok_button.setEnabled(False)
+        self._stop_loading()  # a sheet chosen before the last one was read replaces it
+        if sheet == self.preview.sheet:  # back to the sheet shown
+            self._update()
+            return
         self.problem.setText(f"Reading the sheet {sheet!r}…")
         self.problem.setVisible(True)
         self._loading = asyncio.ensure_future(self._read_sheet(sheet))
         self._loading.add_done_callback(self._sheet_read)
+        self._update()  # OK waits for the sheet
 
     async def _read_sheet(self, sheet: str) -> None:
         assert self._load_sheet is not None
         try:
             preview = await self._load_sheet(sheet)
+            if not shiboken6.isValid(self):  # deleted while it read
+                return
         except SourceError as exc:
+            self._loading = None
+            # Back to the sheet still shown, which the choices are of.
+            self.sheet_choice.blockSignals(True)
+            self.sheet_choice.setCurrentText(self.preview.sheet or "")
+            self.sheet_choice.blockSignals(False)
+            self._update()
             self.problem.setText(f"The sheet {sheet!r} cannot be read: {exc}")
             self.problem.setVisible(True)
             return
+        self._loading = None
         self._show(preview)
         self._update()
 
@@ -233,6 +246,7 @@ class ColumnDialog(QDialog):
     def _stop_loading(self, *_args: object) -> None:
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
+        self._loading = None
 
     @staticmethod
     def _select(box: QComboBox, column: int | None) -> None:
@@ -246,7 +260,15 @@ class ColumnDialog(QDialog):
         # A click on a column's title makes it the URL column: the most common change.
         self._select(self.url_choice, column)
 
+    @property
+    def reading(self) -> bool:
+        """Another sheet is being read; the choices shown are not yet its."""
+        return self._loading is not None and not self._loading.done()
+
     def _update(self) -> None:
+        if self.reading:
+            self.ok_button.setEnabled(False)
+            return
         roles: dict[int, list[str]] = {}
         for role, box in zip(_ROLES, (self.url_choice, self.expected_choice,
                                       self.status_choice), strict=True):

@@ -309,7 +309,8 @@ def compare(bench: Workbench, clients: list[str], count: int) -> str:
              f"{bench.server.version} on 127.0.0.1, {args.concurrency} in flight "
              f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}"
              + ("; the GUI with its run summary shown" if args.summary else "")
-             + ("; no run history" if args.no_store else ""))
+             + ("; no run history" if args.no_store else "")
+             + "; bytecode caches on")
     bench.results = {"mode": "compare", "urls": count, "runs": runs, "startup": startup}
     return report.comparison_table(title, runs, {c: LABELS[c] for c in clients}, startup, count)
 

@@ -184,3 +184,40 @@ def test_parse_sitemap_keeps_only_the_pages_of_the_sitemaps_own_namespace():
             "<x:url><loc>https://b.example/</loc></x:url></urlset>").encode()
     doc = parse_sitemap(data)
     assert doc.urls == ["https://a.example/"] and not doc.is_index
+
+
+def test_a_urlset_that_also_lists_sitemaps_reads_its_pages_and_says_so():
+    doc = parse_sitemap(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                        b"<url><loc>https://a.example/page</loc></url>"
+                        b"<sitemap><loc>https://a.example/more.xml</loc></sitemap></urlset>")
+    assert doc.urls == ["https://a.example/page"] and not doc.is_index
+    assert doc.notices == ("this sitemap lists 1 sitemaps besides its pages; only the pages "
+                           "are read",)
+
+
+def test_a_urlset_of_sitemaps_is_an_index_and_an_index_of_pages_gives_its_pages():
+    index = parse_sitemap(b"<urlset><sitemap><loc>https://a.example/1.xml</loc></sitemap>"
+                          b"</urlset>")
+    assert index.is_index and index.child_sitemaps == ["https://a.example/1.xml"]
+    pages = parse_sitemap(b"<sitemapindex><url><loc>https://a.example/p</loc></url>"
+                          b"</sitemapindex>")
+    assert pages.urls == ["https://a.example/p"] and not pages.is_index
+
+
+def test_atom_links_are_resolved_against_xml_base_and_the_full_alternate_rel_counts():
+    doc = parse_sitemap(
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example/posts/">'
+        b'<entry><link href="one"/></entry>'
+        b'<entry xml:base="/archive/"><link href="two"/></entry>'
+        b'<entry><link rel="http://www.iana.org/assignments/relation/alternate" '
+        b'href="https://blog.example/three"/></entry>'
+        b'<entry><link href=" "/><link href="/four"/></entry>'
+        b"</feed>")
+    assert doc.urls == ["https://blog.example/posts/one", "https://blog.example/archive/two",
+                        "https://blog.example/three", "https://blog.example/four"]
+
+
+def test_an_rss_item_with_two_links_gives_its_first():
+    doc = parse_sitemap(b'<rss version="2.0"><channel><item><link>https://a.example/1</link>'
+                        b"<link>https://a.example/other</link></item></channel></rss>")
+    assert doc.urls == ["https://a.example/1"]

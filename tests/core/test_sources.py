@@ -701,3 +701,9 @@ def test_the_fuzz_rule_is_the_rule_on_a_known_case():
 def test_find_duplicates_on_a_million_rows():  # pragma: no cover - a measurement aid
     texts = [f"https://host{i % 1000}.example/page/{i}" for i in range(1_000_000)]
     assert find_duplicates(texts).count(-1) == 1_000_000
+
+
+def test_a_feed_opening_with_a_comment_is_still_read_as_a_feed():
+    imported = parse_bytes(b"<!-- generated -->\n<rss version=\"2.0\"><channel><item>"
+                           b"<link>https://a.example/1</link></item></channel></rss>", "feed")
+    assert imported.kind == "sitemap" and imported.texts == ["https://a.example/1"]

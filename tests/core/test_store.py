@@ -748,3 +748,23 @@ def test_a_stored_runs_exit_status_is_the_tallys(store, rows, status):
         tally.add(row)
     run_id = record(store, rows, inputs=targets_of([r.url for r in rows]))
     assert store.exit_status(run_id) == tally.exit_status() == status
+
+
+def test_a_plain_rows_short_insert_holds_what_the_whole_row_would(http_server):
+    # The writer's two row shapes must agree column for column (NaN is how both write NULL).
+    from app.core import store as store_module
+
+    fetched = fetch_all([http_server.url("/ok"), http_server.url("/ok?again")])
+    plain = [r for r in fetched if store_module._is_plain(r)]
+    assert plain, "a fetched ok page is a plain row"
+    whole_columns = store_module._RESULT_COLUMNS
+    for result in plain:
+        whole = dict(zip(whole_columns, store_module._result_row(7, result, lambda f: 0),
+                         strict=True))
+        short = store_module._plain_row(7, result)
+        assert len(short) == len(store_module._PLAIN_COLUMNS)
+        for column, value in zip(store_module._PLAIN_COLUMNS, short, strict=True):
+            expected = whole[column]
+            assert value == expected or (value != value and expected != expected), column
+        left_out = {c: v for c, v in whole.items() if c not in store_module._PLAIN_COLUMNS}
+        assert all(v != v for v in left_out.values()), left_out  # all NULL (NaN)

@@ -4,6 +4,7 @@ holds URLs, and to change the columns of any table; pasted tables; repeated URLs
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import gzip
@@ -353,3 +354,56 @@ def test_the_readme_redirect_map_imports_as_the_readme_says(form, qtbot, tmp_pat
                                 "https://www.example.com/about", None]
     assert targets.expected_status == [301, 301, 308, 410]
     assert "expected targets from 'new'" in form.big_label.text()
+
+
+def _two_sheet_book(path):
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Read me first"])
+    sheet = book.create_sheet("Redirects")
+    sheet.append(["Old", "New"])
+    sheet.append(["https://a.example/1", "https://b.example/1"])
+    book.save(path)
+    return path
+
+
+def test_a_sheet_that_cannot_be_read_leaves_the_dialog_on_the_sheet_shown(form, qtbot, tmp_path):
+    path = _two_sheet_book(tmp_path / "book.xlsx")
+    load(qtbot, form, path)
+    with qtbot.waitSignal(form.columns_asked) as asked:
+        form.choose_columns()
+    dialog = asked.args[0]
+    path.unlink()  # gone before the other sheet is read
+    dialog.sheet_choice.setCurrentText("Redirects")
+    qtbot.waitUntil(lambda: not dialog.reading and "cannot be read" in dialog.problem.text())
+    assert dialog.sheet_choice.currentText() == "Notes" == dialog.preview.sheet
+    assert "cannot read book.xlsx" in dialog.problem.text()
+    assert dialog.ok_button.isEnabled() and dialog.columns().sheet == "Notes"
+
+
+def test_choosing_back_the_sheet_shown_drops_the_read_under_way(qtbot, loop, tmp_path):
+    from app.core.sources import preview_table
+
+    data = _two_sheet_book(tmp_path / "book.xlsx").read_bytes()
+    gate = asyncio.Event()
+    asked: list[str] = []
+
+    async def slow_loader(sheet):
+        asked.append(sheet)
+        await gate.wait()
+        return preview_table(data, "book.xlsx", sheet=sheet)
+
+    dialog = ColumnDialog(preview_table(data, "book.xlsx"), "book.xlsx", load_sheet=slow_loader)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.sheet_choice.setCurrentText("Redirects")
+    qtbot.waitUntil(lambda: asked == ["Redirects"])
+    assert dialog.reading and not dialog.ok_button.isEnabled()
+    dialog.choose(0)  # a chooser changed while it reads: OK still waits
+    assert not dialog.ok_button.isEnabled()
+    dialog.sheet_choice.setCurrentText("Notes")
+    assert not dialog.reading and dialog.ok_button.isEnabled()
+    gate.set()
+    with qtbot.waitSignal(dialog.chosen) as chosen:
+        dialog.accept()
+    assert chosen.args[0].sheet == "Notes" and dialog.preview.sheet == "Notes"
