@@ -9,20 +9,21 @@ Where the bytes go (a file replaced atomically, a pipe, a device) is :mod:`app.c
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from app.core.errors import Kind
 from app.core.redact import Redactor
-from app.core.result import Outcome, Result
+from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import StoredResults
 from app.core.targets import TargetList
@@ -75,8 +76,7 @@ class _Numbers(dict[int | None, str]):
 
 
 _NUMBER_TEXT = _Numbers({n: str(n) for n in range(1000)})
-_KIND_VALUES = frozenset(k.value for k in Kind)
-_OUTCOME_VALUES = frozenset(o.value for o in Outcome)
+_CHAIN_AT = 14  # the redirect chain's place in a row of cells
 
 
 class _Cells(dict[str, str]):
@@ -162,46 +162,38 @@ class Rows:
         else:
             error, kind = failure.message, failure.kind.value
         dns, connect, tls, ttfb = r.timings
-        return self.cells(
+        return self.cells((
             result.index, result.line, result.url, result.outcome, r.status, r.reason,
             r.final_url, r.redirects, r.content_type, r.bytes, r.elapsed_ms, kind, error,
             r.attempts, result.redirect_chain_text() if r.chain else "", r.title, r.sha256,
             r.server, dns, connect, tls, ttfb, r.note, r.first_status, r.content_length,
-            result.check, result.check_reason)
+            result.check, result.check_reason))
 
     def stored_texts(self, row: Sequence[Any]) -> list[str]:
-        """The CSV cells of a row as :data:`app.core.store.CELL_COLUMNS` reads it from the run
-        store: the same cells :meth:`texts` gives for the result rebuilt from it."""
-        (index, line, url, outcome, status, reason, final_url, redirects, content_type, size,
-         elapsed, kind, error, attempts, chain, title, sha256, server, dns, connect, tls, ttfb,
-         note, first_status, length, check, check_reason) = row
-        if kind is None:
-            error = kind = ""
-        else:
-            kind = kind if kind in _KIND_VALUES else Kind.INTERNAL.value
-            error = error or ""
-        return self.cells(
-            index, line, url, outcome if outcome in _OUTCOME_VALUES else Outcome.FAILED.value,
-            status, reason, url if final_url is None else final_url, redirects, content_type,
-            size, elapsed, kind, error, attempts,
-            " -> ".join(f"{s} {u}" for s, u in json.loads(chain)) if chain else "", title,
-            sha256, server, dns, connect, tls, ttfb, note, first_status, length, check or "",
-            check_reason or "")
+        """The CSV cells of a row as the run store reads it for export
+        (:data:`app.core.store.CELL_COLUMNS`): those :meth:`texts` gives for the result
+        rebuilt from it."""
+        chain = row[_CHAIN_AT]
+        if chain:  # JSON hops, to their text
+            row = (*row[:_CHAIN_AT], " -> ".join(f"{s} {u}" for s, u in json.loads(chain)),
+                   *row[_CHAIN_AT + 1:])
+        return self.cells(row)
 
-    def cells(self, index: int, line: int, url: str, outcome: str, status: int | None,
-              reason: str, final_url: str, redirects: int, content_type: str,
-              size: int | None, elapsed: float | None, kind: str, error: str, attempts: int,
-              chain: str, title: str, sha256: str, server: str, dns: float | None,
-              connect: float | None, tls: float | None, ttfb: float | None, note: str,
-              first_status: int | None, length: int | None, check: str,
-              check_reason: str) -> list[str]:
-        """The CSV cells of one row from its fields.
+    def cells(self, row: Sequence[Any]) -> list[str]:
+        """The CSV cells of one row from its fields: index, line, url, outcome, status,
+        reason, final URL, redirects, content type, bytes, elapsed ms, error kind, error
+        (both "" without a failure), attempts, redirect chain as text, title, sha256, server,
+        DNS, connect, TLS and first-byte ms, note, first status, content length, check and
+        check reason.
 
         Written for speed (a million rows should export in a few seconds, and ``fetchdeck
         run`` formats every row as it goes): few calls per row. The server texts that repeat
         from row to row (reason, content type, server) are made safe and neutralised once per
         distinct value; the rest are numbers and tokens, or checked in place.
         """
+        (index, line, url, outcome, status, reason, final_url, redirects, content_type, size,
+         elapsed, kind, error, attempts, chain, title, sha256, server, dns, connect, tls, ttfb,
+         note, first_status, length, check, check_reason) = row
         # The user's own text, messages and titles: made safe (control characters) here.
         if not url.isprintable():
             url = clean_text(url)
@@ -473,19 +465,21 @@ _COPY_CHARS = 1 << 20
 
 def write_stored_csv(stream: Any, results: StoredResults, fmt: CsvFormat,
                      progress: Progress | None = None, every: int = 10_000, *,
-                     processes: int | None = None, parallel_rows: int = PARALLEL_ROWS) -> int:
+                     processes: int | None = None, parallel_rows: int | None = None) -> int:
     """The CSV lines of results read from the run store, written to ``stream`` (after the
     header) from the stored rows themselves: the lines :meth:`CsvFormat.lines` would write for
     the rebuilt results. A big run is split between up to ``processes`` processes (by default
-    one per CPU, at most ``MAX_PROCESSES``), each taking ``parallel_rows`` rows at least;
-    a part another process could not write is written here instead."""
+    one per CPU, at most ``MAX_PROCESSES``), each taking ``parallel_rows`` rows at least
+    (default ``PARALLEL_ROWS``); a part another process could not write is written here
+    instead."""
     store, run_id = results.store, results.run_id
     parts = 1
     if results.where is None and fmt.plain and not getattr(sys, "frozen", False):
         first, last, total = store.idx_range(run_id)
         wanted = processes if processes is not None else min(os.cpu_count() or 1,
                                                              MAX_PROCESSES)
-        parts = max(1, min(wanted, total // max(1, parallel_rows)))
+        least = PARALLEL_ROWS if parallel_rows is None else parallel_rows
+        parts = max(1, min(wanted, total // max(1, least)))
     if parts == 1:
         return write_cells(stream, results.cell_rows(), fmt, progress, every, 0)
     results.started = True
@@ -508,9 +502,7 @@ def write_stored_csv(stream: Any, results: StoredResults, fmt: CsvFormat,
                         run_id, first=bounds[part], end=bounds[part + 1]), fmt, progress,
                         every, count)
                     continue
-                with open(files[part], encoding="utf-8", newline="") as lines:
-                    while text := lines.read(_COPY_CHARS):
-                        stream.write(text)
+                _copy_part(files[part], stream)
                 count += written
                 if progress is not None:
                     progress(count)
@@ -520,6 +512,22 @@ def write_stored_csv(stream: Any, results: StoredResults, fmt: CsvFormat,
                     worker.kill()
                     worker.wait()
     return count
+
+
+def _copy_part(path: str, stream: Any) -> None:
+    """A part's file (UTF-8) onto ``stream``: as bytes when the stream is a UTF-8 text file
+    over a binary one, which spares decoding and encoding it again (where a text stream
+    could only change "\\n", to os.linesep, if it is "\\n")."""
+    buffer = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    if buffer is not None and os.linesep == "\n" and codecs.lookup(encoding).name == "utf-8":
+        stream.flush()
+        with open(path, "rb") as lines:
+            shutil.copyfileobj(lines, buffer, _COPY_CHARS)
+        return
+    with open(path, encoding="utf-8", newline="") as lines:
+        while text := lines.read(_COPY_CHARS):
+            stream.write(text)
 
 
 def _start_part(path: str, run_id: int, first: int, end: int, settings: str,

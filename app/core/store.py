@@ -225,15 +225,26 @@ _SELECT_RESULT = (
     "elapsed_ms, error_kind, error, attempts, redirect_chain, title, sha256, server, dns_ms, "
     f"connect_ms, tls_ms, ttfb_ms, note, {_packed(_FAILURE_COLUMNS)}, "
     f"{_packed(_LATER_COLUMNS)} FROM results")
-# What a CSV row needs, in this order (app.core.export.Rows.stored_texts reads them);
-# final_url is NULL when it is the URL.
+# What a CSV row needs, in this order (app.core.export.Rows.stored_texts reads them).
 CELL_COLUMNS = ("idx", "line", "url", "outcome", "status", "reason", "final_url", "redirects",
                 "content_type", "bytes", "elapsed_ms", "error_kind", "error", "attempts",
                 "redirect_chain", "title", "sha256", "server", "dns_ms", "connect_ms", "tls_ms",
                 "ttfb_ms", "note", "first_status", "content_length", "check", "check_reason")
-_SELECT_CELLS = "SELECT " + ", ".join(
-    "CASE WHEN final_url = url THEN NULL ELSE final_url END" if c == "final_url"
-    else f'"{c}"' if c == "check" else c for c in CELL_COLUMNS) + " FROM results"
+# Each column as the rebuilt Result has it: an unknown outcome is "failed", an unknown error kind
+# "internal"; no failure, no error text; no check, "".
+_CELL_SQL = {
+    "outcome": f"CASE WHEN outcome IN ({', '.join(repr(o.value) for o in Outcome)}) "
+               "THEN outcome ELSE 'failed' END",
+    "error_kind": "CASE WHEN error_kind IS NULL THEN '' WHEN error_kind IN "
+                  f"({', '.join(repr(k.value) for k in Kind)}) THEN error_kind "
+                  "ELSE 'internal' END",
+    "error": "CASE WHEN error_kind IS NULL THEN '' ELSE coalesce(error, '') END",
+    "check": "coalesce(\"check\", '')",
+    "check_reason": "coalesce(check_reason, '')",
+    "redirect_chain": "coalesce(redirect_chain, '')",  # JSON, or "" for none
+}
+_SELECT_CELLS = ("SELECT " + ", ".join(_CELL_SQL.get(c, c) for c in CELL_COLUMNS)
+                 + " FROM results")
 _OUTCOMES = {o.value: o for o in Outcome}
 _KINDS = {k.value: k for k in Kind}
 _COUNTED = ("ok", "http_error", "failed", "invalid", "cancelled")

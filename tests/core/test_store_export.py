@@ -131,3 +131,17 @@ def test_results_already_being_read_are_written_from_the_objects(stored):
     expected = io.StringIO(newline="")
     write_rows(expected, results[1:], CsvFormat(Settings()))
     assert stream.getvalue() == expected.getvalue() and first.index == 0
+
+
+def test_an_export_file_written_in_parts_is_the_csv_of_the_results(stored, tmp_path,
+                                                                    monkeypatch):
+    import app.core.export
+
+    store, run_id, results, targets = stored
+    monkeypatch.setattr(app.core.export, "PARALLEL_ROWS", 60)
+    monkeypatch.setattr(app.core.export, "MAX_PROCESSES", 4)
+    monkeypatch.setattr(app.core.export.os, "cpu_count", lambda: 4)
+    write_csv(tmp_path / "memory.csv", results, Settings(), targets=targets)
+    write_csv(tmp_path / "store.csv", store.results(run_id), Settings(), targets=targets)
+    assert (tmp_path / "store.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
+    assert not list(tmp_path.glob("fetchdeck-export-*"))
