@@ -33,6 +33,7 @@ from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.store import RunInfo, RunStore, StoreError
+from app.core.stored_rows import StoredRows
 from app.core.targets import TargetList
 from app.gui.compare_view import CompareDialog
 from app.gui.history_dialog import OpenRunDialog
@@ -136,12 +137,12 @@ class HistoryActions(QObject):
     async def _open(self, run_id: int) -> RunInfo:
         if self.controller.running:
             raise StoreError("a run is going: cancel it or let it finish first")
-        info, targets = await self.history.call(_run_and_list, run_id)
+        info, targets, rows = await self.history.call(_run_and_list, run_id)
         if self.controller.running:
             raise StoreError("a run started meanwhile")
         self.stop_loading()
         self.replacing.emit()
-        self.controller.show_stored(targets)
+        self.controller.show_stored(targets, rows)
         self.history.show(run_id)
         engine = self.controller.engine
 
@@ -155,7 +156,7 @@ class HistoryActions(QObject):
             await loading
         except asyncio.CancelledError:
             raise _Replaced from None
-        self.controller.flush_stored()
+        self.controller.finish_stored()
         self.run_opened.emit(info)
         return info
 
@@ -213,9 +214,8 @@ class HistoryActions(QObject):
         return True
 
     def _unfinished_rows(self) -> list[int]:
-        model = self.controller.model
-        return [i for i in range(len(model))
-                if (r := model.result(i)) is None or r.outcome is Outcome.CANCELLED]
+        return self.controller.model.indexes_where(frozenset({Outcome.PENDING,
+                                                              Outcome.CANCELLED}))
 
     def offer_interrupted(self) -> asyncio.Future[RunInfo | None]:
         """At start-up: when the last run was interrupted (its Fetchdeck or computer stopped
@@ -345,8 +345,9 @@ class HistoryActions(QObject):
 
 # Run on a worker thread, with the store as the first argument.
 
-def _run_and_list(store: RunStore, run_id: int) -> tuple[RunInfo, TargetList]:
-    return store.run(run_id), stored_list(store, run_id)
+def _run_and_list(store: RunStore, run_id: int) -> tuple[RunInfo, TargetList, StoredRows]:
+    targets = stored_list(store, run_id)
+    return store.run(run_id), targets, StoredRows(store.path, run_id, len(targets))
 
 
 def _resumable(store: RunStore) -> RunInfo | None:
