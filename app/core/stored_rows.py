@@ -161,7 +161,8 @@ class StoredRows(Sequence[Result | None]):
         return page
 
     def items(self) -> Iterator[tuple[int, Result | None]]:
-        """Every row in input order, as (index, result), read on a connection of its own."""
+        """Every row in input order, as (index, result), read on a connection of its own;
+        stored results without their headers and preview (what a sort or an export needs)."""
         changed = dict(self._changed)
         reader = RunStore.reader(self.path)
         try:
