@@ -22,7 +22,7 @@ from typing import Any, overload
 from app.core.result import Outcome, Result
 from app.core.store import RunStore, StoreError
 
-__all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "StoredRows"]
+__all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "StoredRows", "StoredSelection"]
 
 # Rows read at once. Small, because a sorted table shows rows from all over the run: a
 # screenful of 40 rows may need 40 pages (~0.4 ms each at this size).
@@ -134,6 +134,11 @@ class StoredRows(Sequence[Result | None]):
     def snapshot(self) -> StoredRows:
         """These rows as they are now, for another thread: later changes are not in it."""
         return StoredRows(self.path, self.run_id, self._size, changed=self._changed)
+
+    def only(self, indexes: Iterable[int]) -> StoredSelection:
+        """These rows as they are now, only those at ``indexes``, in input order: for another
+        thread to read once through (an export of the rows a filter shows)."""
+        return StoredSelection(self.snapshot(), indexes)
 
     def close(self) -> None:
         with self._lock:
@@ -333,3 +338,39 @@ def _indexes(cursor: sqlite3.Cursor) -> array[int]:
     while rows := cursor.fetchmany(50_000):
         found.extend(index for (index,) in rows)
     return found
+
+
+class StoredSelection(Sequence[Result | None]):
+    """Some rows of a stored run, in input order. Iterating reads the run once, on a
+    connection of the iterating thread's own; indexing reads a page a row."""
+
+    def __init__(self, rows: StoredRows, indexes: Iterable[int]) -> None:
+        self._rows = rows
+        self._indexes = array("l", sorted(indexes))
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    @overload
+    def __getitem__(self, position: int) -> Result | None: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Result | None]: ...
+
+    def __getitem__(self, position: int | slice) -> Result | None | list[Result | None]:
+        if isinstance(position, slice):
+            return [self._rows[i] for i in self._indexes[position]]
+        return self._rows[self._indexes[position]]
+
+    def __iter__(self) -> Iterator[Result | None]:
+        if not self._indexes:
+            return
+        wanted = bytearray(len(self._rows))
+        for index in self._indexes:
+            wanted[index] = 1
+        last = self._indexes[-1]
+        for index, result in self._rows.items():
+            if wanted[index]:
+                yield result
+            if index >= last:
+                return

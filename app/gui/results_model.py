@@ -539,6 +539,16 @@ class ResultsModel(QAbstractTableModel):
         rows = self._results
         return rows.snapshot() if isinstance(rows, StoredRows) else list(rows)
 
+    def shown_snapshot(self) -> Sequence[Result | None]:
+        """The rows the view shows (sorted or filtered), in input order, as :meth:`snapshot`
+        gives them: what an export of the shown rows writes. A stored run's are read from its
+        file as they are iterated, not here."""
+        rows = self._results
+        indexes: Sequence[int] = range(len(rows)) if self._order is None else sorted(self._order)
+        if isinstance(rows, StoredRows):
+            return rows.only(indexes)
+        return [rows[i] for i in indexes]
+
     def indexes_where(self, outcomes: frozenset[Outcome]) -> list[int]:
         """Input indexes of the rows whose outcome is one of ``outcomes`` (a queued row's
         is :attr:`Outcome.PENDING`), in input order; a stored run's asked of its file."""

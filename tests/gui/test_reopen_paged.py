@@ -172,3 +172,25 @@ def test_export_of_the_shown_rows_is_those_rows(reopened, qtbot, tmp_path):
         window.export_results(str(every))
     write_csv(tmp_path / "all.csv", results, window.settings, targets=targets)
     assert every.read_bytes() == (tmp_path / "all.csv").read_bytes()
+
+
+def test_the_shown_rows_are_handed_to_an_export_unread(reopened, qtbot, tmp_path):
+    window, results, targets = reopened
+    model = window.model
+    arranged(qtbot, model, model.sort, COL_TIME, Qt.SortOrder.DescendingOrder)
+    arranged(qtbot, model, model.set_filter, RowFilter(outcomes=FAILURES))
+    shown = model.shown_snapshot()
+    failed = [r for r in results if r.outcome in FAILURES]
+    assert len(shown) == len(failed) and not isinstance(shown, list)
+    assert [everything(r) for r in (shown[0], shown[-1])] == [
+        everything(failed[0]), everything(failed[-1])]
+    path = tmp_path / "shown.csv"
+    with qtbot.waitSignal(window.exports.finished, timeout=30_000) as done:
+        window.exports.start(str(path), shown, window.settings, targets=targets)
+    assert done.args == [str(path), ""]
+    write_csv(tmp_path / "want.csv", failed, window.settings, targets=targets)
+    assert path.read_bytes() == (tmp_path / "want.csv").read_bytes()
+    memory = in_memory(results, targets)
+    arranged(qtbot, memory, memory.set_filter, RowFilter("beta"))
+    assert [r.index for r in memory.shown_snapshot()] == [
+        r.index for r in results if "beta" in r.title.lower()]
