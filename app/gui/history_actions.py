@@ -301,7 +301,15 @@ class HistoryActions(QObject):
         return self._own(self._delete(run_ids))
 
     async def _delete(self, run_ids: list[int]) -> None:
+        model = self.controller.model
+        shown = model.stored_rows
         try:
+            if shown is not None and shown.run_id in run_ids:
+                # The table reads the run from the file: it keeps its rows in memory first,
+                # as it held every run's before, so that deleting it changes nothing shown.
+                rows = await self.history.call(_read_whole, shown.run_id, len(shown))
+                if model.stored_rows is shown:
+                    model.hold_rows(rows)
             await self.history.call(_delete_runs, run_ids)
         except StoreError as exc:
             self.notice.emit(f"Could not delete: {exc}")
@@ -359,6 +367,14 @@ def _write_changes(store: RunStore, run_a: int, run_b: int, path: str,
     from app.core.compare import diff_runs, write_changes_csv  # noqa: PLC0415
 
     return write_changes_csv(path, diff_runs(store, run_a, run_b), settings)
+
+
+def _read_whole(store: RunStore, run_id: int, size: int) -> list[Result | None]:
+    rows: list[Result | None] = [None] * size
+    for result in store.results(run_id):
+        if result.index < size:
+            rows[result.index] = result
+    return rows
 
 
 def _delete_runs(store: RunStore, run_ids: list[int]) -> None:

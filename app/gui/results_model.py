@@ -249,6 +249,27 @@ class ResultsModel(QAbstractTableModel):
         self._generation += 1
         self.endResetModel()
 
+    @property
+    def stored_rows(self) -> StoredRows | None:
+        """The stored run whose rows the table reads from its file, if it does."""
+        return self._results if isinstance(self._results, StoredRows) else None
+
+    def hold_rows(self, results: list[Result | None]) -> None:
+        """Hold these results (one per row, in input order) instead of reading a stored
+        run's from its file; rows that changed since it was opened keep their newer result.
+        The order, filter and selection stay."""
+        rows = self._results
+        if not isinstance(rows, StoredRows) or len(results) != len(rows):
+            raise ValueError("hold_rows replaces a stored run's rows, one result a row")
+        for index, result in rows.changed.items():
+            results[index] = result
+        self._results = results
+        rows.close()
+        self._wanted = set()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, len(HEADERS) - 1))
+
     def store(self, result: Result) -> None:
         """Keep a result for its row; the view hears of it at the next :meth:`flush`."""
         self.store_all([result])

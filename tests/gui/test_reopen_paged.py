@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from app.core.export import write_csv
 from app.core.result import Outcome
 from app.core.settings import Settings
+from app.core.store import RunStore
 from app.core.stored_rows import StoredRows
 from app.gui.errors_model import ErrorsModel
 from app.gui.main_window import MainWindow
@@ -194,3 +195,18 @@ def test_the_shown_rows_are_handed_to_an_export_unread(reopened, qtbot, tmp_path
     arranged(qtbot, memory, memory.set_filter, RowFilter("beta"))
     assert [r.index for r in memory.shown_snapshot()] == [
         r.index for r in results if "beta" in r.title.lower()]
+
+
+def test_deleting_the_run_shown_keeps_its_rows_in_the_table(reopened, qtbot):
+    window, results, _ = reopened
+    model = window.model
+    run_id = window.history.run_id
+    arranged(qtbot, model, model.set_filter, RowFilter(outcomes=FAILURES))
+    shown = [model.index_at(row) for row in range(model.rowCount())]
+    qtbot.waitUntil(window.history_actions.delete([run_id]).done, timeout=30_000)
+    with RunStore.open(Path(os.environ["FETCHDECK_DATA_DIR"]) / "runs.sqlite3") as store:
+        assert store.count(run_id) == 0
+    assert model.stored_rows is None
+    assert [model.index_at(row) for row in range(model.rowCount())] == shown
+    assert [everything(model.result(i)) for i in range(COUNT)] == [
+        everything(r) for r in results]
