@@ -22,8 +22,9 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from app.core.errors import Kind
 from app.core.redact import Redactor
-from app.core.result import Result
+from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.store import StoredResults
 from app.core.targets import TargetList
@@ -76,7 +77,10 @@ class _Numbers(dict[int | None, str]):
 
 
 _NUMBER_TEXT = _Numbers({n: str(n) for n in range(1000)})
-_CHAIN_AT = 14  # the redirect chain's place in a row of cells
+# Places in a row of cells (app.core.store.CELL_COLUMNS), and the values a reader knows.
+_OUTCOME_AT, _KIND_AT, _CHAIN_AT = 3, 11, 14
+_OUTCOMES = frozenset(o.value for o in Outcome)
+_KINDS = frozenset(k.value for k in Kind) | {""}
 
 
 class _Cells(dict[str, str]):
@@ -174,9 +178,17 @@ class Rows:
         (:data:`app.core.store.CELL_COLUMNS`): those :meth:`texts` gives for the result
         rebuilt from it."""
         chain = row[_CHAIN_AT]
-        if chain:  # JSON hops, to their text
-            row = (*row[:_CHAIN_AT], " -> ".join(f"{s} {u}" for s, u in json.loads(chain)),
-                   *row[_CHAIN_AT + 1:])
+        if chain or row[_OUTCOME_AT] not in _OUTCOMES or row[_KIND_AT] not in _KINDS:
+            # As the rebuilt result has them: hops as text, an outcome or kind this version
+            # does not know as "failed" or "internal".
+            fixed = list(row)
+            fixed[_CHAIN_AT] = " -> ".join(f"{s} {u}" for s, u in json.loads(chain)) \
+                if chain else ""
+            if fixed[_OUTCOME_AT] not in _OUTCOMES:
+                fixed[_OUTCOME_AT] = Outcome.FAILED.value
+            if fixed[_KIND_AT] not in _KINDS:
+                fixed[_KIND_AT] = Kind.INTERNAL.value
+            row = fixed
         return self.cells(row)
 
     def cells(self, row: Sequence[Any]) -> list[str]:

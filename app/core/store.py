@@ -230,14 +230,11 @@ CELL_COLUMNS = ("idx", "line", "url", "outcome", "status", "reason", "final_url"
                 "content_type", "bytes", "elapsed_ms", "error_kind", "error", "attempts",
                 "redirect_chain", "title", "sha256", "server", "dns_ms", "connect_ms", "tls_ms",
                 "ttfb_ms", "note", "first_status", "content_length", "check", "check_reason")
-# Each column as the rebuilt Result has it: an unknown outcome is "failed", an unknown error kind
-# "internal"; no failure, no error text; no check, "".
+# Each column as the rebuilt Result has it: no failure, no error text; no check, "". (An
+# outcome or error kind this version does not know is the reader's to map: an IN list here
+# cost ~0.4 s a million rows.)
 _CELL_SQL = {
-    "outcome": f"CASE WHEN outcome IN ({', '.join(repr(o.value) for o in Outcome)}) "
-               "THEN outcome ELSE 'failed' END",
-    "error_kind": "CASE WHEN error_kind IS NULL THEN '' WHEN error_kind IN "
-                  f"({', '.join(repr(k.value) for k in Kind)}) THEN error_kind "
-                  "ELSE 'internal' END",
+    "error_kind": "coalesce(error_kind, '')",
     "error": "CASE WHEN error_kind IS NULL THEN '' ELSE coalesce(error, '') END",
     "check": "coalesce(\"check\", '')",
     "check_reason": "coalesce(check_reason, '')",

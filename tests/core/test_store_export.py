@@ -145,3 +145,21 @@ def test_an_export_file_written_in_parts_is_the_csv_of_the_results(stored, tmp_p
     write_csv(tmp_path / "store.csv", store.results(run_id), Settings(), targets=targets)
     assert (tmp_path / "store.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
     assert not list(tmp_path.glob("fetchdeck-export-*"))
+
+
+def test_an_outcome_or_kind_this_version_does_not_know_exports_as_it_reads(stored, tmp_path):
+    import sqlite3
+
+    store, run_id, _, targets = stored
+    with sqlite3.connect(store.path) as conn:  # as a later Fetchdeck might have written
+        conn.execute("UPDATE results SET outcome = 'martian' WHERE run_id = ? AND idx = 1",
+                     (run_id,))
+        conn.execute("UPDATE results SET error_kind = 'martian' WHERE run_id = ? AND idx IN "
+                     "(SELECT idx FROM results WHERE run_id = ? AND error_kind IS NOT NULL "
+                     "LIMIT 1)", (run_id, run_id))
+    rebuilt = list(store.results(run_id))
+    assert rebuilt[1].outcome is Outcome.FAILED
+    write_csv(tmp_path / "rebuilt.csv", rebuilt, Settings(), targets=targets)
+    write_csv(tmp_path / "store.csv", store.results(run_id), Settings(), targets=targets)
+    assert (tmp_path / "store.csv").read_bytes() == (tmp_path / "rebuilt.csv").read_bytes()
+    assert b"martian" not in (tmp_path / "store.csv").read_bytes()
