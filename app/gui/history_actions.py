@@ -33,6 +33,7 @@ from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
 from app.core.store import RunInfo, RunStore, StoreError
+from app.core.stored_rows import StoredRows
 from app.core.targets import TargetList
 from app.gui.compare_view import CompareDialog
 from app.gui.history_dialog import OpenRunDialog
@@ -136,12 +137,12 @@ class HistoryActions(QObject):
     async def _open(self, run_id: int) -> RunInfo:
         if self.controller.running:
             raise StoreError("a run is going: cancel it or let it finish first")
-        info, targets = await self.history.call(_run_and_list, run_id)
+        info, targets, rows = await self.history.call(_run_and_list, run_id)
         if self.controller.running:
             raise StoreError("a run started meanwhile")
         self.stop_loading()
         self.replacing.emit()
-        self.controller.show_stored(targets)
+        self.controller.show_stored(targets, rows)
         self.history.show(run_id)
         engine = self.controller.engine
 
@@ -155,7 +156,7 @@ class HistoryActions(QObject):
             await loading
         except asyncio.CancelledError:
             raise _Replaced from None
-        self.controller.flush_stored()
+        self.controller.finish_stored()
         self.run_opened.emit(info)
         return info
 
@@ -213,9 +214,8 @@ class HistoryActions(QObject):
         return True
 
     def _unfinished_rows(self) -> list[int]:
-        model = self.controller.model
-        return [i for i in range(len(model))
-                if (r := model.result(i)) is None or r.outcome is Outcome.CANCELLED]
+        return self.controller.model.indexes_where(frozenset({Outcome.PENDING,
+                                                              Outcome.CANCELLED}))
 
     def offer_interrupted(self) -> asyncio.Future[RunInfo | None]:
         """At start-up: when the last run was interrupted (its Fetchdeck or computer stopped
@@ -301,7 +301,15 @@ class HistoryActions(QObject):
         return self._own(self._delete(run_ids))
 
     async def _delete(self, run_ids: list[int]) -> None:
+        model = self.controller.model
+        shown = model.stored_rows
         try:
+            if shown is not None and shown.run_id in run_ids:
+                # The table reads the run from the file: it keeps its rows in memory first,
+                # as it held every run's before, so that deleting it changes nothing shown.
+                rows = await self.history.call(_read_whole, shown.run_id, len(shown))
+                if model.stored_rows is shown:
+                    model.hold_rows(rows)
             await self.history.call(_delete_runs, run_ids)
         except StoreError as exc:
             self.notice.emit(f"Could not delete: {exc}")
@@ -345,8 +353,9 @@ class HistoryActions(QObject):
 
 # Run on a worker thread, with the store as the first argument.
 
-def _run_and_list(store: RunStore, run_id: int) -> tuple[RunInfo, TargetList]:
-    return store.run(run_id), stored_list(store, run_id)
+def _run_and_list(store: RunStore, run_id: int) -> tuple[RunInfo, TargetList, StoredRows]:
+    targets = stored_list(store, run_id)
+    return store.run(run_id), targets, StoredRows(store.path, run_id, len(targets))
 
 
 def _resumable(store: RunStore) -> RunInfo | None:
@@ -358,6 +367,14 @@ def _write_changes(store: RunStore, run_a: int, run_b: int, path: str,
     from app.core.compare import diff_runs, write_changes_csv  # noqa: PLC0415
 
     return write_changes_csv(path, diff_runs(store, run_a, run_b), settings)
+
+
+def _read_whole(store: RunStore, run_id: int, size: int) -> list[Result | None]:
+    rows: list[Result | None] = [None] * size
+    for result in store.results(run_id):
+        if result.index < size:
+            rows[result.index] = result
+    return rows
 
 
 def _delete_runs(store: RunStore, run_ids: list[int]) -> None:

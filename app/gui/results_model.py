@@ -20,6 +20,7 @@ from app.core.checks import redirect_type
 from app.core.errors import Kind
 from app.core.redact import MASKING, Redactor
 from app.core.result import Outcome, Result
+from app.core.stored_rows import PAGE_ROWS, StoredRows
 from app.core.targets import TargetList, check_line
 from app.gui.colours import outcome_colours
 from app.gui.plain import plain_tooltip
@@ -122,6 +123,11 @@ def human_size(size: int | None) -> str:
 
 
 SORT_CHUNK = 32_768
+# A stored run's columns sorted by a number, by the stored column (see StoredRows.order).
+_STORED_NUMBERS = {COL_STATUS: "status", COL_TIME: "elapsed_ms", COL_SIZE: "bytes",
+                   COL_REDIRECTS: "redirects", COL_ATTEMPTS: "attempts"}
+_OUTCOME_OF = {o.value: o for o in Outcome}
+_KIND_VALUES = frozenset(k.value for k in Kind) | {""}
 
 
 def _sorted_positions(keys: list[Any], reverse: bool) -> Iterator[int]:
@@ -197,7 +203,13 @@ class ResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._urls: list[str] = []
         self._lines: Sequence[int] = ()
-        self._results: list[Result | None] = []
+        # A list, or a stored run's rows read from its file on demand (show_stored).
+        self._results: list[Result | None] | StoredRows = []
+        self._stored_orders: dict[tuple[int, bool], array[int]] = {}
+        # Pages of a stored run the view asked for, being read, and whose reading failed.
+        self._wanted: set[int] = set()
+        self._reading = False
+        self._unreadable: set[int] = set()
         self._dirty_low: int | None = None
         self._dirty_high = -1
         self.redactor: Redactor = MASKING
@@ -215,12 +227,20 @@ class ResultsModel(QAbstractTableModel):
 
     # -- filling -------------------------------------------------------------------------------
 
-    def reset_rows(self, targets: TargetList) -> None:
-        """Start over with one queued row per target (sharing the list's text, not copying it)."""
+    def reset_rows(self, targets: TargetList, stored: StoredRows | None = None) -> None:
+        """Start over with one queued row per target (sharing the list's text, not copying it),
+        or, given ``stored``, with a stored run's rows, read from its file as they are shown
+        (a reopened run: no result is held for a row nobody looks at)."""
         self.beginResetModel()
+        if isinstance(self._results, StoredRows):
+            self._results.close()
         self._urls = targets.texts
         self._lines = targets.lines
-        self._results = [None] * len(targets)
+        self._results = [None] * len(targets) if stored is None else stored
+        self._stored_orders = {}
+        self._wanted = set()
+        self._reading = False
+        self._unreadable = set()
         self.has_checks = targets.expected is not None or targets.expected_status is not None
         self._dirty_low, self._dirty_high = None, -1
         self._order = self._position = None
@@ -228,6 +248,27 @@ class ResultsModel(QAbstractTableModel):
         self._filter = RowFilter()
         self._generation += 1
         self.endResetModel()
+
+    @property
+    def stored_rows(self) -> StoredRows | None:
+        """The stored run whose rows the table reads from its file, if it does."""
+        return self._results if isinstance(self._results, StoredRows) else None
+
+    def hold_rows(self, results: list[Result | None]) -> None:
+        """Hold these results (one per row, in input order) instead of reading a stored
+        run's from its file; rows that changed since it was opened keep their newer result.
+        The order, filter and selection stay."""
+        rows = self._results
+        if not isinstance(rows, StoredRows) or len(results) != len(rows):
+            raise ValueError("hold_rows replaces a stored run's rows, one result a row")
+        for index, result in rows.changed.items():
+            results[index] = result
+        self._results = results
+        rows.close()
+        self._wanted = set()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(self.rowCount() - 1, len(HEADERS) - 1))
 
     def store(self, result: Result) -> None:
         """Keep a result for its row; the view hears of it at the next :meth:`flush`."""
@@ -291,6 +332,7 @@ class ResultsModel(QAbstractTableModel):
     def set_redactor(self, redactor: Redactor) -> None:
         """What hides secrets in what the table shows (the settings' one Redactor)."""
         self.redactor = redactor
+        self._stored_orders = {}  # text sorts compare what is shown
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1,
                                                                 len(HEADERS) - 1))
@@ -374,31 +416,87 @@ class ResultsModel(QAbstractTableModel):
 
     def _compute_order(self, column: int, order: Qt.SortOrder,
                        row_filter: RowFilter) -> tuple[array[int], array[int]]:
-        """Runs in a worker thread: reads the row lists, writes nothing shared."""
-        count = len(self._results)
-        indexes: list[int] | range = range(count)
-        if row_filter:
-            keep = self._matcher(row_filter)
-            indexes = [i for i in indexes if keep(i)]
-        if not (column == COL_LINE and order == Qt.SortOrder.AscendingOrder):
-            keys = [self._sort_key(i, column, self._results[i]) for i in indexes]
-            positions = _sorted_positions(keys, reverse=order == Qt.SortOrder.DescendingOrder)
-            indexes = [indexes[p] for p in positions]
-        shown = array("l", indexes)
-        where = array("l", [-1]) * count
+        """Runs in a worker thread: reads the rows, writes nothing shared."""
+        rows = self._results
+        if isinstance(rows, StoredRows) and rows.as_stored and column != COL_FIRST:
+            shown = self._stored_order(rows, column, order, row_filter)
+        else:
+            keep = self._matcher(row_filter) if row_filter else None
+            sorting = not (column == COL_LINE and order == Qt.SortOrder.AscendingOrder)
+            # A stored run is read once, on a connection of this thread's own.
+            pairs = rows.items() if isinstance(rows, StoredRows) else enumerate(rows)
+            indexes: list[int] = []
+            keys: list[Any] = []
+            for index, result in pairs:
+                if keep is None or keep(index, result):
+                    indexes.append(index)
+                    if sorting:
+                        keys.append(self._sort_key(index, column, result))
+            if sorting:
+                positions = _sorted_positions(keys,
+                                              reverse=order == Qt.SortOrder.DescendingOrder)
+                indexes = [indexes[p] for p in positions]
+            shown = array("l", indexes)
+        where = array("l", [-1]) * len(rows)
         for row, index in enumerate(shown):
             where[index] = row
         return shown, where
 
-    def _matcher(self, row_filter: RowFilter) -> Callable[[int], bool]:
+    def _stored_order(self, rows: StoredRows, column: int, order: Qt.SortOrder,
+                      row_filter: RowFilter) -> array[int]:
+        """A stored run's order and filter, asked of its file (every row has its stored
+        result): the rows :meth:`_compute_order` would give, in a fraction of the time."""
+        descending = order == Qt.SortOrder.DescendingOrder
+        cached = self._stored_orders.get((column, descending))
+        if cached is None:
+            cached = self._stored_orders[(column, descending)] = self._stored_sort(
+                rows, column, descending)
+        if not row_filter:
+            return cached
+        keep = rows.matching(
+            outcomes=row_filter.outcomes, status=row_filter.status,
+            check_failed=row_filter.only == CHECKS_FAILED,
+            redirected=row_filter.only == REDIRECTED, text=row_filter.text, urls=self._urls)
+        if row_filter.host:
+            urls, host = self._urls, row_filter.host
+            for index, kept in enumerate(keep):
+                if kept and check_line(urls[index])[0] != host:
+                    keep[index] = 0
+        return array("l", [index for index in cached if keep[index]])
+
+    def _stored_sort(self, rows: StoredRows, column: int, descending: bool) -> array[int]:
+        if column in (COL_LINE, COL_URL):  # the list's own text, in memory
+            keys: Sequence[Any] = (self._lines if column == COL_LINE else
+                                   [self._masked(url).lower() for url in self._urls])
+            if column == COL_LINE and not descending:
+                return array("l", range(len(rows)))
+            return array("l", _sorted_positions(list(keys), reverse=descending))
+        numeric = _STORED_NUMBERS.get(column)
+        if numeric is not None:
+            return rows.order(numeric, descending)
+        redactor = self.redactor
+        text: dict[int, tuple[str, Callable[[str], str]]] = {
+            COL_OUTCOME: ("outcome", lambda v: OUTCOME_LABELS[
+                _OUTCOME_OF.get(v, Outcome.FAILED)]),
+            COL_ERROR: ("error", lambda v: redactor.text(v).lower()),
+            COL_FINAL_URL: ("final_url_if_redirected", lambda v: redactor.url(v).lower()),
+            COL_CONTENT_TYPE: ("content_type", lambda v: v.split(";", 1)[0].strip().lower()),
+            COL_TITLE: ("title", str.lower),
+            COL_ERROR_KIND: ("error_kind", lambda v: v if v in _KIND_VALUES
+                             else Kind.INTERNAL.value),
+            COL_CHECK: ("check", str.lower),
+        }
+        key, shown = text[column]
+        return rows.order(key, descending, shown)
+
+    def _matcher(self, row_filter: RowFilter) -> Callable[[int, Result | None], bool]:
         text = row_filter.text.lower()
         outcomes = row_filter.outcomes
         status = row_filter.status
         host = row_filter.host
         only = row_filter.only
 
-        def keep(index: int) -> bool:
-            result = self._results[index]
+        def keep(index: int, result: Result | None) -> bool:
             if outcomes and (result.outcome if result else Outcome.PENDING) not in outcomes:
                 return False
             if status is not None and (result is None or result.status != status):
@@ -451,13 +549,35 @@ class ResultsModel(QAbstractTableModel):
         return self._display(index, column, self._results[index])
 
     def results(self) -> Iterator[Result]:
-        """Every row's result in input order; rows without one yet are skipped."""
+        """Every row's result in input order; rows without one yet are skipped. (A stored
+        run's are read from its file: a million rows take seconds.)"""
         return (r for r in self._results if r is not None)
 
-    def snapshot(self) -> list[Result | None]:
+    def snapshot(self) -> Sequence[Result | None]:
         """Every row's result (None while queued), in input order: a copy safe to read from
-        another thread while the run goes on."""
-        return list(self._results)
+        another thread while the run goes on (a stored run's: read from its file as it is
+        iterated, with the rows retried since as they are now)."""
+        rows = self._results
+        return rows.snapshot() if isinstance(rows, StoredRows) else list(rows)
+
+    def shown_snapshot(self) -> Sequence[Result | None]:
+        """The rows the view shows (sorted or filtered), in input order, as :meth:`snapshot`
+        gives them: what an export of the shown rows writes. A stored run's are read from its
+        file as they are iterated, not here."""
+        rows = self._results
+        indexes: Sequence[int] = range(len(rows)) if self._order is None else sorted(self._order)
+        if isinstance(rows, StoredRows):
+            return rows.only(indexes)
+        return [rows[i] for i in indexes]
+
+    def indexes_where(self, outcomes: frozenset[Outcome]) -> list[int]:
+        """Input indexes of the rows whose outcome is one of ``outcomes`` (a queued row's
+        is :attr:`Outcome.PENDING`), in input order; a stored run's asked of its file."""
+        rows = self._results
+        if isinstance(rows, StoredRows):
+            return rows.indexes_where(outcomes)
+        return [i for i, r in enumerate(rows)
+                if (Outcome.PENDING if r is None else r.outcome) in outcomes]
 
     def __len__(self) -> int:
         return len(self._results)
@@ -483,7 +603,22 @@ class ResultsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, col = self.index_at(index.row()), index.column()
-        result = self._results[row]
+        if role == self.ResultRole:
+            return self._results[row]
+        rows = self._results
+        if isinstance(rows, StoredRows):
+            # The view never waits for the file: a row not read yet is shown by its line and
+            # URL alone until its page, read on a worker thread, arrives (a few ms).
+            found, result = rows.cached(row)
+            if not found:
+                self._read_later(rows, row)
+                if role == Qt.ItemDataRole.DisplayRole:
+                    return self._display(row, col, None) if col in (COL_LINE, COL_URL) else ""
+                if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
+                    return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return None
+        else:
+            result = rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, col, result)
         if role == self.SortRole:
@@ -498,9 +633,49 @@ class ResultsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and result is not None:
             return plain_tooltip(self._tooltip(row, col, result))
-        if role == self.ResultRole:
-            return result
         return None
+
+    def _read_later(self, rows: StoredRows, index: int) -> None:
+        """Read the page holding row ``index`` on a worker thread, with every other page the
+        view asks for meanwhile; repaint once they are in. Read on the GUI thread, a page
+        waits for the GIL at every row it steps through while a sort or the run's loading
+        holds it: gaps of 150+ ms, measured."""
+        number = index // PAGE_ROWS
+        if number in self._unreadable:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test without one): read it now
+            rows.read_pages([number])
+            return
+        self._wanted.add(number)
+        if not self._reading:
+            self._reading = True
+            loop.call_soon(self._read_wanted, rows, loop)
+
+    def _read_wanted(self, rows: StoredRows, loop: asyncio.AbstractEventLoop) -> None:
+        if rows is not self._results:
+            return  # another run is shown now (reset_rows cleared the rest)
+        numbers, self._wanted = sorted(self._wanted), set()
+        if not numbers:
+            self._reading = False
+            return
+        future = run_in_thread(rows.read_pages, numbers)
+
+        def done(future: asyncio.Future[list[list[Result | None]]]) -> None:
+            if rows is not self._results:
+                return
+            if not future.cancelled() and future.exception() is not None:
+                self._unreadable.update(numbers)
+                loop.call_exception_handler({"message": "Reading the run's rows failed",
+                                             "exception": future.exception(),
+                                             "future": future})
+            if self.rowCount():  # the view repaints the rows it shows (ResultsView)
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(self.rowCount() - 1, len(HEADERS) - 1))
+            self._read_wanted(rows, loop)  # what was asked for meanwhile
+
+        future.add_done_callback(done)
 
     def _tooltip(self, row: int, col: int, result: Result) -> str:
         if col == COL_ERROR and result.failure is not None:

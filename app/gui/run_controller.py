@@ -23,6 +23,7 @@ from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import Ended
+from app.core.stored_rows import StoredRows
 from app.core.tally import Progress
 from app.core.targets import TargetList
 from app.gui.results_model import ResultsModel
@@ -78,6 +79,7 @@ class RunController(QObject):
         self._timer.timeout.connect(self._tick)
         self.last_progress: Progress | None = None
         self._shown_at = 0.0  # when stored rows were last shown (monotonic s)
+        self._paged = False  # the table reads the stored run shown from its file
 
     @property
     def running(self) -> bool:
@@ -89,6 +91,7 @@ class RunController(QObject):
         if self.running:
             raise RuntimeError("a run is already going")
         self.model.reset_rows(targets)
+        self._paged = False
         gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self.engine = Engine(targets, self.settings, [self._arrived.append])
         if self.history is not None:
@@ -111,12 +114,14 @@ class RunController(QObject):
             self.history.resume()
         self._begin(lambda: engine.retry(wanted))
 
-    def show_stored(self, targets: TargetList) -> None:
-        """Show a stored run: one queued row per line until :meth:`add_stored` fills them.
-        Later retries fetch into it."""
+    def show_stored(self, targets: TargetList, rows: StoredRows | None = None) -> None:
+        """Show a stored run: one queued row per line until :meth:`add_stored` fills them,
+        or, given its ``rows``, each row read from the file as the table shows it (then
+        :meth:`add_stored` only counts and announces them). Later retries fetch into it."""
         if self.running:
             raise RuntimeError("a run is already going")
-        self.model.reset_rows(targets)
+        self.model.reset_rows(targets, rows)
+        self._paged = rows is not None
         gc.unfreeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # rows arrive as in a run
         self.engine = Engine(targets, self.settings, [self._arrived.append])
@@ -132,10 +137,23 @@ class RunController(QObject):
         count = engine.tally.add
         for result in results:
             count(result)
-        self._store(results)
+        if self._paged:  # the table reads them from the file: nothing kept here
+            self._batch += results
+            self._since_freeze += len(results)
+        else:
+            self._store(results)
+        # What stays (the error panel's rows, the table's pages) out of the collector's view:
+        # a full collection walking it on the reading thread holds the GIL, and the window,
+        # for 100+ ms (measured).
         self._freeze_rows()
         if time.monotonic() - self._shown_at >= FLUSH_MS / 1000:
             self.flush_stored()
+
+    def finish_stored(self) -> None:
+        """Every stored row is in: show the last ones, and freeze what stays."""
+        self.flush_stored()
+        self._since_freeze = FREEZE_EVERY
+        self._freeze_rows()
 
     def flush_stored(self) -> None:
         """Show every stored result added so far."""

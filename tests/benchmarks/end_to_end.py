@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                              " (perf: native symbols, C extensions, libc and kernel included)")
     parser.add_argument("--top", type=int, default=25, metavar="N",
                         help="functions listed by --profile (default 25)")
+    parser.add_argument("--reopen", type=int, nargs="?", const=1_000_000, metavar="N",
+                        help="reopen a stored run of N rows (default 1,000,000) in the window "
+                             "and export it from the store (tests/benchmarks/reopen_bench.py); "
+                             "the run is built once with fetchdeck run and cached")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
     return parser
 
@@ -534,7 +538,13 @@ def main(argv: list[str] | None = None) -> int:
             serving(args.server, args.workers) as server:
         log(f"server: {server.version} on port {server.port}")
         bench = Workbench(args, server, Path(tmp))
-        output = scale(bench, args.urls) if args.scale else compare(bench, clients, args.urls)
+        if args.reopen:
+            from tests.benchmarks.reopen_bench import reopen  # noqa: PLC0415
+
+            output = reopen(bench, args.reopen, log, _app_revision())
+        else:
+            output = (scale(bench, args.urls) if args.scale
+                      else compare(bench, clients, args.urls))
         print(output, flush=True)
         if args.profile:
             print("\n" + profile(bench, args.urls if not args.scale else args.scale_reference,
