@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core.errors import Failure, Kind
 from app.core.redact import Redactor
-from app.core.result import Result
+from app.core.result import FAILURES, Outcome, Result
 from app.core.settings import Settings, overrides_after_edit
 from app.core.store import RunInfo
 from app.core.tally import Progress, status_text
@@ -71,6 +71,9 @@ if TYPE_CHECKING:  # the demo server (aiohttp.web) is imported when first starte
     from app.core.demo import DemoServer
 
 __all__ = ["MainWindow"]
+
+
+_RETRIED = frozenset({*FAILURES, Outcome.CANCELLED})
 
 
 def _loop_running() -> bool:
@@ -391,7 +394,9 @@ class MainWindow(QMainWindow):
         self.retry([index])
 
     def _retry_all_failures(self) -> None:
-        self.retry([r.index for r in self.model.results() if r.failure is not None])
+        # Every row with a failure: failed, HTTP errors, invalid and cancelled (a reopened
+        # run's are asked of its file, not read row by row on the GUI thread).
+        self.retry(self.model.indexes_where(_RETRIED))
 
     def _on_started(self) -> None:
         engine = self.controller.engine
@@ -577,10 +582,7 @@ class MainWindow(QMainWindow):
         """Write every row (or only those the filter shows), in input order, to ``path`` as
         CSV, JSON Lines or XLSX (``fmt``, else by the extension) off the GUI thread."""
         engine = self.controller.engine
-        rows = self.model.snapshot()
-        if shown_only:
-            index_at = self.model.index_at
-            rows = [rows[i] for i in sorted(index_at(r) for r in range(self.model.rowCount()))]
+        rows = self.model.shown_snapshot() if shown_only else self.model.snapshot()
         task = self.exports.start(path, rows, self.settings,
                                   targets=engine.targets if engine is not None else None,
                                   protect=list(self.form.source_paths), fmt=fmt)
