@@ -17,7 +17,7 @@ from app.core.config import load_settings
 from app.core.engine import Engine
 from app.core.errors import Failure
 from app.core.export import FORMATS
-from app.core.history import plan_resume, run_settings, stored_list, write_results
+from app.core.history import export_list, plan_resume, run_settings, write_results
 from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError
 from app.core.settings import Settings, SettingsError
@@ -138,12 +138,11 @@ def _run_row(info: RunInfo) -> tuple[str, ...]:
 def _export(store: RunStore, spec: str, output: str | None, fmt_name: str | None,
             settings: Settings) -> int:
     run_id = store.resolve(spec)
-    targets = stored_list(store, run_id)
-    write(store, run_id, targets, output, fmt_name, settings)
+    write(store, run_id, export_list(store, run_id), output, fmt_name, settings)
     return EXIT_OK
 
 
-def write(store: RunStore, run_id: int, targets: TargetList, output: str | None,
+def write(store: RunStore, run_id: int, targets: TargetList | None, output: str | None,
           fmt_name: str | None, settings: Settings) -> int:
     """Every stored row of a run to ``output``, in input order."""
     return write_results(output, store.results(run_id, details=False), settings,

@@ -35,6 +35,7 @@ __all__ = [
     "previous_run_of",
     "resumable_run",
     "run_settings",
+    "export_list",
     "stored_list",
     "unfinished_count",
     "write_results",
@@ -64,6 +65,29 @@ def stored_list(store: RunStore, run_id: int) -> TargetList:
         columns=tuple(columns), extra=extra if columns else None)
 
 
+def export_list(store: RunStore, run_id: int) -> TargetList | None:
+    """What an export of run ``run_id`` needs of its list: None when its lines carry nothing
+    but their text (the cells need no list then, and reading a million lines costs ~1 s),
+    else :func:`stored_list`."""
+    return stored_list(store, run_id) if _carries_more(store, run_id) else None
+
+
+def _carries_more(store: RunStore, run_id: int) -> bool:
+    """Some input line of the run has an expected answer or imported columns."""
+    try:
+        conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return True  # stored_list says why, or reads the lines another way
+    try:
+        return conn.execute(_CARRIES_MORE, (run_id,)).fetchone() is not None
+    except sqlite3.Error as exc:
+        raise StoreError(f"run {run_id} cannot be read: {exc}") from exc
+    finally:
+        conn.close()
+
+
+_CARRIES_MORE = ("SELECT 1 FROM inputs WHERE run_id = ? AND (expected IS NOT NULL OR "
+                 "expected_status IS NOT NULL OR extra IS NOT NULL) LIMIT 1")
 _PLAIN_CHUNK = 50_000
 
 
@@ -76,9 +100,7 @@ def _plain_list(store: RunStore, run_id: int) -> TargetList | None:
     except sqlite3.Error:
         return None
     try:
-        if conn.execute("SELECT 1 FROM inputs WHERE run_id = ? AND (expected IS NOT NULL OR "
-                        "expected_status IS NOT NULL OR extra IS NOT NULL) LIMIT 1",
-                        (run_id,)).fetchone():
+        if conn.execute(_CARRIES_MORE, (run_id,)).fetchone():
             return None
         texts: list[str] = []
         lines: array[int] = array("L")

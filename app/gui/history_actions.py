@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 from app.core.history import (
     Comparison,
     compare_runs,
+    export_list,
     interrupted_last_run,
     plan_resume,
     previous_run_of,
@@ -385,4 +386,4 @@ def _delete_runs(store: RunStore, run_ids: list[int]) -> None:
 def _write_run(store: RunStore, run_id: int, path: str, fmt: str | None, settings: Settings,
                protect: list[str]) -> int:
     return write_results(path, store.results(run_id, details=False), settings, fmt=fmt,
-                         targets=stored_list(store, run_id), protect=protect)
+                         targets=export_list(store, run_id), protect=protect)

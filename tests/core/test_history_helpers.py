@@ -19,6 +19,7 @@ import pytest
 from app.core.history import (
     compare_runs,
     export_format,
+    export_list,
     interrupted_last_run,
     plan_resume,
     previous_run_of,
@@ -74,6 +75,17 @@ def test_a_stored_list_has_its_lines_expectations_and_imported_columns(store):
     assert again.expected_status == [301, None, 404]
     assert again.columns == ("owner", "note")
     assert again.extra == [("ann", "x"), ("bob", ""), ("cy", "z")]
+
+
+def test_an_export_reads_the_list_only_when_its_lines_carry_more_than_text(store):
+    plain = record(store, TargetList(urls(3), array("L", [1, 2, 3])), [])
+    assert export_list(store, plain) is None
+    mapped = record(store, TargetList(urls(2), array("L", [1, 2]), expected=[None, "/new"]), [])
+    listed = export_list(store, mapped)
+    assert listed is not None and listed.expected == [None, "/new"]
+    with_columns = record(store, TargetList(urls(1), array("L", [1]), columns=("owner",),
+                                            extra=[("ann",)]), [])
+    assert export_list(store, with_columns).extra == [("ann",)]
 
 
 def test_run_settings_are_the_runs_own_without_its_secrets(store):
