@@ -66,13 +66,15 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 2
-FLUSH_SECONDS = 0.2  # how often the writer thread commits what arrived
+# How often the writer thread commits what arrived: short flushes, each a few ms of work, kept
+# the window's lag p99 at 15-17 ms against 17-25 ms with 0.2 s (docs/benchmarks.md, finding 42).
+FLUSH_SECONDS = 0.05
 # Results per transaction at most. The writer holds the GIL while it turns a chunk into rows
 # (~4 us a result): a small chunk, then a pause that lets the fetching loop (the GUI thread, in
 # the window) have it back, keeps the window's lag down; 10,000 at once held it ~40 ms.
 BATCH_ROWS = 400
-INPUT_CHUNK = 5_000  # input lines per transaction: small, so a flush overruns little
-INPUT_BUDGET = 0.1  # seconds of a flush spent writing input lines ahead of the results
+INPUT_CHUNK = 1_000  # input lines per transaction: small, so a flush overruns little
+INPUT_BUDGET = 0.02  # seconds of a flush spent writing input lines ahead of the results
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0  # a writer silent this long is gone (where its process cannot be asked)
 READ_CHUNK = 5_000
