@@ -13,6 +13,7 @@ import codecs
 import csv
 import itertools
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -78,6 +79,7 @@ class _Numbers(dict[int | None, str]):
 
 _NUMBER_TEXT = _Numbers({n: str(n) for n in range(1000)})
 # Places in a row of cells (app.core.store.CELL_COLUMNS), and the values a reader knows.
+_log = logging.getLogger("fetchdeck.export")
 _OUTCOME_AT, _KIND_AT, _CHAIN_AT = 3, 11, 14
 _OUTCOMES = frozenset(o.value for o in Outcome)
 _KINDS = frozenset(k.value for k in Kind) | {""}
@@ -553,7 +555,7 @@ def _start_part(path: str, run_id: int, first: int, end: int, settings: str,
         return subprocess.Popen(
             [sys.executable, "-m", "app.core.export_worker", path, str(run_id), str(first),
              str(end), settings, out], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env)
+            stderr=subprocess.PIPE, env=env)
     except OSError:
         return None
 
@@ -563,13 +565,21 @@ def _finish_part(worker: subprocess.Popen[bytes] | None) -> int | None:
     if worker is None:
         return None
     try:
-        out, _ = worker.communicate(timeout=PART_SECONDS)
+        out, err = worker.communicate(timeout=PART_SECONDS)
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
+        _log.warning("a part of the export took over %s s; this process wrote it instead",
+                     PART_SECONDS)
         return None
     text = out.decode("ascii", "replace").strip()
-    return int(text) if worker.returncode == 0 and text.isdigit() else None
+    if worker.returncode == 0 and text.isdigit():
+        return int(text)
+    # Nothing is lost (this process writes the part), but why it failed is said.
+    said = err.decode("utf-8", "replace").strip().splitlines()
+    _log.warning("a part of the export failed (exit %s): %s; this process wrote it instead",
+                 worker.returncode, said[-1] if said else "no message")
+    return None
 
 
 def write_cells(stream: Any, chunks: Iterable[list[Any]], fmt: CsvFormat,

@@ -120,6 +120,20 @@ def test_a_part_no_other_process_could_write_is_written_here(stored, monkeypatch
     assert stored_csv(store, run_id, Settings(), processes=2, parallel_rows=10) == whole
 
 
+def test_a_part_whose_process_fails_is_written_here_and_why_is_said(stored, monkeypatch,
+                                                                   tmp_path, caplog):
+    store, run_id, _, _ = stored
+    whole = stored_csv(store, run_id, Settings(), processes=1)
+    failing = tmp_path / "failing-python"
+    failing.write_text("#!/bin/sh\necho 'Traceback: the disk is on fire' >&2\nexit 2\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(failing))
+    with caplog.at_level("WARNING", logger="fetchdeck.export"):
+        assert stored_csv(store, run_id, Settings(), processes=2, parallel_rows=10) == whole
+    assert any("a part of the export failed (exit 2): Traceback: the disk is on fire"
+               in record.getMessage() for record in caplog.records)
+
+
 def test_results_already_being_read_are_written_from_the_objects(stored):
     store, run_id, results, _ = stored
     rows = store.results(run_id)
