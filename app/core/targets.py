@@ -120,16 +120,26 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     if port is not None and not 0 < port < 65536:
         return None, Failure.plain(Kind.INVALID_URL, f"port {port} is out of range")
     raw_host = url.raw_host or ""
-    if ":" not in raw_host and not _labels_fit(raw_host):  # an IPv6 address has no labels
-        return None, Failure.plain(Kind.INVALID_URL, BAD_HOST_LABELS)
+    if ":" not in raw_host:  # an IPv6 address has no labels
+        if len(raw_host.removesuffix(".")) > MAX_HOST_NAME:
+            return None, Failure.plain(Kind.INVALID_URL, (
+                f"the host name is {len(raw_host):,} characters long; DNS allows "
+                f"{MAX_HOST_NAME}"))
+        if not _labels_fit(raw_host):
+            return None, Failure.plain(Kind.INVALID_URL, BAD_HOST_LABELS)
     return url, None
+
+
+MAX_HOST_NAME = 253  # characters of a DNS name, without its trailing dot
 
 
 def _labels_fit(host: str) -> bool:
     """Every part of a host name between dots is 1 to 63 characters long (a trailing dot, the
-    root, is allowed), as DNS requires: what would fail only when fetched is named at once."""
+    root, is allowed) and the name at most 253, as DNS requires: what would fail only when
+    fetched is named at once."""
     name = host[:-1] if host.endswith(".") else host
-    return all(0 < len(label) <= 63 for label in name.split("."))
+    return len(name) <= MAX_HOST_NAME and all(0 < len(label) <= 63
+                                              for label in name.split("."))
 
 
 def check_line(text: str) -> tuple[str, Failure | None]:
@@ -152,7 +162,8 @@ def _check(text: str) -> tuple[str, Failure | None, bool]:
     match = _PLAIN_URL.fullmatch(text)
     if match is not None:
         host, port = match.groups()
-        if (".." not in host and (port is None or 0 < int(port) < 65536)
+        if (".." not in host and "xn--" not in host.lower()
+                and (port is None or 0 < int(port) < 65536)
                 and (len(host) <= 63 or _labels_fit(host))):
             return host.lower().strip("[]"), None, False  # as yarl's raw_host: no brackets
     url, failure = check_url(text)

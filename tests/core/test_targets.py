@@ -174,6 +174,21 @@ def test_a_host_part_empty_or_over_63_characters_is_rejected_before_the_run(line
                                       "dots is empty or longer than 63 characters")
 
 
+def test_a_host_name_over_253_characters_is_rejected_before_the_run():
+    name = ".".join(["a" * 60] * 4) + ".example.com"  # 255 characters, every label fits
+    (target,) = parse_text(f"https://{name}/")
+    assert target.failure is not None and target.failure.kind is Kind.INVALID_URL
+    assert target.failure.message == "the host name is 255 characters long; DNS allows 253"
+    (fits,) = parse_text("https://" + ".".join(["a" * 60] * 4) + ".ex/")  # 246 characters
+    assert fits.failure is None
+
+
+@pytest.mark.parametrize("line", ["http://xn--.com/", "HTTP://XN--.COM/", "http://xn--.com/%41"])
+def test_a_punycode_host_always_takes_the_checked_path(line):
+    (target,) = parse_text(line)
+    assert target.failure is not None and target.failure.kind is Kind.INVALID_URL
+
+
 @pytest.mark.parametrize("line", ["http://example.com./", "http://" + "b" * 63 + ".example.com/",
                                   "http://[::1]:8080/", "http://127.0.0.1/"])
 def test_hosts_whose_parts_fit_are_fetched(line):
