@@ -126,7 +126,9 @@ class _Reader:
                                f"is <{local}>")
             self.namespace, self.root = namespace, local
             self.entry_depth, self.entry_names = _ENTRIES[local]
-            self.feed_base = attrs.get(_XML_BASE, "")
+            given = attrs.get(_XML_BASE, "")
+            self.feed_base = urljoin(self.feed_base, given) if given and self.feed_base \
+                else given or self.feed_base
         elif namespace != self.namespace:
             return
         elif depth == self.entry_depth and local in self.entry_names:
@@ -184,14 +186,17 @@ class _Reader:
 
 
 def parse_sitemap(data: bytes, *, encoding: str | None = None,
-                  max_bytes: int = MAX_INFLATED_BYTES) -> SitemapDoc:
+                  max_bytes: int = MAX_INFLATED_BYTES, base: str = "") -> SitemapDoc:
     """Read one sitemap or sitemap index (gzip-compressed or not). Raises SourceError for
     anything else, for malformed XML, for any DTD, and for gzip inflating past ``max_bytes``.
-    ``encoding`` overrides the one the XML declares (for text that was decoded already)."""
+    ``encoding`` overrides the one the XML declares (for text that was decoded already);
+    ``base``, the address the file came from, is what an Atom feed's relative links are
+    relative to when it names no ``xml:base``."""
     if data.startswith(b"\x1f\x8b"):
         data = inflate(data, max_bytes)
     parser = expat.ParserCreate(encoding, namespace_separator=" ")
     reader = _Reader(parser)
+    reader.feed_base = base
     parser.buffer_text = True
     parser.StartElementHandler = reader.start
     parser.EndElementHandler = reader.end
@@ -343,7 +348,7 @@ async def expand_sitemap(
                 failure = _failure(exc)
                 raise SitemapFetchError(f"could not fetch the sitemap {source}: "
                                         f"{failure.message}", failure) from exc
-            root = parse_sitemap(data, max_bytes=cap)
+            root = parse_sitemap(data, max_bytes=cap, base=source)
         if not root.is_index:
             return sitemap_list(root, name)
         pieces = _pieces(root, name, job)
@@ -382,7 +387,7 @@ async def _read_one(piece: _Piece, job: _Expansion, depth: int) -> None:
         else:
             try:
                 data = await _download(job.session, piece.url, job.settings, job.cap)
-                doc = parse_sitemap(data, max_bytes=job.cap)
+                doc = parse_sitemap(data, max_bytes=job.cap, base=piece.url)
             except asyncio.CancelledError:
                 raise
             except TooLarge as exc:

@@ -66,6 +66,11 @@ def sitemap_app(base: list[str]) -> web.Application:
         if path == "/big.xml":
             return web.Response(body=urlset(*(url(f"/big/{i}") for i in range(3000))),
                                 content_type="application/xml")
+        if path == "/blog/atom.xml":  # a feed whose links are relative to it
+            return web.Response(body=b'<feed xmlns="http://www.w3.org/2005/Atom"><entry>'
+                                     b'<link href="posts/1"/></entry><entry>'
+                                     b'<link href="/about"/></entry></feed>',
+                                content_type="application/atom+xml")
         if path == "/hang.xml":
             await asyncio.sleep(60)
         raise web.HTTPNotFound()
@@ -221,3 +226,16 @@ def test_an_rss_item_with_two_links_gives_its_first():
     doc = parse_sitemap(b'<rss version="2.0"><channel><item><link>https://a.example/1</link>'
                         b"<link>https://a.example/other</link></item></channel></rss>")
     assert doc.urls == ["https://a.example/1"]
+
+
+def test_a_fetched_atom_feeds_relative_links_are_relative_to_where_it_came_from():
+    data = (b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link href="/posts/1"/></entry>'
+            b'<entry><link href="2"/></entry></feed>')
+    doc = parse_sitemap(data, base="https://blog.example/feeds/atom.xml")
+    assert doc.urls == ["https://blog.example/posts/1", "https://blog.example/feeds/2"]
+    assert parse_sitemap(data).urls == ["/posts/1", "2"]  # a file: nothing to resolve against
+
+
+def test_a_feed_read_from_a_url_gives_its_links_resolved_against_it(sitemaps):
+    imported = asyncio.run(expand_sitemap(sitemaps.url("/blog/atom.xml"), SETTINGS))
+    assert imported.texts == [sitemaps.url("/blog/posts/1"), sitemaps.url("/about")]
