@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reopen a stored run of N rows (default 1,000,000) in the window "
                              "and export it from the store (tests/benchmarks/reopen_bench.py); "
                              "the run is built once with fetchdeck run and cached")
+    parser.add_argument("--kill-resume", type=int, nargs="?", const=100_000, metavar="N",
+                        help="kill -9 a fetchdeck run of N URLs (default 100,000) halfway, "
+                             "resume it, and count the rows fetched twice "
+                             "(tests/benchmarks/kill_resume.py; needs nginx)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
     return parser
 
@@ -534,6 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     if "curl" in clients and not shutil.which("curl"):
         log("curl is not installed: its column is left out")
         clients.remove("curl")
+    if args.kill_resume:
+        from tests.benchmarks.kill_resume import kill_resume  # noqa: PLC0415
+
+        print(kill_resume(args.kill_resume, args.concurrency, log, _app_revision()), flush=True)
+        return 0
     with tempfile.TemporaryDirectory(prefix="fetchdeck-bench-") as tmp, \
             serving(args.server, args.workers) as server:
         log(f"server: {server.version} on port {server.port}")

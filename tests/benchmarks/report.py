@@ -28,6 +28,8 @@ TARGET_FIRST_REQUEST_S = 0.3  # `fetchdeck run` spawn to its first request, at m
 TARGET_REOPEN_TEXT = ("reopening a 1,000,000-row run: table shown in <= 2 s; sort/filter never "
                       "block the UI > 100 ms")
 TARGET_STORE_EXPORT_TEXT = "CSV export of 1,000,000 rows from the store: <= 5 s"
+TARGET_RESUME_TEXT = ("resume after kill -9 of a 100,000-URL run: re-fetches at most the rows in "
+                      "flight at the kill (<= concurrency)")
 TARGET_REOPEN_ROWS = 1_000_000
 TARGET_REOPEN_SHOWN_S = 2.0
 TARGET_REOPEN_BLOCK_MS = 100.0

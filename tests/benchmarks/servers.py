@@ -95,12 +95,16 @@ def resolve_kind(kind: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(kind: str = "auto", workers: int = 2) -> Iterator[Server]:
-    """Start a server (``auto``: nginx if installed), yield it, and always stop it."""
+def serving(kind: str = "auto", workers: int = 2, *,
+            access_log: Path | None = None) -> Iterator[Server]:
+    """Start a server (``auto``: nginx if installed), yield it, and always stop it.
+    ``access_log``: nginx logs every request it answers there (nginx only)."""
     kind = resolve_kind(kind)
+    if access_log is not None and kind != "nginx":
+        raise RuntimeError("counting requests needs nginx (sudo apt-get install nginx)")
     with contextlib.ExitStack() as stack:
         if kind == "nginx":
-            server = stack.enter_context(_nginx())
+            server = stack.enter_context(_nginx(access_log))
         else:
             server = stack.enter_context(_aiohttp(workers))
         yield server
@@ -129,7 +133,7 @@ def _wait_listening(port: int, alive: object, timeout: float = START_TIMEOUT) ->
 
 
 @contextlib.contextmanager
-def _nginx() -> Iterator[Server]:
+def _nginx(access_log: Path | None = None) -> Iterator[Server]:
     binary = nginx_binary()
     assert binary is not None
     with tempfile.TemporaryDirectory(prefix="fetchdeck-nginx-") as tmp:
@@ -143,7 +147,10 @@ def _nginx() -> Iterator[Server]:
         (www / "page.html").chmod(0o644)
         port = _free_port()
         conf = base / "nginx.conf"
-        conf.write_text(_NGINX_CONF.format(dir=base, host=HOST, port=port))
+        text = _NGINX_CONF.format(dir=base, host=HOST, port=port)
+        if access_log is not None:  # one line a request answered, written as it ends
+            text = text.replace("access_log off;", f"access_log {access_log};")
+        conf.write_text(text)
         # -e: the error log before the config is read (else /var/log/nginx, not writable as a user).
         command = [binary, "-e", str(base / "error.log"), "-p", str(base), "-c", str(conf),
                    "-g", "daemon off;"]
