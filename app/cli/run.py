@@ -46,7 +46,8 @@ from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
 from app.core.sources import SourceError, parse_bytes
-from app.core.store import Ended, RunStore, RunWriter, StoreError
+from app.core.store import Ended, RunStore, StoreError
+from app.core.store_writer import RunWriter
 from app.core.tally import (
     EXIT_FAILURES,
     EXIT_INTERNAL,

@@ -26,7 +26,8 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.result import Result
 from app.core.settings import Settings
-from app.core.store import Ended, RunInfo, RunStore, RunWriter, StoreError
+from app.core.store import Ended, RunInfo, RunStore, StoreError
+from app.core.store_writer import RunWriter
 from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 

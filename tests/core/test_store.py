@@ -752,7 +752,7 @@ def test_a_stored_runs_exit_status_is_the_tallys(store, rows, status):
 
 def test_a_plain_rows_short_insert_holds_what_the_whole_row_would(http_server):
     # The writer's two row shapes must agree column for column (NaN is how both write NULL).
-    from app.core import store as store_module
+    from app.core import store_writer as store_module
 
     fetched = fetch_all([http_server.url("/ok"), http_server.url("/ok?again")])
     plain = [r for r in fetched if store_module._is_plain(r)]
