@@ -401,9 +401,13 @@ class ResultsModel(QAbstractTableModel):
         future = run_in_thread(compute)
 
         def done(future: asyncio.Future[tuple[array[int], array[int]]]) -> None:
-            if generation != self._generation or future.cancelled():
+            if future.cancelled():
+                return
+            if generation != self._generation:
                 # Replaced by a newer sort, filter or new rows while it ran; it may even have
-                # failed reading lists that changed under it. Either way it no longer matters.
+                # failed reading lists (or a stored run's file) that changed or closed under
+                # it. Either way it no longer matters: its outcome is taken and let go.
+                future.exception()
                 return
             if future.exception() is None:
                 self._apply(*future.result(), generation)
@@ -653,19 +657,24 @@ class ResultsModel(QAbstractTableModel):
             self._reading = True
             loop.call_soon(self._read_wanted, rows, loop)
 
-    def _read_wanted(self, rows: StoredRows, loop: asyncio.AbstractEventLoop) -> None:
+    def _read_wanted(self, rows: StoredRows, loop: asyncio.AbstractEventLoop
+                     ) -> asyncio.Future[list[list[Result | None]]] | None:
+        """Read the pages asked for on a worker thread; the read (None: nothing to read)."""
         if rows is not self._results:
-            return  # another run is shown now (reset_rows cleared the rest)
+            return None  # another run is shown now (reset_rows cleared the rest)
         numbers, self._wanted = sorted(self._wanted), set()
         if not numbers:
             self._reading = False
-            return
+            return None
         future = run_in_thread(rows.read_pages, numbers)
 
         def done(future: asyncio.Future[list[list[Result | None]]]) -> None:
+            failed = not future.cancelled() and future.exception() is not None
             if rows is not self._results:
+                # Another run is shown now, and this one's file may be closed already: a
+                # failed read of rows nobody shows is expected, its outcome taken and let go.
                 return
-            if not future.cancelled() and future.exception() is not None:
+            if failed:
                 self._unreadable.update(numbers)
                 loop.call_exception_handler({"message": "Reading the run's rows failed",
                                              "exception": future.exception(),
@@ -676,6 +685,7 @@ class ResultsModel(QAbstractTableModel):
             self._read_wanted(rows, loop)  # what was asked for meanwhile
 
         future.add_done_callback(done)
+        return future
 
     def _tooltip(self, row: int, col: int, result: Result) -> str:
         if col == COL_ERROR and result.failure is not None:

@@ -210,3 +210,26 @@ def test_deleting_the_run_shown_keeps_its_rows_in_the_table(reopened, qtbot):
     assert [model.index_at(row) for row in range(model.rowCount())] == shown
     assert [everything(model.result(i)) for i in range(COUNT)] == [
         everything(r) for r in results]
+
+
+def test_a_page_read_failing_after_another_run_is_shown_is_taken_quietly(qtbot, loop, tmp_path):
+    # A stored run's page is being read when another run takes the table (which closes the
+    # stored run's file): the read fails, for rows nobody shows now. Its outcome must still be
+    # taken: no "Future exception was never retrieved" (the no_loop_errors fixture checks).
+    import gc
+
+    from app.core.targets import TargetList
+
+    model = ResultsModel()
+    stored = StoredRows(tmp_path / "gone.sqlite3", 1, 3)  # no such file: its reads fail
+    model.reset_rows(TargetList.from_lines([f"http://a.example/{n}" for n in range(3)]), stored)
+    model._wanted.add(0)
+    read = model._read_wanted(stored, loop)
+    assert read is not None
+    model.reset_rows(TargetList.from_lines(["http://b.example/"]))  # another run, at once
+    qtbot.waitUntil(read.done)
+    qtbot.waitUntil(lambda: not read._callbacks)  # the model's own callback has run too
+    assert read._exception is not None  # it failed (read without marking it taken)
+    read = None  # the last reference: collected now, it would log were it untaken
+    gc.collect()
+    assert model.rowCount() == 1 and model.result(0) is None
