@@ -23,7 +23,7 @@ from typing import Any
 
 import platformdirs
 
-from app.core.redact import is_secret_header
+from app.core.redact import is_secret_header, without_password
 from app.core.settings import Settings
 
 __all__ = ["CONFIG_FILE", "VERSION", "config_dir", "config_path", "load_settings",
@@ -96,19 +96,10 @@ def load_settings() -> tuple[Settings, list[str]]:
 
 def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("proxy"):
-        data["proxy"] = _without_password(data["proxy"])
+        data["proxy"] = without_password(data["proxy"])
     data["headers"] = [[name, value] for name, value in data.get("headers", [])
                        if not is_secret_header(name)]
     return data
-
-
-def _without_password(proxy: str) -> str:
-    scheme, sep, rest = proxy.partition("://")
-    authority, at, host = rest.rpartition("@")
-    if not sep or not at:
-        return proxy
-    user = authority.partition(":")[0]
-    return f"{scheme}://{user}@{host}" if user else f"{scheme}://{host}"
 
 
 def save_settings(settings: Settings) -> Path:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from app.core.settings import Settings
 
-__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "is_secret_header", "mask_url", "mask_text"]
+__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "is_secret_header", "mask_text", "mask_url",
+           "without_password"]
 
 MASK = "***"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -43,6 +44,19 @@ def mask_url(text: str) -> str:
     if "@" not in text:
         return text
     return _USERINFO.sub(lambda m: f"{m['pre']}{MASK}@" if m["password"] else m[0], text)
+
+
+def without_password(url: str) -> str:
+    """``http://user:secret@host/`` -> ``http://user@host/`` (``http://:secret@host/`` ->
+    ``http://host/``): for what is written down, where even a mask would mislead."""
+    if "@" not in url:
+        return url
+
+    def drop(match: re.Match[str]) -> str:
+        kept = match["pre"][:-1]  # without the ":" before the password
+        return kept if kept.endswith("://") else f"{kept}@"
+
+    return _USERINFO.sub(drop, url)
 
 
 def mask_text(text: str) -> str:

@@ -112,7 +112,7 @@ class _Reader:
         self.entry: list[Any] | None = None  # [loc, its line, lastmod] of the open entry
         self.text: list[str] | None = None
         self.field = 0  # where the open text goes in the entry: 0 its URL, 2 its lastmod
-        self.feed_base = self.entry_base = ""  # an Atom feed's xml:base
+        self.feed_base = self.entry_base = ""  # an Atom feed's and its entry's xml:base
         self.size = 0
         self.empty: list[int] = []
 
@@ -126,15 +126,13 @@ class _Reader:
                                f"is <{local}>")
             self.namespace, self.root = namespace, local
             self.entry_depth, self.entry_names = _ENTRIES[local]
-            given = attrs.get(_XML_BASE, "")
-            self.feed_base = urljoin(self.feed_base, given) if given and self.feed_base \
-                else given or self.feed_base
+            # xml:base against where the file came from (urljoin keeps either when one is "").
+            self.feed_base = urljoin(self.feed_base, attrs.get(_XML_BASE, ""))
         elif namespace != self.namespace:
             return
         elif depth == self.entry_depth and local in self.entry_names:
             self.entry = [None, self.parser.CurrentLineNumber, ""]
-            base = attrs.get(_XML_BASE, "")
-            self.entry_base = urljoin(self.feed_base, base) if base and self.feed_base else base
+            self.entry_base = urljoin(self.feed_base, attrs.get(_XML_BASE, ""))
         elif depth == self.entry_depth + 1 and self.entry is not None:
             if self.root == "feed":
                 href = attrs.get("href", "").strip()
@@ -142,9 +140,9 @@ class _Reader:
                         and attrs.get("rel", "alternate").strip() in _ALTERNATE:
                     if len(href) > MAX_LINE_CHARS:
                         href = f"{_TOO_LONG}{len(href)}"
-                    else:  # relative to xml:base, the link's own or its entry's or feed's
-                        base = attrs.get(_XML_BASE) or self.entry_base or self.feed_base
-                        href = urljoin(base, href) if base else href
+                    else:  # relative to xml:base: the link's own, its entry's, its feed's
+                        href = urljoin(urljoin(self.entry_base, attrs.get(_XML_BASE, "")),
+                                       href)
                     self.entry[0] = href
                     self.entry[1] = self.parser.CurrentLineNumber
             elif local in (("link",) if self.root == "rss" else ("loc", "lastmod")):

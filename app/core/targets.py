@@ -120,26 +120,25 @@ def check_url(text: str) -> tuple[URL | None, Failure | None]:
     if port is not None and not 0 < port < 65536:
         return None, Failure.plain(Kind.INVALID_URL, f"port {port} is out of range")
     raw_host = url.raw_host or ""
-    if ":" not in raw_host:  # an IPv6 address has no labels
-        if len(raw_host.removesuffix(".")) > MAX_HOST_NAME:
-            return None, Failure.plain(Kind.INVALID_URL, (
-                f"the host name is {len(raw_host):,} characters long; DNS allows "
-                f"{MAX_HOST_NAME}"))
-        if not _labels_fit(raw_host):
-            return None, Failure.plain(Kind.INVALID_URL, BAD_HOST_LABELS)
+    problem = None if ":" in raw_host else _host_problem(raw_host)  # IPv6 has no labels
+    if problem is not None:
+        return None, Failure.plain(Kind.INVALID_URL, problem)
     return url, None
 
 
 MAX_HOST_NAME = 253  # characters of a DNS name, without its trailing dot
 
 
-def _labels_fit(host: str) -> bool:
-    """Every part of a host name between dots is 1 to 63 characters long (a trailing dot, the
-    root, is allowed) and the name at most 253, as DNS requires: what would fail only when
-    fetched is named at once."""
-    name = host[:-1] if host.endswith(".") else host
-    return len(name) <= MAX_HOST_NAME and all(0 < len(label) <= 63
-                                              for label in name.split("."))
+def _host_problem(host: str) -> str | None:
+    """Why DNS could not take this host name (a part between dots empty or over 63
+    characters, the name over 253; a trailing dot, the root, is allowed), or None: what would
+    fail only when fetched is named at once."""
+    name = host.removesuffix(".")
+    if len(name) > MAX_HOST_NAME:
+        return f"the host name is {len(name):,} characters long; DNS allows {MAX_HOST_NAME}"
+    if not all(0 < len(label) <= 63 for label in name.split(".")):
+        return BAD_HOST_LABELS
+    return None
 
 
 def check_line(text: str) -> tuple[str, Failure | None]:
@@ -155,7 +154,7 @@ def _check(text: str) -> tuple[str, Failure | None, bool]:
         # The pattern's port has no leading zero, so text order is number order at 5 digits.
         if (".." not in host and "xn--" not in host and "/." not in path
                 and (port is None or len(port) < 5 or port <= "65535")
-                and host[0] != "." and (len(host) <= 63 or _labels_fit(host))):
+                and host[0] != "." and (len(host) <= 63 or _host_problem(host) is None)):
             return host, None, True
     if len(text) > MAX_URL_LENGTH:
         return "", _too_long(len(text)), False
@@ -164,7 +163,7 @@ def _check(text: str) -> tuple[str, Failure | None, bool]:
         host, port = match.groups()
         if (".." not in host and "xn--" not in host.lower()
                 and (port is None or 0 < int(port) < 65536)
-                and (len(host) <= 63 or _labels_fit(host))):
+                and (len(host) <= 63 or _host_problem(host) is None)):
             return host.lower().strip("[]"), None, False  # as yarl's raw_host: no brackets
     url, failure = check_url(text)
     if url is None:

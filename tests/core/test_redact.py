@@ -41,3 +41,16 @@ def test_ordinary_headers_are_shown(name):
 
 def test_a_disabled_redactor_shows_everything():
     assert Redactor(enabled=False).header("Cookie", "sid=1") == "sid=1"
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("http://pat:pw@proxy:3128", "http://pat@proxy:3128"),
+    ("http://pat:p@ss@proxy:3128/", "http://pat@proxy:3128/"),
+    ("http://:pw@proxy:3128", "http://proxy:3128"),
+    ("http://pat@proxy:3128", "http://pat@proxy:3128"),
+    ("http://proxy:3128", "http://proxy:3128"),
+])
+def test_a_password_is_dropped_from_what_is_written_down(url, kept):
+    from app.core.redact import without_password
+
+    assert without_password(url) == kept

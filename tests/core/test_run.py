@@ -231,7 +231,9 @@ def test_a_missing_ca_file_fails_every_row_with_a_reason(server, tmp_path):
     assert "cannot use CA file" in results[0].error
 
 
-def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
+def cancel_mid_run(server, cancels: int = 1):
+    """3 quick URLs and 10 that hang, cancelled once the quick ones are in (``cancels`` times,
+    the later ones while the first is still finishing): every result, and the progress."""
     urls = [server.url("/ok")] * 3 + [server.url(f"/hang?n={i}") for i in range(10)]
     results = []
 
@@ -242,11 +244,18 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
         while sum(r.outcome is Outcome.OK for r in results) < 3:
             await asyncio.sleep(0.01)
         engine.cancel()
+        for _ in range(cancels - 1):  # the first cancel is mid-way through its clean-up
+            await asyncio.sleep(0)
+            engine.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         return engine.progress()
 
-    progress = run_fresh(go())
+    return results, run_fresh(go())
+
+
+def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
+    results, progress = cancel_mid_run(server)
     assert sorted(r.index for r in results) == list(range(13))
     assert sum(r.outcome is Outcome.OK for r in results) == 3
     cancelled = [r for r in results if r.outcome is Outcome.CANCELLED]
@@ -256,24 +265,7 @@ def test_cancel_marks_unfinished_rows_cancelled_and_keeps_the_rest(server):
 
 
 def test_a_second_cancel_while_the_first_is_finishing_loses_no_row(server):
-    urls = [server.url("/ok")] * 3 + [server.url(f"/hang?n={i}") for i in range(10)]
-    results = []
-
-    async def go():
-        engine = Engine(TargetList.from_text("\n".join(urls)), Settings(concurrency=5, per_host=0),
-                        [results.append])
-        task = engine.start()
-        while sum(r.outcome is Outcome.OK for r in results) < 3:
-            await asyncio.sleep(0.01)
-        engine.cancel()
-        for _ in range(3):  # the first cancel is mid-way through its clean-up: Ctrl+C again
-            await asyncio.sleep(0)
-            engine.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return engine.progress()
-
-    progress = run_fresh(go())
+    results, progress = cancel_mid_run(server, cancels=4)  # Ctrl+C, then again and again
     assert sorted(r.index for r in results) == list(range(13))
     assert progress.cancelled == 10 and progress.done == 13
 
