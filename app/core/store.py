@@ -490,12 +490,14 @@ class RunStore:
 
     def start_run(self, *, source: str, settings: Settings, inputs: Iterable[Any] | None = None,
                   total: int | None = None, columns: Sequence[str] = (),
-                  on_error: Callable[[StoreError], None] | None = None) -> RunWriter:
+                  on_error: Callable[[StoreError], None] | None = None,
+                  on_written: Callable[[list[Result]], None] | None = None) -> RunWriter:
         """Record a new run and return the writer its results go to.
 
         ``inputs``: the run's lines in order (a :class:`TargetList`, or items with ``index``,
         ``line``, ``text`` and optionally ``expected``, ``expected_status``, ``extra``),
         iterated on the writer's thread, so it must not be an iterator the run also consumes.
+        ``on_written`` hears, on the writer's thread, each batch of results once committed.
         Raises :class:`StoreError` if even the run's record cannot be written."""
         if total is None and isinstance(inputs, Sequence | TargetList):
             total = len(inputs)
@@ -509,10 +511,12 @@ class RunStore:
         assert run_id is not None
         from app.core.store_writer import RunWriter  # noqa: PLC0415 - it imports this module
 
-        return RunWriter(self, run_id, inputs, on_error=on_error, resumed=False)
+        return RunWriter(self, run_id, inputs, on_error=on_error, on_written=on_written,
+                         resumed=False)
 
     def resume_run(self, run_id: int, *, inputs: Iterable[Any] | None = None,
-                   on_error: Callable[[StoreError], None] | None = None) -> RunWriter:
+                   on_error: Callable[[StoreError], None] | None = None,
+                   on_written: Callable[[list[Result]], None] | None = None) -> RunWriter:
         """Reopen run ``run_id`` for writing: it is running again, and a result for a line
         that has one replaces it. ``inputs`` may give lines the run never stored (its
         process was killed before it wrote them all); stored ones are kept."""
@@ -526,7 +530,8 @@ class RunStore:
                 (os.getpid(), writer_token(), time.time(), run_id))
         from app.core.store_writer import RunWriter  # noqa: PLC0415 - it imports this module
 
-        return RunWriter(self, run_id, inputs, on_error=on_error, resumed=True)
+        return RunWriter(self, run_id, inputs, on_error=on_error, on_written=on_written,
+                         resumed=True)
 
     def delete_run(self, run_id: int) -> None:
         """Remove a run and everything stored for it."""

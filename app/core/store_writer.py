@@ -132,10 +132,15 @@ class RunWriter:
     A write that fails (disk full, read-only) never raises here: the writer stops writing,
     sets :attr:`error` and calls ``on_error`` once, on its own thread. The run goes on; its
     results are then kept in memory only.
+
+    ``on_written``, when given, is called on the writer's thread with each batch of results
+    once it is committed: from then on they are in the file, and whoever holds them in memory
+    for a view (the window's table) may let them go and read them back from there.
     """
 
     def __init__(self, store: RunStore, run_id: int, inputs: Iterable[Any] | None, *,
-                 on_error: Callable[[StoreError], None] | None, resumed: bool) -> None:
+                 on_error: Callable[[StoreError], None] | None, resumed: bool,
+                 on_written: Callable[[list[Result]], None] | None = None) -> None:
         self.run_id = run_id
         self.error: StoreError | None = None
         self.written = 0  # results committed so far
@@ -146,6 +151,7 @@ class RunWriter:
         self._inputs = None if inputs is None else _input_rows(run_id, inputs)
         self._inputs_written = -1  # the highest input index written so far
         self._on_error = on_error
+        self._on_written = on_written
         self._resumed = resumed
         self._mine = bytearray()  # 1 at each index this writer wrote (a later one replaces)
         self._frames: dict[tuple[tuple[str, int, str], ...], int] = {}
@@ -216,7 +222,10 @@ class RunWriter:
             # a kill loses; then, with the time left, more lines (all of them when closing).
             self._write_inputs(conn, max(r.index for r in batch) if batch else -1, started)
             for first in range(0, len(batch), BATCH_ROWS):
-                self._write_results(conn, batch[first:first + BATCH_ROWS])
+                chunk = batch[first:first + BATCH_ROWS]
+                self._write_results(conn, chunk)
+                if self._on_written is not None:
+                    self._tell_written(chunk)
                 time.sleep(0)  # the GIL back to the loop between chunks
             self._write_inputs(conn, -1, None if closing else started + INPUT_BUDGET)
             if closing:
@@ -230,6 +239,18 @@ class RunWriter:
                 last_beat = started
             elif batch:
                 last_beat = started
+
+    def _tell_written(self, batch: list[Result]) -> None:
+        """Hand a committed batch to ``on_written``. A listener that fails is a bug of its
+        own, reported through ``threading.excepthook`` (the window's error panel hears of it)
+        and not called again; the results are in the file either way, and writing goes on."""
+        assert self._on_written is not None
+        try:
+            self._on_written(batch)
+        except Exception as exc:
+            self._on_written = None
+            threading.excepthook(threading.ExceptHookArgs(
+                (type(exc), exc, exc.__traceback__, threading.current_thread())))
 
     def _write_inputs(self, conn: sqlite3.Connection, need: int, until: float | None) -> None:
         """Write input lines up to index ``need`` at least, then more until the monotonic

@@ -11,6 +11,7 @@ behind them.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from array import array
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any, overload
 
 from app.core.result import Outcome, Result
-from app.core.store import RunStore, StoreError
+from app.core.store import RunStore, StoredResults, StoreError
 
-__all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "StoredRows", "StoredSelection"]
+__all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "LiveRows", "StoredRows",
+           "StoredSelection"]
 
 # Rows read at once. Small, because a sorted table shows rows from all over the run: a
 # screenful of 40 rows may need 40 pages (~0.4 ms each at this size).
@@ -54,9 +56,9 @@ class StoredRows(Sequence[Result | None]):
     uses a read-only connection of its own.
     """
 
-    def __init__(self, path: str | Path, run_id: int, size: int, *,
+    def __init__(self, path: str | Path | None, run_id: int | None, size: int, *,
                  changed: Mapping[int, Result | None] | None = None) -> None:
-        self.path = Path(path)
+        self.path = None if path is None else Path(path)
         self.run_id = run_id
         self._size = size
         self._changed: dict[int, Result | None] = dict(changed or {})
@@ -65,6 +67,10 @@ class StoredRows(Sequence[Result | None]):
         self._local = threading.local()
         self._readers: list[RunStore] = []
         self._complete: bool | None = None  # every row has a stored result
+        # Evictions so far, and per page the count when one last touched it: a page read
+        # that began before then may miss the row evicted, and is not kept.
+        self._evictions = 0
+        self._evicted_at: dict[int, int] = {}
 
     # -- the sequence ------------------------------------------------------------------------
 
@@ -84,9 +90,6 @@ class StoredRows(Sequence[Result | None]):
             index += self._size
         if not 0 <= index < self._size:
             raise IndexError(f"row {index} of {self._size}")
-        changed = self._changed
-        if changed and index in changed:
-            return changed[index]
         found, result = self.cached(index)
         if found:
             return result
@@ -110,9 +113,14 @@ class StoredRows(Sequence[Result | None]):
     def read_pages(self, numbers: Iterable[int]) -> list[list[Result | None]]:
         """Read pages ``numbers`` (rows ``n * PAGE_ROWS`` on) into the cache, on any thread
         (each has a connection of its own); the pages."""
+        numbers = list(numbers)
+        began = self._evictions
         pages = [self._read_page(number) for number in numbers]
         with self._lock:
+            evicted_at = self._evicted_at
             for number, page in zip(numbers, pages, strict=True):
+                if evicted_at and evicted_at.get(number, -1) > began:
+                    continue  # a row of it reached the file as it was read: read it again
                 self._pages[number] = page
             while len(self._pages) > PAGES:
                 self._pages.popitem(last=False)
@@ -122,6 +130,35 @@ class StoredRows(Sequence[Result | None]):
         if not 0 <= index < self._size:
             raise IndexError(f"row {index} of {self._size}")
         self._changed[index] = result
+
+    def evict(self, results: Iterable[Result]) -> None:
+        """These results are in the file now (the writer committed them): stop holding
+        them, and read their rows from the file from now on. A row given a newer result
+        since (a retry) keeps that one. Call on the thread that sets rows."""
+        changed = self._changed
+        touched: set[int] = set()
+        for result in results:
+            index = result.index
+            if changed.get(index) is result:
+                del changed[index]
+                touched.add(index // PAGE_ROWS)
+        with self._lock:
+            self._evictions += 1
+            serial = self._evictions
+            pages, evicted_at = self._pages, self._evicted_at
+            for number in touched:
+                pages.pop(number, None)
+                evicted_at[number] = serial
+            if len(evicted_at) > 4 * PAGES:  # reads last milliseconds: old marks are moot
+                for number in [n for n, at in evicted_at.items() if at < serial - 1_000]:
+                    del evicted_at[number]
+            self._complete = None
+
+    @property
+    def evictions(self) -> int:
+        """How many times rows were let go for the file's: an answer the file gave before
+        (a sort order) may be out of date once this moves."""
+        return self._evictions
 
     def __iter__(self) -> Iterator[Result | None]:
         return (result for _, result in self.items())
@@ -133,12 +170,26 @@ class StoredRows(Sequence[Result | None]):
 
     def snapshot(self) -> StoredRows:
         """These rows as they are now, for another thread: later changes are not in it."""
-        return StoredRows(self.path, self.run_id, self._size, changed=self._changed)
+        return StoredRows(self._file(), self.run_id, self._size, changed=self._changed)
 
     def only(self, indexes: Iterable[int]) -> StoredSelection:
         """These rows as they are now, only those at ``indexes``, in input order: for another
         thread to read once through (an export of the rows a filter shows)."""
         return StoredSelection(self.snapshot(), indexes)
+
+    @contextlib.contextmanager
+    def file_results(self) -> Iterator[StoredResults | None]:
+        """The rows as the file gives them (:meth:`RunStore.results`, which an export writes
+        as CSV without a result object per row), on a connection of this thread's own, when
+        the file alone holds them all (:attr:`as_stored`); else None: iterate these rows."""
+        if not self.as_stored:
+            yield None
+            return
+        reader = RunStore.reader(self._file())
+        try:
+            yield reader.results(self._run(), details=False)
+        finally:
+            reader.close()
 
     def close(self) -> None:
         with self._lock:
@@ -152,7 +203,7 @@ class StoredRows(Sequence[Result | None]):
     def _reader(self) -> RunStore:
         reader: RunStore | None = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._local.reader = RunStore.reader(self.path)
+            reader = self._local.reader = RunStore.reader(self._file())
             with self._lock:
                 self._readers.append(reader)
         return reader
@@ -161,7 +212,7 @@ class StoredRows(Sequence[Result | None]):
         first = number * PAGE_ROWS
         last = min(self._size, first + PAGE_ROWS) - 1
         page: list[Result | None] = [None] * (last - first + 1)
-        for result in self._reader().rows(self.run_id, first, last):
+        for result in self._reader().rows(self._run(), first, last):
             page[result.index - first] = result
         return page
 
@@ -169,10 +220,10 @@ class StoredRows(Sequence[Result | None]):
         """Every row in input order, as (index, result), read on a connection of its own;
         stored results without their headers and preview (what a sort or an export needs)."""
         changed = dict(self._changed)
-        reader = RunStore.reader(self.path)
+        reader = RunStore.reader(self._file())
         try:
             next_index = 0
-            for result in reader.results(self.run_id, details=False):
+            for result in reader.results(self._run(), details=False):
                 index = result.index
                 if index >= self._size:
                     break
@@ -304,7 +355,17 @@ class StoredRows(Sequence[Result | None]):
         return sorted(stored)
 
     def _connect(self, text: Callable[[str], str] | None = None) -> _Connection:
-        return _Connection(self.path, text)
+        return _Connection(self._file(), text)
+
+    def _file(self) -> Path:
+        if self.path is None:
+            raise StoreError("these rows are not in the run store yet")
+        return self.path
+
+    def _run(self) -> int:
+        if self.run_id is None:
+            raise StoreError("these rows are not in the run store yet")
+        return self.run_id
 
 
 class _Connection:
@@ -338,6 +399,75 @@ def _indexes(cursor: sqlite3.Cursor) -> array[int]:
     while rows := cursor.fetchmany(50_000):
         found.extend(index for (index,) in rows)
     return found
+
+
+class LiveRows(StoredRows):
+    """The rows of a run going now, held in memory only until the run's writer has committed
+    them: then :meth:`evict` lets them go and they are read back from the file like a stored
+    run's, so a run of ten million rows holds a screenful and the last flush, not ten
+    million results. Until :meth:`attach` names the run's file (the store opens while the run
+    starts), every row is in memory; a window that keeps no history, or whose history failed,
+    never evicts and holds every row, as it must. A row with no result yet, in memory or
+    written, is queued: no page is read for it.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__(None, None, size)
+        self._written = bytearray(size)  # 1: a result of the row is in the file
+
+    def attach(self, path: str | Path, run_id: int) -> None:
+        """The run is written to run ``run_id`` of the store at ``path``."""
+        if self.path is None:
+            self.path, self.run_id = Path(path), run_id
+        elif (self.path, self.run_id) != (Path(path), run_id):
+            raise ValueError(f"these rows are run {self.run_id}'s, not run {run_id}'s")
+
+    def cached(self, index: int) -> tuple[bool, Result | None]:
+        changed = self._changed
+        if changed and index in changed:
+            return True, changed[index]
+        if not self._written[index]:
+            return True, None
+        return super().cached(index)
+
+    def evict(self, results: Iterable[Result]) -> None:
+        if self.path is None:
+            raise ValueError("rows are evicted once their run's file is attached")
+        taken = results if isinstance(results, list) else list(results)
+        written = self._written
+        for result in taken:
+            written[result.index] = 1
+        super().evict(taken)
+
+    @property
+    def held(self) -> int:
+        """Rows whose result is held in memory (not written yet, or newer than the file's)."""
+        return len(self._changed)
+
+    def snapshot(self) -> LiveRows:
+        copy = LiveRows(self._size)
+        copy.path, copy.run_id = self.path, self.run_id
+        copy._changed = dict(self._changed)
+        copy._written = bytearray(self._written)
+        return copy
+
+    def items(self) -> Iterator[tuple[int, Result | None]]:
+        if self.path is not None:
+            return super().items()
+        changed = dict(self._changed)
+        return ((index, changed.get(index)) for index in range(self._size))
+
+    @property
+    def as_stored(self) -> bool:
+        return self.path is not None and super().as_stored
+
+    def indexes_where(self, outcomes: frozenset[Outcome]) -> list[int]:
+        if self.path is not None:
+            return super().indexes_where(outcomes)
+        changed = dict(self._changed)
+        return [index for index in range(self._size)
+                if (Outcome.PENDING if (r := changed.get(index)) is None else r.outcome)
+                in outcomes]
 
 
 class StoredSelection(Sequence[Result | None]):

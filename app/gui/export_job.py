@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from app.core.history import write_results
 from app.core.result import Result
 from app.core.settings import Settings
+from app.core.stored_rows import StoredRows
 from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 
@@ -88,6 +89,12 @@ class ExportJob(QObject):
                 progressed.emit, f"Exporting to {path}: {written:,} of {total:,} rows ({percent}%)")
 
         def export() -> int:
+            if isinstance(rows, StoredRows):  # every row in the file: written from there
+                with rows.file_results() as stored:
+                    if stored is not None:
+                        return write_results(path, stored, settings, fmt=fmt,
+                                             progress=progress, every=PROGRESS_EVERY,
+                                             targets=targets, protect=protect)
             results = (r for r in rows if r is not None)
             return write_results(path, results, settings, fmt=fmt, progress=progress,
                                  every=PROGRESS_EVERY, targets=targets, protect=protect)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
+import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 
@@ -206,6 +207,7 @@ class ResultsModel(QAbstractTableModel):
         # A list, or a stored run's rows read from its file on demand (show_stored).
         self._results: list[Result | None] | StoredRows = []
         self._stored_orders: dict[tuple[int, bool], array[int]] = {}
+        self._orders_at = 0  # the stored rows' evictions when those orders were asked
         # Pages of a stored run the view asked for, being read, and whose reading failed.
         self._wanted: set[int] = set()
         self._reading = False
@@ -230,14 +232,15 @@ class ResultsModel(QAbstractTableModel):
     def reset_rows(self, targets: TargetList, stored: StoredRows | None = None) -> None:
         """Start over with one queued row per target (sharing the list's text, not copying it),
         or, given ``stored``, with a stored run's rows, read from its file as they are shown
-        (a reopened run: no result is held for a row nobody looks at)."""
+        (a reopened run: no result is held for a row nobody looks at), or a recorded run's
+        :class:`LiveRows`, which hold each result only until it is in the file."""
         self.beginResetModel()
         if isinstance(self._results, StoredRows):
             self._results.close()
         self._urls = targets.texts
         self._lines = targets.lines
         self._results = [None] * len(targets) if stored is None else stored
-        self._stored_orders = {}
+        self._stored_orders, self._orders_at = {}, 0
         self._wanted = set()
         self._reading = False
         self._unreadable = set()
@@ -403,7 +406,7 @@ class ResultsModel(QAbstractTableModel):
         def done(future: asyncio.Future[tuple[array[int], array[int]]]) -> None:
             if future.cancelled():
                 return
-            if generation != self._generation:
+            if generation != self._generation or not shiboken6.isValid(self):
                 # Replaced by a newer sort, filter or new rows while it ran; it may even have
                 # failed reading lists (or a stored run's file) that changed or closed under
                 # it. Either way it no longer matters: its outcome is taken and let go.
@@ -451,6 +454,8 @@ class ResultsModel(QAbstractTableModel):
         """A stored run's order and filter, asked of its file (every row has its stored
         result): the rows :meth:`_compute_order` would give, in a fraction of the time."""
         descending = order == Qt.SortOrder.DescendingOrder
+        if rows.evictions != self._orders_at:  # results reached the file since (a retry)
+            self._stored_orders, self._orders_at = {}, rows.evictions
         cached = self._stored_orders.get((column, descending))
         if cached is None:
             cached = self._stored_orders[(column, descending)] = self._stored_sort(
@@ -670,9 +675,10 @@ class ResultsModel(QAbstractTableModel):
 
         def done(future: asyncio.Future[list[list[Result | None]]]) -> None:
             failed = not future.cancelled() and future.exception() is not None
-            if rows is not self._results:
-                # Another run is shown now, and this one's file may be closed already: a
-                # failed read of rows nobody shows is expected, its outcome taken and let go.
+            if rows is not self._results or not shiboken6.isValid(self):
+                # Another run is shown now (or the window is gone), and this one's file may be
+                # closed already: a failed read of rows nobody shows is expected, its outcome
+                # taken and let go.
                 return
             if failed:
                 self._unreadable.update(numbers)

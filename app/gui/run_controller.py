@@ -23,7 +23,7 @@ from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import Ended
-from app.core.stored_rows import StoredRows
+from app.core.stored_rows import LiveRows, StoredRows
 from app.core.tally import Progress
 from app.core.targets import TargetList
 from app.gui.results_model import ResultsModel
@@ -90,12 +90,16 @@ class RunController(QObject):
         is recorded in the history as coming from ``source`` (a file's path, or "pasted")."""
         if self.running:
             raise RuntimeError("a run is already going")
-        self.model.reset_rows(targets)
+        history = self.history
+        # Recorded, the table holds each result only until the history has written it, and
+        # reads it back from the file when shown: memory stays flat however long the list.
+        rows = LiveRows(len(targets)) if history is not None and history.recording else None
+        self.model.reset_rows(targets, rows)
         self._paged = False
         gc.unfreeze()  # the previous run's rows are gone; let the collector see the rest again
         self.engine = Engine(targets, self.settings, [self._arrived.append])
-        if self.history is not None:
-            self.history.record(targets, self.settings, source)
+        if history is not None:
+            history.record(targets, self.settings, source, rows)
         self._begin(self.engine.start)
 
     def retry(self, indexes: Sequence[int], settings: Settings | None = None) -> None:
@@ -111,7 +115,7 @@ class RunController(QObject):
         self.model.requeue(wanted)
         self.model.flush()
         if self.history is not None:
-            self.history.resume()
+            self.history.resume(rows=self.model.stored_rows)
         self._begin(lambda: engine.retry(wanted))
 
     def show_stored(self, targets: TargetList, rows: StoredRows | None = None) -> None:

@@ -28,6 +28,7 @@ from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import Ended, RunInfo, RunStore, StoreError
 from app.core.store_writer import RunWriter
+from app.core.stored_rows import LiveRows, StoredRows
 from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 
@@ -128,25 +129,31 @@ class RunHistory(QObject):
 
     # -- recording -----------------------------------------------------------------------------
 
-    def record(self, targets: TargetList, settings: Settings, source: str) -> None:
-        """A new run of ``targets`` starts: record it as a new run (once the store is open)."""
+    def record(self, targets: TargetList, settings: Settings, source: str,
+               rows: LiveRows | None = None) -> None:
+        """A new run of ``targets`` starts: record it as a new run (once the store is open).
+        ``rows``, the table's rows of the run, are attached to the run's file and let go of
+        each result once it is committed (:meth:`StoredRows.evict`)."""
         self._end_recording(Ended.FINISHED)
         self.run_id = None
         if not self.recording:
             return
         recording = self._recording = self._latest = _Recording()
-        self._then(partial(self._start_run, recording, targets, settings, source))
+        self._then(partial(self._start_run, recording, targets, settings, source, rows))
 
-    def resume(self, run_id: int | None = None) -> None:
+    def resume(self, run_id: int | None = None, rows: StoredRows | None = None) -> None:
         """A retry or resume of the run the table shows (or ``run_id``): its results go into
-        that same run, which is reopened for writing once its last writer has finished."""
+        that same run, which is reopened for writing once its last writer has finished.
+        ``rows``, the table's rows of that run, let go of each result once committed."""
         run_id = self.run_id if run_id is None else run_id
         self._end_recording(Ended.FINISHED)
         if run_id is None or not self.recording:
             return
         self.run_id = run_id
         recording = self._recording = self._latest = _Recording()
-        self._then(partial(self._resume_run, recording, run_id))
+        if rows is not None and rows.run_id != run_id:
+            rows = None  # the table shows another run's rows
+        self._then(partial(self._resume_run, recording, run_id, rows))
 
     def show(self, run_id: int) -> None:
         """The table now shows stored run ``run_id``: later retries go into it."""
@@ -175,30 +182,37 @@ class RunHistory(QObject):
             recording.end(ended)
 
     async def _start_run(self, recording: _Recording, targets: TargetList, settings: Settings,
-                         source: str) -> None:
+                         source: str, rows: LiveRows | None) -> None:
         store = await self.open()
         if store is None:
             recording.drop()
             return
         start = partial(store.start_run, source=source, settings=settings, inputs=targets,
-                        columns=targets.columns, on_error=self._reporter())
+                        columns=targets.columns, on_error=self._reporter(),
+                        on_written=self._evicter(rows))
         try:
             writer = await run_in_thread(start)
         except StoreError as exc:
             recording.drop()
             self._tell(f"This run is not recorded; {MEMORY_ONLY}: {exc}")
             return
+        if rows is not None:
+            rows.attach(store.path, writer.run_id)
         self._adopt(recording, writer)
 
-    async def _resume_run(self, recording: _Recording, run_id: int) -> None:
+    async def _resume_run(self, recording: _Recording, run_id: int,
+                          rows: StoredRows | None) -> None:
         store = await self.open()
         if store is None:
             recording.drop()
             return
         await self._join([w for w in self._writers if w.run_id == run_id])
+        if rows is not None and rows.path != store.path:
+            rows = None
         try:
             writer = await run_in_thread(partial(store.resume_run, run_id,
-                                                 on_error=self._reporter()))
+                                                 on_error=self._reporter(),
+                                                 on_written=self._evicter(rows)))
         except StoreError as exc:
             recording.drop()
             self._tell(f"Run {run_id} could not be reopened for writing; {MEMORY_ONLY}: {exc}")
@@ -210,6 +224,19 @@ class RunHistory(QObject):
         if recording is self._latest:  # no later run replaced it in the table meanwhile
             self.run_id = writer.run_id
         recording.attach(writer)
+
+    def _evicter(self, rows: StoredRows | None) -> Callable[[list[Result]], None] | None:
+        """``on_written`` for a writer: the table's ``rows`` let go of what was committed,
+        on the GUI thread (where rows are set)."""
+        if rows is None:
+            return None
+        loop = asyncio.get_running_loop()
+
+        def written(batch: list[Result]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nothing to let go
+                loop.call_soon_threadsafe(rows.evict, batch)
+
+        return written
 
     def _reporter(self) -> Callable[[StoreError], None]:
         """``on_error`` for a writer: called on the writer's thread, heard on the GUI's."""

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.core.result import Outcome, Result
+from app.core.settings import Settings
 from app.core.store import RunStore
-from app.core.stored_rows import PAGE_ROWS, StoredRows
+from app.core.stored_rows import PAGE_ROWS, LiveRows, StoredRows
 from tests.core.test_store import everything
 from tests.servers import ReservedPort
 from tests.stored_runs import record_fetched, varied_site, varied_urls
@@ -150,3 +151,103 @@ def test_a_missing_file_is_a_store_error(tmp_path: Path):
         rows[0]
     with pytest.raises(StoreError):
         rows.order("status")
+
+
+# -- a run going now: rows held until the writer has committed them ----------------------------
+
+
+def write_live(db: Path, targets, results: list[Result], rows: LiveRows) -> int:
+    """Record ``results`` with the real writer; ``rows`` let go of each batch as it is
+    committed, as the window's table does (there, on the GUI thread)."""
+    committed: list[list[Result]] = []
+    with RunStore.open(db) as store:
+        writer = store.start_run(source="live", settings=Settings(), inputs=targets,
+                                 on_written=committed.append)
+        rows.attach(db, writer.run_id)
+        for result in results:
+            rows[result.index] = result
+            writer.add(result)
+        writer.close()
+        assert writer.join(30) and writer.error is None
+    assert sum(map(len, committed)) == len(results)
+    for batch in committed:
+        rows.evict(batch)
+    return writer.run_id
+
+
+def test_live_rows_hold_results_until_written_then_read_them_from_the_file(run, tmp_path):
+    _, _, stored, targets = run
+    rows = LiveRows(COUNT)
+    assert rows[0] is None and rows.cached(COUNT - 1) == (True, None)  # queued, nothing read
+    assert [i for i, r in rows.items() if r is not None] == []
+    firsts = stored[:100]
+    for result in firsts:
+        rows[result.index] = result
+    assert rows.held == 100 and rows[42] is stored[42] and not rows.as_stored
+    assert rows.indexes_where(frozenset({Outcome.PENDING})) == list(range(100, COUNT))
+    with pytest.raises(ValueError, match="attached"):
+        rows.evict(firsts)
+
+    db = tmp_path / "live.sqlite3"
+    run_id = write_live(db, targets, stored, rows)
+    assert rows.held == 0 and rows.as_stored and rows.run_id == run_id
+    # Every row now comes from the file, equal to the result it was before.
+    assert all(same(rows[i], stored[i]) for i in range(0, COUNT, 3))
+    assert all(same(a, b, details=False) for a, b in zip(rows, stored, strict=True))
+    with rows.file_results() as from_file:
+        assert from_file is not None
+        assert [r.index for r in from_file] == list(range(COUNT))
+    with pytest.raises(ValueError, match="run"):
+        rows.attach(db, run_id + 1)
+    rows.close()
+
+
+def test_a_newer_result_survives_the_eviction_of_the_older_one(run, tmp_path):
+    _, _, stored, targets = run
+    rows = LiveRows(COUNT)
+    db = tmp_path / "live.sqlite3"
+    newer = stored[9]
+    with RunStore.open(db) as store:
+        writer = store.start_run(source="live", settings=Settings(), inputs=targets)
+        rows.attach(db, writer.run_id)
+        for result in stored:
+            rows[result.index] = result
+            writer.add(result)
+        writer.close()
+        assert writer.join(30)
+    rows[5] = newer  # a retry's result arrived after the first one was written
+    rows[6] = None  # queued again
+    snapshot = rows.snapshot()
+    rows.evict(stored)
+    assert rows[5] is newer and rows[6] is None and rows.held == 2
+    assert same(rows[7], stored[7]) and not rows.as_stored
+    kept = list(snapshot)  # as the rows were: row 7 still held then
+    assert kept[5] is newer and kept[6] is None and kept[7] is stored[7]
+    with rows.file_results() as from_file:
+        assert from_file is None  # two rows are newer than the file's: iterate the rows
+
+
+class EvictedWhileRead(StoredRows):
+    """Stored rows whose page read sees another thread evict a row of the page mid-read
+    (the writer committed it just after the read's transaction began)."""
+
+    during_read: list[Result] = []
+
+    def _read_page(self, number: int) -> list[Result | None]:
+        page = super()._read_page(number)
+        if self.during_read:
+            self.evict(self.during_read)
+            self.during_read = []
+        return page
+
+
+def test_a_page_read_as_its_rows_reached_the_file_is_not_kept(run):
+    db, run_id, stored, _ = run
+    rows = EvictedWhileRead(db, run_id, COUNT)
+    rows[3] = stored[3]
+    rows.during_read = [stored[3]]
+    rows.read_pages([0])
+    assert rows.cached(3) == (False, None)  # read again when next shown, not kept stale
+    rows.read_pages([0])
+    found, result = rows.cached(3)
+    assert found and same(result, stored[3])

@@ -3,6 +3,7 @@ compared, exported; a history that cannot be used costs a notice, never the run.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from app.core.result import Outcome
 from app.core.settings import Settings
 from app.core.store import Ended, RunStore
 from app.gui.main_window import MainWindow
+from app.gui.results_model import COL_STATUS, COL_TITLE
 from tests.servers import ReservedPort, ThreadedServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -148,6 +150,47 @@ def test_a_window_run_is_recorded_with_every_row(window, qtbot, site):
     assert stored_rows(info.id) == table_rows(window)
     with RunStore.open(db_path()) as store:
         assert [line.text for line in store.inputs(info.id)] == urls
+
+
+def test_the_table_lets_go_of_each_result_once_written_and_shows_it_from_the_file(
+        window, qtbot, site, tmp_path):
+    site.answers["3"] = (404, "gone")
+    urls = [site.url(f"/page/{n}") for n in range(40)]
+    fetch(qtbot, window, "\n".join(urls))
+    info = recorded(qtbot, window)
+    rows = window.model.stored_rows
+    assert rows is not None and rows.run_id == info.id
+    qtbot.waitUntil(lambda: rows.held == 0, timeout=10_000)  # nothing kept in memory
+    assert table_rows(window) == stored_rows(info.id)
+    assert window.model.cell_text(3, COL_TITLE) == "gone"
+    # A sort is the file's, and a retry's result is held until it too is written.
+    with qtbot.waitSignal(window.model.arranged, timeout=10_000):
+        window.model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    assert window.model.index_at(0) == 3
+    site.answers["3"] = (200, "back")
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window.retry([3])
+    qtbot.waitUntil(lambda: rows.held == 0 and recorded(qtbot, window).ok == 40,
+                    timeout=10_000)
+    assert window.model.result(3).title == "back"
+    with qtbot.waitSignal(window.model.arranged, timeout=10_000):
+        window.model.sort(COL_STATUS, Qt.SortOrder.DescendingOrder)
+    assert window.model.result(window.model.index_at(0)).status == 200
+    # The export reads the run from the file, as the table shows it.
+    path = tmp_path / "all.csv"
+    with qtbot.waitSignal(window.export_finished, timeout=30_000) as done:
+        window.export_csv(str(path))
+    assert done.args == [str(path), ""]
+    with path.open(newline="", encoding="utf-8") as stream:
+        exported = list(csv.DictReader(stream))
+    assert [row["url"] for row in exported] == urls and exported[3]["title"] == "back"
+
+
+def test_without_a_history_the_table_holds_every_result(make_window, qtbot, site):
+    window = make_window(keep_runs=False)
+    fetch(qtbot, window, "\n".join(site.url(f"/page/{n}") for n in range(5)))
+    assert window.model.stored_rows is None
+    assert [window.model.result(i).title for i in range(5)] == [f"page {n}" for n in range(5)]
 
 
 def test_a_retry_is_recorded_into_the_same_run(window, qtbot, site):
