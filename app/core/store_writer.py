@@ -40,11 +40,14 @@ from app.core.targets import TargetList
 if TYPE_CHECKING:
     from app.core.store import RunStore
 
-__all__ = ["FLUSH_SECONDS", "HEADERS_CAP", "PREVIEW_CAP", "RunWriter"]
+__all__ = ["FLUSH_SECONDS", "HEADERS_CAP", "PREVIEW_CAP", "WAKE_ROWS", "RunWriter"]
 
 # How often the writer thread commits what arrived: short flushes, each a few ms of work, kept
 # the window's lag p99 at 15-17 ms against 17-25 ms with 0.2 s (docs/benchmarks.md, finding 42).
 FLUSH_SECONDS = 0.05
+# ...or sooner, once this many results wait: what a kill -9 loses (and a resume fetches again)
+# is the results not committed yet, so at thousands a second it is bounded by rows, not time.
+WAKE_ROWS = 32
 # Results per transaction at most. The writer holds the GIL while it turns a chunk into rows
 # (~4 us a result): a small chunk, then a pause that lets the fetching loop (the GUI thread, in
 # the window) have it back, keeps the window's lag down; 10,000 at once held it ~40 ms.
@@ -146,8 +149,8 @@ class RunWriter:
         self.written = 0  # results committed so far
         self._store = store
         self._pending: list[Result] = []
-        # The whole hot path: bound once, so a result costs one C call.
-        self.add: Callable[[Result], None] = self._pending.append
+        self._wake = threading.Event()  # WAKE_ROWS results are waiting, or the run closed
+        self.add: Callable[[Result], None] = self._adder()
         self._inputs = None if inputs is None else _input_rows(run_id, inputs)
         self._inputs_written = -1  # the highest input index written so far
         self._on_error = on_error
@@ -172,6 +175,21 @@ class RunWriter:
         if self._ended is None:
             self._ended = how
         self._closing.set()
+        self._wake.set()
+
+    def _adder(self) -> Callable[[Result], None]:
+        """The hot path: a list append, and a wake-up for the writer once ``WAKE_ROWS``
+        results wait (~0.1 us a result)."""
+        pending = self._pending
+        append = pending.append
+        wake = self._wake
+
+        def add(result: Result) -> None:
+            append(result)
+            if len(pending) >= WAKE_ROWS and not wake.is_set():
+                wake.set()
+
+        return add
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything is written and the run's end recorded; False on timeout."""
@@ -210,9 +228,11 @@ class RunWriter:
             atexit.unregister(self._at_exit)
 
     def _loop(self, conn: sqlite3.Connection) -> None:
-        last_beat = time.monotonic()
+        last_beat = ahead_at = time.monotonic()
         while True:
-            closing = self._closing.wait(FLUSH_SECONDS)
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            closing = self._closing.is_set()
             started = time.monotonic()
             pending = self._pending
             count = len(pending)
@@ -227,7 +247,11 @@ class RunWriter:
                 if self._on_written is not None:
                     self._tell_written(chunk)
                 time.sleep(0)  # the GIL back to the loop between chunks
-            self._write_inputs(conn, -1, None if closing else started + INPUT_BUDGET)
+            if closing:
+                self._write_inputs(conn, -1, None)
+            elif started - ahead_at >= FLUSH_SECONDS:  # as often as flushes on a timer
+                self._write_inputs(conn, -1, started + INPUT_BUDGET)
+                ahead_at = started
             if closing:
                 if self._pending:
                     continue  # what arrived during this flush: one more round

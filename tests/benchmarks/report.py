@@ -190,13 +190,17 @@ def scale_table(title: str, runs: dict[int, dict[str, Any]], reference: int) -> 
         return [get(n, runs[n]) for n in sizes]
 
     completed = bool(top.get("completed"))
+    # The targets hold from a million URLs on (issue 12 asks them at 10,000,000); the export's
+    # is of a million rows.
     is_target = big >= TARGET_SCALE_URLS
     export_ok = (top.get("export_s") is not None and top["export_s"] <= TARGET_EXPORT_S
                  and not top.get("export_error"))
+    export_target = big == TARGET_SCALE_URLS
     rss = top.get("max_rss")
     rows = [
         Row("completed", cells(lambda n, r: "yes" if r.get("completed") else "NO"),
-            f"{TARGET_SCALE_URLS:,} URLs complete", verdict(completed) if is_target else "-"),
+            f"{max(big, TARGET_SCALE_URLS):,} URLs complete",
+            verdict(completed) if is_target else "-"),
         Row("stopped at", cells(lambda n, r: r.get("stopped_at", "") or "-")),
         Row("form load s", cells(lambda n, r: fmt(r.get("form_s"), ",.1f"))),
         Row("fetch time s", cells(lambda n, r: fmt(r.get("fetch_s"), ",.1f"))),
@@ -229,7 +233,8 @@ def scale_table(title: str, runs: dict[int, dict[str, Any]], reference: int) -> 
         Row("RSS after fetch MiB", cells(lambda n, r: fmt(_mib(r.get("rss_after_fetch")),
                                                              ",.0f"))),
         Row("CSV export s, all rows", cells(lambda n, r: fmt(r.get("export_s"), ",.1f")),
-            f"<= {TARGET_EXPORT_S:.0f} s", verdict(export_ok) if is_target else "-"),
+            f"<= {TARGET_EXPORT_S:.0f} s at {TARGET_SCALE_URLS:,}",
+            verdict(export_ok) if export_target else "-"),
         Row("errors", cells(lambda n, r: str(r.get("errors", "-")))),
     ]
     notes = ["time per URL: fetch time / URLs; a run that did not finish has no figure, and "
@@ -238,5 +243,8 @@ def scale_table(title: str, runs: dict[int, dict[str, Any]], reference: int) -> 
                 "compared with their mean: the machine's speed drifts over the minutes between."]
                if per_url_after else []),
              "peak RSS: the GUI process's maximum resident set (wait4), whatever stage it "
-             "reached."]
+             "reached.",
+             *([] if big >= 10 * TARGET_SCALE_URLS else [
+                 "issue 12 asks the same of 10,000,000 URLs: python -m tests.benchmarks --scale "
+                 "--urls 10000000 --timeout 3600 (about 40 minutes here)"])]
     return render(title, [f"{n:,} URLs" for n in sizes], rows, notes)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from app.core import store_writer
 from app.core.errors import Failure, Kind
 from app.core.export import write_csv
 from app.core.result import Details, Hop, Outcome, Response, Result, Timings
@@ -420,6 +421,46 @@ def test_a_location_the_kernel_refuses_gives_a_store_error(monkeypatch):
     monkeypatch.setenv("FETCHDECK_DATA_DIR", "/proc/fetchdeck-test")
     with pytest.raises(StoreError):
         RunStore.open()
+
+
+def test_the_writer_commits_as_soon_as_wake_rows_results_wait(store, monkeypatch):
+    """Fast runs lose at most ~WAKE_ROWS results to a kill, not a flush interval's worth:
+    with the interval made a minute long, only the count can start a commit."""
+    monkeypatch.setattr(store_writer, "FLUSH_SECONDS", 60.0)
+    committed: list[list[int]] = []
+    done = threading.Event()
+
+    def written(batch: list[Result]) -> None:
+        committed.append([r.index for r in batch])
+        done.set()
+
+    writer = store.start_run(source="pasted", settings=Settings(), on_written=written)
+    urls = [f"http://a.example/{i}" for i in range(store_writer.WAKE_ROWS)]
+    for index, url in enumerate(urls[:-1]):
+        writer.add(Result.of(index, index + 1, url, Outcome.OK))
+    assert not done.wait(0.3)  # one short of the count: nothing committed yet
+    writer.add(Result.of(len(urls) - 1, len(urls), urls[-1], Outcome.OK))
+    assert done.wait(10)
+    assert sorted(i for batch in committed for i in batch) == list(range(len(urls)))
+    assert writer.written == len(urls)
+    writer.close()
+    assert writer.join(10) and writer.error is None
+
+
+def test_a_listener_that_fails_is_reported_and_the_writing_goes_on(store, monkeypatch):
+    reported: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_value))
+
+    def broken(batch: list[Result]) -> None:
+        raise RuntimeError("a listener's own bug")
+
+    writer = store.start_run(source="pasted", settings=Settings(), on_written=broken)
+    for index in range(100):
+        writer.add(Result.of(index, index + 1, f"http://a.example/{index}", Outcome.OK))
+    writer.close()
+    assert writer.join(10) and writer.error is None and writer.written == 100
+    assert [str(e) for e in reported] == ["a listener's own bug"]
+    assert store.run(writer.run_id).ok == 100
 
 
 def test_a_full_disk_mid_run_stops_the_writer_without_raising(db):
