@@ -94,6 +94,10 @@ def kill_resume(count: int, concurrency: int, log: Callable[[str], None],
             # At a random moment, not just after a commit (that is when the count moved).
             time.sleep(random.uniform(0.0, 0.25))
             recorded_seen = _recorded(db)
+            if child.poll() is not None:
+                error = child.stderr.read().decode(errors="replace") if child.stderr else ""
+                raise RuntimeError(f"fetchdeck run ended (status {child.returncode}) before "
+                                   f"the kill, {recorded_seen:,} rows recorded:\n{error[-3000:]}")
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             killed_after = time.monotonic() - started
