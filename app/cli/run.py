@@ -45,7 +45,7 @@ from app.core.imported import ImportedList
 from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
-from app.core.sources import SourceError, parse_bytes
+from app.core.sources import SourceError, read_path
 from app.core.store import Ended, RunStore, StoreError
 from app.core.store_writer import RunWriter
 from app.core.tally import (
@@ -165,7 +165,7 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
             raise UsageError("give a file of URLs, - for standard input, or URLs "
                              "(fetchdeck run --help)")
         sources = ["-"]
-    targets = TargetList.empty()
+    targets: TargetList | None = None
     inputs: list[Path] = []
     for source in sources:
         if source == "-":
@@ -200,38 +200,42 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
         for notice in part.notices:
             print(f"fetchdeck: {name}: {notice}" if name else f"fetchdeck: {notice}",
                   file=sys.stderr)
-        _append(targets, part)
+        targets = _append(targets, part)
     if sheet is not None and not spreadsheets:
         raise UsageError(f"--sheet {sheet}: none of the sources is a spreadsheet")
     for url in sitemaps:
         part = _sitemap(url, settings or Settings(), quiet=quiet)
         for notice in part.notices:
             say(f"{url}: {notice}")
-        _append(targets, part)
-    return targets, inputs
+        targets = _append(targets, part)
+    return (TargetList.empty() if targets is None else targets), inputs
 
 
 def _read_file(path: Path, chosen: str | int | None, given: str | None) -> ImportedList:
     """A file's list; ``chosen`` picks a spreadsheet's sheet (a 0-based number, or the name
     ``given`` when no sheet has that number)."""
-    data = path.read_bytes()
     try:
-        return parse_bytes(data, path.name, sheet=chosen)
+        return read_path(path, sheet=chosen)  # a big plain list is read a chunk at a time
     except SourceError as by_number:
         if not isinstance(chosen, int) or given is None:
             raise
         try:
-            return parse_bytes(data, path.name, sheet=given)  # a sheet named "2024", say
+            return read_path(path, sheet=given)  # a sheet named "2024", say
         except SourceError:
             raise by_number from None
 
 
-def _append(targets: TargetList, part: TargetList) -> None:
+def _append(targets: TargetList | None, part: TargetList) -> TargetList:
+    """``part`` after ``targets``: the first source is taken as it is (its texts are not
+    copied: a list of ten million lines is ~460 MB)."""
+    if targets is None:
+        return part
     # Line numbers run on from one source to the next: each row's `line` is unique.
     offset = targets.lines[-1] if len(targets) else 0
     if offset:
         part.lines = type(part.lines)(part.lines.typecode, (n + offset for n in part.lines))
     targets.extend(part)
+    return targets
 
 
 def _sitemap(url: str, settings: Settings, *, quiet: bool) -> TargetList:

@@ -11,7 +11,7 @@ import zlib
 
 from app.core.imported import MIB, Decoded, SourceError, TooLarge, _lines_phrase
 
-__all__ = ["MAX_INFLATED_BYTES", "decode_bytes", "inflate"]
+__all__ = ["MAX_INFLATED_BYTES", "decode_bytes", "inflate", "refuse_nul", "utf8_start"]
 
 MAX_INFLATED_BYTES = 256 * MIB  # what a .gz file may inflate to before it is refused
 
@@ -87,6 +87,34 @@ def decode_bytes(data: bytes) -> Decoded:
             lines.append(line)
     return Decoded(text, "utf-8", (f"invalid UTF-8 on {_lines_phrase(lines)} (replaced with "
                                    "\ufffd)",))
+
+
+def utf8_start(head: bytes) -> int | None:
+    """Where the text starts (after a UTF-8 BOM) when bytes that begin with ``head`` are UTF-8
+    to :func:`decode_bytes` if they decode at all; None when it would choose another codec, or
+    refuse them from their start alone. ``head`` must hold the first ``_SNIFF`` bytes after
+    any BOM, or all the bytes; the rest must still pass :func:`refuse_nul`."""
+    for bom, codec, _label in _BOMS:
+        if head.startswith(bom):
+            if codec != "utf-8" or len(head) == len(bom):
+                return None
+            start = len(bom)
+            break
+    else:
+        start = 0
+        if _utf16_without_bom(head) is not None:
+            return None
+    try:
+        _refuse_binary(head[start:])
+    except SourceError:
+        return None
+    return start
+
+
+def refuse_nul(chunk: bytes) -> None:
+    """Refuse bytes after the head as :func:`decode_bytes` would: a NUL makes them binary."""
+    if b"\x00" in chunk:
+        raise SourceError(_BINARY)
 
 
 def _decode_wide(body: bytes, codec: str, notice: str) -> Decoded:

@@ -22,6 +22,7 @@ from app.core.result import Result
 from app.core.settings import Settings
 from app.core.store import Ended, RunInfo, RunStore, StoreError
 from app.core.targets import TargetList
+from app.core.textcolumn import TextColumn
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -110,12 +111,12 @@ def _plain_list(store: RunStore, run_id: int) -> TargetList | None:
     with _read_only(store, run_id) as conn:
         if conn is None or conn.execute(_CARRIES_MORE, (run_id,)).fetchone():
             return None
-        texts: list[str] = []
-        lines: array[int] = array("L")
+        texts = TextColumn()
+        lines: array[int] = array("I")
         cursor = conn.execute("SELECT text, line FROM inputs WHERE run_id = ? ORDER BY idx",
                               (run_id,))
         while chunk := cursor.fetchmany(_PLAIN_CHUNK):
-            texts += [row[0] for row in chunk]
+            texts.extend([row[0] for row in chunk])
             lines.extend([row[1] for row in chunk])
         return TargetList(texts, lines)
 

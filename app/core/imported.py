@@ -86,7 +86,7 @@ class ImportedList:
     the user must be told about how the input was read.
     """
 
-    texts: list[str]
+    texts: Sequence[str]  # a TextColumn as the readers build it; a list will do
     lines: array[int]  # 1-based line (text, sitemap) or row number (table: as a spreadsheet)
     kind: SourceKind = "text"
     encoding: str = ""  # the codec the text was decoded with; "" for spreadsheets

@@ -9,9 +9,9 @@ says why it cannot be fetched): the huge string is never sliced out, kept or par
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-__all__ = ["MAX_LINE_CHARS", "row_text", "split_lines", "too_long_message"]
+__all__ = ["MAX_LINE_CHARS", "row_text", "split_lines", "stream_blocks", "too_long_message"]
 
 MAX_LINE_CHARS = 65_536
 _BLOCK = 1 << 20  # split_lines splits this many characters at a time
@@ -75,6 +75,49 @@ def _blocks(text: str) -> Iterator[list[str]]:
                       for p in pieces]
         yield pieces
         pos = end
+
+
+def stream_blocks(pieces: Iterable[str]) -> Iterator[list[str]]:
+    """The lines of text that arrives in pieces (a file decoded a chunk at a time), a block at
+    a time, exactly as :func:`split_lines` gives them from the whole text: a line may be cut
+    anywhere, a CRLF too. Memory stays bounded: an over-long line is counted, never kept."""
+    carry = ""  # the start of the line not ended yet: at most MAX_LINE_CHARS + 1 characters
+    long = -1  # the length so far of an unended line found over the limit (then carry is "")
+    cr = False  # whether that long line's last character so far is a CR
+    for piece in pieces:
+        if long >= 0:
+            newline = piece.find("\n")
+            if newline < 0:
+                if piece:
+                    long += len(piece)
+                    cr = piece[-1] == "\r"
+                continue
+            ends_cr = piece[newline - 1] == "\r" if newline else cr
+            yield [f"{_TOO_LONG}{long + newline - ends_cr}"]  # without a CRLF's CR
+            long = -1
+            piece = piece[newline + 1:]
+        elif carry:
+            piece = carry + piece
+        cut = piece.rfind("\n")
+        if cut < 0:
+            carry = piece
+        else:
+            chunk, carry = piece[:cut + 1], piece[cut + 1:]
+            if "\r" in chunk:
+                chunk = chunk.replace("\r\n", "\n")  # the chunk ends after a "\n": no CRLF cut
+            lines = chunk.split("\n")
+            lines.pop()  # the "" after the chunk's last line break
+            if len(chunk) > MAX_LINE_CHARS and max(map(len, lines)) > MAX_LINE_CHARS:
+                lines = [p if len(p) <= MAX_LINE_CHARS else f"{_TOO_LONG}{len(p)}"
+                         for p in lines]
+            yield lines
+        # One more than the limit: a line of exactly the limit may still end with a CRLF's CR.
+        if len(carry) > MAX_LINE_CHARS + 1:
+            long, cr, carry = len(carry), carry[-1] == "\r", ""
+    if long >= 0:
+        yield [f"{_TOO_LONG}{long}"]  # no line break after it: a last CR is its own
+    elif carry:
+        yield [carry if len(carry) <= MAX_LINE_CHARS else f"{_TOO_LONG}{len(carry)}"]
 
 
 def _marker(text: str, start: int, stop: int) -> str:

@@ -36,6 +36,7 @@ from app.core.errors import (
 from app.core.imported import MIB, ImportedList, SourceError, TooLarge, _count, _lines_phrase
 from app.core.lines import _TOO_LONG, MAX_LINE_CHARS
 from app.core.settings import Settings
+from app.core.textcolumn import TextColumn
 
 __all__ = [
     "MAX_SITEMAP_URLS",
@@ -69,10 +70,10 @@ class SitemapDoc:
     ``<sitemapindex>``, each with the line of its ``<loc>``."""
 
     urls: list[str] = field(default_factory=list)
-    lines: array[int] = field(default_factory=lambda: array("L"))
+    lines: array[int] = field(default_factory=lambda: array("I"))
     lastmod: list[str] = field(default_factory=list)  # "" where a URL has none
     child_sitemaps: list[str] = field(default_factory=list)
-    child_lines: array[int] = field(default_factory=lambda: array("L"))
+    child_lines: array[int] = field(default_factory=lambda: array("I"))
     notices: tuple[str, ...] = ()
 
     @property
@@ -228,7 +229,7 @@ def parse_sitemap(data: bytes, *, encoding: str | None = None,
                        "pages; only the pages are read")
     return SitemapDoc(doc.urls, doc.lines, doc.lastmod,
                       [] if doc.urls else doc.child_sitemaps,
-                      array("L") if doc.urls else doc.child_lines, tuple(notices))
+                      array("I") if doc.urls else doc.child_lines, tuple(notices))
 
 
 def _refuse_dtd(*_args: object) -> None:
@@ -246,7 +247,7 @@ def sitemap_list(doc: SitemapDoc, source: str = "") -> ImportedList:
     """The rows of one sitemap file. An index becomes the list of its sitemaps
     (``kind="sitemap_index"``): :func:`expand_sitemap` reads the pages they list."""
     if doc.is_index:
-        return ImportedList(doc.child_sitemaps, doc.child_lines, "sitemap_index",
+        return ImportedList(TextColumn(doc.child_sitemaps), doc.child_lines, "sitemap_index",
                             notices=(*doc.notices, f"a sitemap index of "
                                      f"{_count(len(doc.child_sitemaps), 'sitemap')}: expand "
                                      "it to fetch the pages they list"))
@@ -260,8 +261,8 @@ def sitemap_list(doc: SitemapDoc, source: str = "") -> ImportedList:
         extra = [(source, lastmod) if source else (lastmod,) for lastmod in doc.lastmod] \
             if "lastmod" in columns else [(source,)] * len(doc.urls)
     notices = doc.notices if doc.urls else (*doc.notices, "no URLs: the sitemap is empty")
-    return ImportedList(doc.urls, doc.lines, "sitemap", columns=columns, extra=extra,
-                        notices=notices)
+    return ImportedList(TextColumn(doc.urls), doc.lines, "sitemap", columns=columns,
+                        extra=extra, notices=notices)
 
 
 # --- expanding an index -----------------------------------------------------------------------
@@ -411,8 +412,8 @@ async def _read_one(piece: _Piece, job: _Expansion, depth: int) -> None:
 
 def _assemble(root: SitemapDoc, name: str, pieces: list[_Piece],
               job: _Expansion) -> ImportedList:
-    texts: list[str] = []
-    lines: array[int] = array("L")
+    texts = TextColumn()
+    lines: array[int] = array("I")
     extra: list[tuple[str, ...]] = []
     failures: dict[int, Failure] = {}
     counts = {"read": 0, "failed": 0}

@@ -10,15 +10,28 @@ with a :class:`SourceError`, and a table whose URL column cannot be found raises
 
 from __future__ import annotations
 
+import codecs
 import io
+import os
+import stat
 import zipfile
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from app.core.checks import request_keys
-from app.core.decoding import MAX_INFLATED_BYTES, _head, decode_bytes, inflate
+from app.core.decoding import (
+    _SNIFF,
+    MAX_INFLATED_BYTES,
+    _head,
+    decode_bytes,
+    inflate,
+    refuse_nul,
+    utf8_start,
+)
 from app.core.imported import (
+    MIB,
     ColumnChoice,
     ColumnNotFound,
     Decoded,
@@ -38,9 +51,12 @@ from app.core.lines import (
     _from_markup,
     row_text,
     split_lines,
+    stream_blocks,
     too_long_message,
 )
+from app.core.repeats import later_copies
 from app.core.tables import _csv_table, _sheet_table, _sniff_delimiter, _table_list
+from app.core.textcolumn import TextColumn
 
 __all__ = [
     "MAX_LINE_CHARS",
@@ -58,6 +74,7 @@ __all__ = [
     "parse_bytes",
     "parse_text",
     "preview_table",
+    "read_path",
     "read_source",
     "row_text",
     "split_lines",
@@ -69,11 +86,18 @@ __all__ = [
 
 
 def _text_list(decoded: Decoded) -> ImportedList:
-    texts: list[str] = []
-    lines: array[int] = array("L")
-    add_text, add_line = texts.append, lines.append
+    return _plain_list(_blocks(decoded.text), decoded.encoding, decoded.notices)
+
+
+def _plain_list(blocks: Iterable[list[str]], encoding: str,
+                notices: tuple[str, ...]) -> ImportedList:
+    texts = TextColumn()
+    lines: array[int] = array("I")
+    add_line = lines.append
     number = 0
-    for block in _blocks(decoded.text):
+    for block in blocks:
+        kept: list[str] = []
+        add_text = kept.append
         for raw in block:
             number += 1
             text = raw.strip()
@@ -84,27 +108,90 @@ def _text_list(decoded: Decoded) -> ImportedList:
                 text = row
             add_text(text)
             add_line(number)
-    notices = decoded.notices
+        texts.extend(kept)
     if not texts:
         notices += ("no URLs: the text holds only blank lines and comments",)
-    return ImportedList(texts, lines, "text", decoded.encoding, notices=notices)
+    return ImportedList(texts, lines, "text", encoding, notices=notices)
 
 
 # --- choosing the reader ----------------------------------------------------------------------
 
 
+STREAM_FROM = 16 * MIB  # a plain-text file this big is read a chunk at a time
+CHUNK = MIB
+# Enough bytes for the first _SNIFF characters, which table detection reads, and a BOM.
+_HEAD = 4 * _SNIFF + 4
+
+
 def read_source(path: str | Path, *, url_column: ColumnChoice = None,
-                columns: TableColumns | None = None,
-                sheet: str | int | None = None) -> ImportedList:
-    """Read a list from a file; the format is chosen by content, then by extension."""
+                columns: TableColumns | None = None, sheet: str | int | None = None,
+                chunk_size: int = CHUNK, stream_from: int = STREAM_FROM) -> ImportedList:
+    """Read a list from a file; the format is chosen by content, then by extension. A file
+    that cannot be read raises SourceError too, saying why."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return read_path(path, url_column=url_column, columns=columns, sheet=sheet,
+                         chunk_size=chunk_size, stream_from=stream_from)
     except IsADirectoryError:
         raise SourceError(f"{path.name} is a folder, not a file") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+
+
+def read_path(path: Path, *, url_column: ColumnChoice = None,
+              columns: TableColumns | None = None, sheet: str | int | None = None,
+              chunk_size: int = CHUNK, stream_from: int = STREAM_FROM) -> ImportedList:
+    """:func:`read_source`, raising OSError as it comes. A plain UTF-8 list of
+    ``stream_from`` bytes or more is decoded and split ``chunk_size`` bytes at a time, never
+    held whole: the same rows, notices and refusals as :func:`parse_bytes` gives."""
+    with path.open("rb") as file:
+        status = os.fstat(file.fileno())
+        if (stat.S_ISREG(status.st_mode) and status.st_size >= stream_from
+                and url_column is None and columns is None):
+            imported = _read_plain(file, path.name.lower(), chunk_size)
+            if imported is not None:
+                return imported
+            file.seek(0)
+        data = file.read()
     return parse_bytes(data, path.name, url_column=url_column, columns=columns, sheet=sheet)
+
+
+def _read_plain(file: BinaryIO, name: str, chunk_size: int) -> ImportedList | None:
+    """A plain-text list read a chunk at a time, or None when :func:`parse_bytes` would read
+    the file as anything else (another codec, a table, markup) or the bytes are not all UTF-8
+    (its notices name the lines): the caller then reads it whole. Its kind is told from the
+    head, as parse_bytes tells it from the same bytes."""
+    head = file.read(_HEAD)
+    if (not head or head.startswith((b"\x1f\x8b", b"PK\x03\x04", _XLS))
+            or _starts_like_xml(_head(head))):
+        return None
+    start = utf8_start(head)
+    if start is None:
+        return None
+    whole = len(head) < _HEAD
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head[start:], final=whole)
+    except UnicodeDecodeError:
+        return None
+    if (_starts_like_xml(text[:512]) or _starts_like_html(text[:512])
+            or _sniff_delimiter(text, name) is not None):
+        return None
+    try:
+        return _plain_list(stream_blocks(_decoded(file, head, start, chunk_size)), "utf-8", ())
+    except UnicodeDecodeError:
+        return None
+
+
+def _decoded(file: BinaryIO, head: bytes, start: int, chunk_size: int) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for at in range(start, len(head), chunk_size):
+        chunk = head[at:at + chunk_size]
+        refuse_nul(chunk)
+        yield decoder.decode(chunk)
+    while chunk := file.read(chunk_size):
+        refuse_nul(chunk)
+        yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
 
 
 def parse_bytes(data: bytes, name_hint: str = "", *, url_column: ColumnChoice = None,
@@ -165,8 +252,11 @@ def _from_decoded(decoded: Decoded, name: str, url_column: ColumnChoice,
     return _table_list(_csv_table(text, delimiter, decoded), url_column, columns)
 
 
+_XLS = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _spreadsheet_kind(data: bytes, name: str) -> SourceKind | None:
-    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+    if data.startswith(_XLS):
         return "xls"
     if not data.startswith(b"PK\x03\x04"):
         return None
@@ -200,8 +290,8 @@ def _starts_like_html(head: str) -> bool:
 def _html_links(decoded: Decoded) -> ImportedList:
     """An HTML page or a browser's bookmarks file: the link on each line that holds one. Its
     other lines are markup, not URLs, so they make no rows, and a notice says so."""
-    texts: list[str] = []
-    lines: array[int] = array("L")
+    texts = TextColumn()
+    lines: array[int] = array("I")
     for number, line in split_lines(decoded.text):
         if "href" in line.lower():
             link = _from_markup(line.strip()) if not line.startswith(_TOO_LONG) else line
@@ -230,14 +320,8 @@ def find_duplicates(texts: Iterable[str]) -> array[int]:
     request: host case, a default port, an empty path and the fragment do not count. Rows that
     are not absolute URLs are never duplicates.
     """
-    first: dict[str, int] = {}
-    seen = first.setdefault
-    result: array[int] = array("l")
-    append = result.append
-    for index, key in enumerate(request_keys(texts)):
-        if key is None:
-            append(-1)
-        else:
-            earlier = seen(key, index)
-            append(-1 if earlier == index else earlier)
+    rows: Sequence[str] = texts if isinstance(texts, Sequence) else list(texts)
+    result: array[int] = array("l", [-1]) * len(rows)
+    for index, first in later_copies(lambda: request_keys(rows), len(rows)).items():
+        result[index] = first
     return result

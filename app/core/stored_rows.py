@@ -17,6 +17,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, overload
 
@@ -320,7 +321,7 @@ class StoredRows(Sequence[Result | None]):
                     candidates = bytearray(self._size)
                     for (index,) in conn.execute(f"SELECT idx FROM results WHERE {base}", params):
                         candidates[index] = 1
-                    for index, url in enumerate(urls[:self._size]):
+                    for index, url in enumerate(islice(urls, self._size)):  # no copy
                         if candidates[index] and not found[index] and needle in url.lower():
                             found[index] = 1
             else:

@@ -26,6 +26,7 @@ from app.core.imported import (
     _lines_phrase,
 )
 from app.core.lines import _LOOK_CLOSER, _TOO_LONG, MAX_LINE_CHARS, row_text
+from app.core.textcolumn import TextColumn
 
 __all__ = ["PREVIEW_ROWS"]
 
@@ -329,8 +330,9 @@ def _table_list(table: _Table, url_column: ColumnChoice,
         raise ColumnNotFound(layout.notices[-1], preview)
     url, want, status_at = columns.url, columns.expected, columns.expected_status
     keep = [i for i in range(width) if i not in (url, want, status_at)]
-    texts: list[str] = []
-    lines: array[int] = array("L")
+    texts = TextColumn()
+    lines: array[int] = array("I")
+    kept_texts: list[str] = []  # added to texts a batch at a time
     extra: list[tuple[str, ...]] = []
     expected: list[str | None] = []
     statuses: list[int | None] = []
@@ -357,7 +359,10 @@ def _table_list(table: _Table, url_column: ColumnChoice,
             text = row_text(cell) or cell
         else:
             text = cell
-        texts.append(text)
+        kept_texts.append(text)
+        if len(kept_texts) == 4096:
+            texts.extend(kept_texts)
+            kept_texts.clear()
         lines.append(number)
         if want is not None:
             expected.append(cells[want].strip() or None)
@@ -375,8 +380,14 @@ def _table_list(table: _Table, url_column: ColumnChoice,
         if len(cells) > width:
             widest = max(widest, len(cells))
             values += tuple(cells[width:])
-        extra.append(values)
+        if values:  # a list of only the URL column keeps no list of empty rows
+            if len(extra) < len(lines) - 1:
+                extra += [()] * (len(lines) - 1 - len(extra))
+            extra.append(values)
+    texts.extend(kept_texts)
     names = [layout.names[i] for i in keep]
+    if (keep or widest > width) and len(extra) < len(lines):
+        extra += [()] * (len(lines) - len(extra))
     if widest > width:
         names += [f"column {i + 1}" for i in range(width, widest)]
         extra = [row + ("",) * (len(names) - len(row)) for row in extra]

@@ -12,13 +12,16 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
 from yarl import URL
 
 from app.core.errors import BAD_HOST_LABELS, Failure, Kind
+from app.core.lines import _TOO_LONG
 from app.core.redact import mask_url
+from app.core.repeats import later_copies
 from app.core.sources import (
     MAX_LINE_CHARS,
     ImportedList,
@@ -30,6 +33,7 @@ from app.core.sources import (
     too_long_message,
 )
 from app.core.sources import parse_text as parse_source_text
+from app.core.textcolumn import TextColumn
 
 MAX_URL_LENGTH = 8192
 # A line longer than this is rejected as it is read, without any parse (app.core.sources
@@ -180,22 +184,23 @@ class TargetList:
     """The rows of a URL list: each row's text and line number, and what the list says of them.
 
     Iterating yields :class:`Target` objects made on the fly, so a million-line list costs its
-    strings and four bytes a line. Treat it as immutable: the results model shares its lists.
-    ``failures`` holds rows that must not be fetched, with why (a line over the length limit,
-    a sitemap that could not be read). An imported table adds, per row, the expected answer
-    (``expected``, ``expected_status``) and its other columns (``columns``/``extra``).
+    texts' UTF-8 bytes (a :class:`TextColumn`) and ~9 bytes a line. Treat it as immutable: the
+    results model shares its texts. ``failures`` holds rows that must not be fetched, with why
+    (a line over the length limit, a sitemap that could not be read). An imported table adds,
+    per row, the expected answer (``expected``, ``expected_status``) and its other columns
+    (``columns``/``extra``).
     """
 
     __slots__ = ("texts", "lines", "failures", "expected", "expected_status", "columns",
                  "extra", "notices", "_copies")
 
-    def __init__(self, texts: list[str], lines: array[int],
+    def __init__(self, texts: Iterable[str], lines: array[int],
                  failures: dict[int, Failure] | None = None, *,
                  expected: list[str | None] | None = None,
                  expected_status: list[int | None] | None = None,
                  columns: tuple[str, ...] = (), extra: list[tuple[str, ...]] | None = None,
                  notices: tuple[str, ...] = ()) -> None:
-        self.texts = texts
+        self.texts = texts if isinstance(texts, TextColumn) else TextColumn(texts)
         self.lines = lines
         self.failures = failures or {}
         self.expected = expected
@@ -207,20 +212,24 @@ class TargetList:
 
     @classmethod
     def empty(cls) -> TargetList:
-        return cls([], array("L"))
+        return cls(TextColumn(), array("I"))
 
     @classmethod
     def from_imported(cls, imported: ImportedList) -> TargetList:
         """The rows of an imported list; over-long lines become failures of their own."""
         texts = imported.texts
+        if not isinstance(texts, TextColumn):
+            texts = TextColumn(texts)
         failures = dict(imported.failures)
-        if any(text.startswith("\x00") for text in texts):
-            texts = list(texts)
-            for index, text in enumerate(texts):
-                message = too_long_message(text)
-                if message is not None:
-                    failures[index] = Failure.plain(Kind.INVALID_URL, message)
-                    texts[index] = f"(a line of {text.rpartition(':')[2]} characters)"
+        shown: dict[int, str] = {}
+        for index in texts.starting_with(_TOO_LONG):  # found in the bytes: no text decoded
+            text = texts[index]
+            message = too_long_message(text)
+            if message is not None:
+                failures[index] = Failure.plain(Kind.INVALID_URL, message)
+                shown[index] = f"(a line of {text.rpartition(':')[2]} characters)"
+        if shown:
+            texts = texts.replaced(shown)  # a copy: the imported list keeps what it read
         return cls(texts, imported.lines, failures, expected=imported.expected,
                    expected_status=imported.expected_status, columns=imported.columns,
                    extra=imported.extra, notices=imported.notices)
@@ -234,8 +243,8 @@ class TargetList:
         try:
             return cls.from_imported(parse_source_text(text))
         except SourceError as exc:
-            texts: list[str] = []
-            lines: array[int] = array("L")
+            texts = TextColumn()
+            lines: array[int] = array("I")
             for number, raw in split_lines(text):
                 row = row_text(raw)
                 if row is not None:
@@ -248,22 +257,27 @@ class TargetList:
     def from_lines(cls, raw_lines: Iterable[str], first_line: int = 1) -> TargetList:
         """Rows of lines already split (a file read line by line): blank and ``#`` lines are
         skipped, a line over the length limit is kept as a failed row without its text."""
-        texts: list[str] = []
-        lines: array[int] = array("L")
+        texts = TextColumn()
+        lines: array[int] = array("I")
         failures: dict[int, Failure] = {}
-        for number, raw in enumerate(raw_lines, start=first_line):
-            if len(raw) > MAX_LINE_LENGTH:
-                failures[len(texts)] = Failure.plain(
-                    Kind.INVALID_URL, f"the line is {len(raw.rstrip(chr(10)).rstrip(chr(13))):,}"
-                    f" characters long; the limit is {MAX_LINE_LENGTH:,}")
-                texts.append(f"(a line of {len(raw):,} characters)")
+        numbered = enumerate(raw_lines, start=first_line)
+        while batch := list(islice(numbered, 4096)):
+            kept: list[str] = []
+            for number, raw in batch:
+                if len(raw) > MAX_LINE_LENGTH:
+                    failures[len(texts) + len(kept)] = Failure.plain(
+                        Kind.INVALID_URL, f"the line is "
+                        f"{len(raw.rstrip(chr(10)).rstrip(chr(13))):,} characters long; the "
+                        f"limit is {MAX_LINE_LENGTH:,}")
+                    kept.append(f"(a line of {len(raw):,} characters)")
+                    lines.append(number)
+                    continue
+                text = raw.strip().lstrip("\ufeff").strip()
+                if not text or text.startswith("#"):
+                    continue
+                kept.append(text)
                 lines.append(number)
-                continue
-            text = raw.strip().lstrip("\ufeff").strip()
-            if not text or text.startswith("#"):
-                continue
-            texts.append(text)
-            lines.append(number)
+            texts.extend(kept)
         return cls(texts, lines, failures)
 
     def extend(self, other: TargetList) -> None:
@@ -280,7 +294,10 @@ class TargetList:
             if ours is not None or theirs_ is not None:
                 setattr(self, name, (ours or [None] * offset) + (theirs_ or [None] * size))
         self.texts.extend(other.texts)
-        self.lines.extend(other.lines)
+        if other.lines.typecode == self.lines.typecode:
+            self.lines.extend(other.lines)
+        else:  # an array takes only its own kind whole; numbers one by one are fine
+            self.lines.extend(iter(other.lines))
         self.failures.update({offset + i: f for i, f in other.failures.items()})
         self.notices += other.notices
         self._copies = None
@@ -310,14 +327,14 @@ class TargetList:
 
     def copies(self) -> tuple[dict[int, list[int]], dict[int, int]]:
         """Rows whose text repeats an earlier row's: (first -> its later copies, later copy ->
-        its first). Made once, when a run first asks (a dict pass: ~0.2 s a million rows)."""
+        its first). A failed row is never a later copy. Made once, when a run first asks: one
+        dict pass up to two million rows (~0.2 s a million), beyond that two passes over the
+        texts' bytes that keep only the repeats (see :mod:`app.core.repeats`)."""
         if self._copies is None:
-            first: dict[str, int] = {}
-            later: dict[int, int] = {}
-            for index, text in enumerate(self.texts):
-                seen = first.setdefault(text, index)
-                if seen != index and index not in self.failures:
-                    later[index] = seen
+            texts, failures = self.texts, self.failures
+            later = later_copies(texts.encoded, len(texts))
+            if failures:
+                later = {i: f for i, f in later.items() if i not in failures}
             by_first: dict[int, list[int]] = {}
             for index, seen in later.items():
                 by_first.setdefault(seen, []).append(index)

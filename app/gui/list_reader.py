@@ -14,11 +14,12 @@ from app.core.sources import (
     SourceError,
     decode_bytes,
     inflate,
-    parse_bytes,
+    read_path,
     row_text,
     split_lines,
 )
 from app.core.targets import Summary, TargetList, summarize
+from app.core.textcolumn import TextColumn
 
 __all__ = ["BIG_LIST", "SHOWN_REJECTS", "Read", "line_by_line", "prepared",
            "prepared_targets", "read_file", "read_files"]
@@ -41,8 +42,8 @@ class Read(NamedTuple):
 
 def line_by_line(text: str) -> ImportedList:
     """Text read one URL a line (half-typed XML, say), the way pasted text falls back."""
-    texts: list[str] = []
-    lines: array[int] = array("L")
+    texts = TextColumn()
+    lines: array[int] = array("I")
     for number, raw in split_lines(text):
         row = row_text(raw)
         if row is not None:
@@ -55,14 +56,16 @@ def read_file(path: Path, columns: TableColumns | None = None) -> Read:
     """A file for the form: a short plain list as text for the editor; a sitemap index with
     its bytes, to expand; anything else (a long list, a table, a sitemap) as rows kept apart,
     with their summary."""
-    data = path.read_bytes()
-    imported = parse_bytes(data, path.name, columns=columns)
+    # A big plain list is read a chunk at a time, never whole: the few kinds of file that
+    # need the bytes again (a short list for the editor, an index to expand) read them again.
+    imported = read_path(path, columns=columns)
     if imported.kind == "text" and len(imported) < BIG_LIST:
+        data = path.read_bytes()
         if data.startswith(b"\x1f\x8b"):  # urls.txt.gz: the editor gets what it holds
             data = inflate(data)
         return Read(imported, text=decode_bytes(data).text)
     if imported.kind == "sitemap_index":
-        return Read(imported, data=data)
+        return Read(imported, data=path.read_bytes())
     return prepared(imported)
 
 
@@ -84,7 +87,7 @@ def read_files(paths: list[Path]) -> tuple[list[tuple[Path, Read]], list[str]]:
     problems: list[str] = []
     for path in paths:
         try:
-            imported = parse_bytes(path.read_bytes(), path.name)
+            imported = read_path(path)
         except ColumnNotFound as exc:
             problems.append(f"{path.name}: {exc}; import it on its own to choose it")
             continue
