@@ -23,7 +23,7 @@ _TOO_LONG = "\x00too long:"
 
 def too_long_message(text: str) -> str | None:
     """Why a row cannot be fetched when it stands for an over-long line, else None."""
-    if not text.startswith(_TOO_LONG):
+    if not text.startswith(_TOO_LONG) or not text[len(_TOO_LONG):].isdigit():
         return None
     length = int(text[len(_TOO_LONG):])
     return f"the line is {length:,} characters long; the limit is {MAX_LINE_CHARS:,}"

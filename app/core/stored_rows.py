@@ -32,6 +32,9 @@ __all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "LiveRows", "Store
 PAGE_ROWS = 64
 PAGES = 1024  # pages kept (~64k rows): screenfuls, and where the user jumped lately
 SCAN_ROWS = 5_000  # rows per query when the whole run is read
+# Evictions whose pages are remembered (a page read that began before one is not kept): a read
+# takes milliseconds, this many evictions seconds (~20 a second in a run).
+_MARKS_KEPT = 256
 
 # What a sort can order by: the SQL for each key, over the results table.
 NUMERIC_KEYS: Mapping[str, str] = {
@@ -150,8 +153,8 @@ class StoredRows(Sequence[Result | None]):
             for number in touched:
                 pages.pop(number, None)
                 evicted_at[number] = serial
-            if len(evicted_at) > 4 * PAGES:  # reads last milliseconds: old marks are moot
-                for number in [n for n, at in evicted_at.items() if at < serial - 1_000]:
+            if serial % _MARKS_KEPT == 0:  # a read lasts milliseconds: old marks are moot
+                for number in [n for n, at in evicted_at.items() if at < serial - _MARKS_KEPT]:
                     del evicted_at[number]
             self._complete = None
 

@@ -239,7 +239,11 @@ class TargetList:
         """Pasted or typed text: one row per line (LF or CRLF) that is not blank or a
         comment; a pasted table (tab-separated, as spreadsheets copy) is read as a table.
         Never raises: text that looks like a table or a sitemap but is not one (half-typed
-        XML) is read line by line, and its notice says why."""
+        XML) is read line by line, and its notice says why. Text that spells the marker of
+        an over-long line (a NUL, which no decoded file holds, then "too long:") has its NULs
+        shown as U+FFFD: a pasted line never passes for one."""
+        if _TOO_LONG in text:
+            text = text.replace("\x00", "\ufffd")
         try:
             return cls.from_imported(parse_source_text(text))
         except SourceError as exc:

@@ -7,7 +7,7 @@ import pytest
 
 from app.core.errors import Kind
 from app.core.redact import mask_url as mask_password
-from app.core.targets import parse_text, read_list, summarize
+from app.core.targets import TargetList, parse_text, read_list, summarize
 
 
 def test_blank_and_comment_lines_are_skipped_and_the_rest_keep_their_line_numbers():
@@ -194,3 +194,15 @@ def test_a_punycode_host_always_takes_the_checked_path(line):
 def test_hosts_whose_parts_fit_are_fetched(line):
     (target,) = parse_text(line)
     assert target.failure is None and target.url is not None
+
+
+def test_pasted_text_cannot_forge_the_over_long_line_marker():
+    """Found by the fuzz test: a pasted NUL (no decoded file holds one) spelled the marker
+    that stands for an over-long line, and reading it raised."""
+    targets = TargetList.from_text("\x00too long:\n\x00too long:123\nhttp://a.example/")
+    rows = list(targets)
+    assert [t.text for t in rows] == ["\ufffdtoo long:", "\ufffdtoo long:123",
+                                      "http://a.example/"]
+    assert all(t.failure is not None and "characters long" not in t.failure.message
+               for t in rows[:2])
+    assert rows[2].failure is None

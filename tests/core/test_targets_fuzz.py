@@ -46,6 +46,8 @@ mixed_lists = st.lists(
 
 def expected_rows(text: str) -> list[tuple[int, str]]:
     """(line number, text) of every line that must become a row, worked out from scratch."""
+    if "\x00too long:" in text:  # spells the over-long-line marker: its NULs are shown as U+FFFD
+        text = text.replace("\x00", "\ufffd")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
