@@ -45,7 +45,7 @@ from app.core.imported import ImportedList
 from app.core.options import add_setting_arguments, overrides_from_args
 from app.core.output import OutputError, open_output
 from app.core.settings import Settings, SettingsError
-from app.core.sources import SourceError, read_path
+from app.core.sources import SourceError, read_path, read_stream
 from app.core.store import Ended, RunStore, StoreError
 from app.core.store_writer import RunWriter
 from app.core.tally import (
@@ -169,9 +169,10 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
     inputs: list[Path] = []
     for source in sources:
         if source == "-":
-            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
             try:
-                part = list_from_bytes(data, "-") if data.strip() else TargetList.empty()
+                part = _read_stdin(stdin)
+            except OSError as exc:
+                raise UsageError(f"cannot read standard input: {exc.strerror or exc}") from None
             except SourceError as exc:
                 raise UsageError(f"standard input: {exc}") from None
             name = "standard input"
@@ -209,6 +210,19 @@ def read_sources(sources: Sequence[str], stdin: TextIO, *, sitemaps: Sequence[st
             say(f"{url}: {notice}")
         targets = _append(targets, part)
     return (TargetList.empty() if targets is None else targets), inputs
+
+
+def _read_stdin(stdin: TextIO) -> TargetList:
+    """Standard input's list (nothing at all: no rows). A big plain list, piped or
+    redirected, is read a chunk at a time, as a file is (a pipe through a temporary file)."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:  # a text stream handed in (embedding, tests): read whole
+        data = stdin.read().encode()
+        return list_from_bytes(data, "-") if data.strip() else TargetList.empty()
+    peek = getattr(buffer, "peek", None)
+    if peek is not None and not peek(1):
+        return TargetList.empty()
+    return TargetList.from_imported(read_stream(buffer, "-"))
 
 
 def _read_file(path: Path, chosen: str | int | None, given: str | None) -> ImportedList:

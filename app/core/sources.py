@@ -13,7 +13,9 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import shutil
 import stat
+import tempfile
 import zipfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -75,6 +77,7 @@ __all__ = [
     "parse_text",
     "preview_table",
     "read_path",
+    "read_stream",
     "read_source",
     "row_text",
     "split_lines",
@@ -145,15 +148,55 @@ def read_path(path: Path, *, url_column: ColumnChoice = None,
     ``stream_from`` bytes or more is decoded and split ``chunk_size`` bytes at a time, never
     held whole: the same rows, notices and refusals as :func:`parse_bytes` gives."""
     with path.open("rb") as file:
+        return read_stream(file, path.name, url_column=url_column, columns=columns,
+                           sheet=sheet, chunk_size=chunk_size, stream_from=stream_from)
+
+
+def read_stream(file: BinaryIO, name: str, *, url_column: ColumnChoice = None,
+                columns: TableColumns | None = None, sheet: str | int | None = None,
+                chunk_size: int = CHUNK, stream_from: int = STREAM_FROM) -> ImportedList:
+    """:func:`read_path` of an open binary file (``name`` breaks ties, as a file's name
+    does). A regular file is read from where it stands; a pipe or a terminal of
+    ``stream_from`` bytes or more is copied to a temporary file first, so that a big plain
+    list is never held whole either. Raises OSError as it comes."""
+    if url_column is not None or columns is not None:
+        return parse_bytes(file.read(), name, url_column=url_column, columns=columns,
+                           sheet=sheet)
+    try:
         status = os.fstat(file.fileno())
-        if (stat.S_ISREG(status.st_mode) and status.st_size >= stream_from
-                and url_column is None and columns is None):
-            imported = _read_plain(file, path.name.lower(), chunk_size)
-            if imported is not None:
-                return imported
-            file.seek(0)
-        data = file.read()
-    return parse_bytes(data, path.name, url_column=url_column, columns=columns, sheet=sheet)
+        regular = stat.S_ISREG(status.st_mode)
+        start = file.tell() if regular else 0
+    except (OSError, ValueError, io.UnsupportedOperation):
+        regular, status, start = False, None, 0
+    if regular:
+        assert status is not None
+        if status.st_size - start < stream_from:
+            return parse_bytes(file.read(), name, sheet=sheet)
+        imported = _read_plain(file, name.lower(), chunk_size)
+        if imported is not None:
+            return imported
+        file.seek(start)
+        return parse_bytes(file.read(), name, sheet=sheet)
+    head = _read_up_to(file, stream_from)
+    if len(head) < stream_from:  # the whole stream: small
+        return parse_bytes(head, name, sheet=sheet)
+    with tempfile.TemporaryFile(prefix="fetchdeck-list-") as spool:
+        spool.write(head)
+        del head
+        shutil.copyfileobj(file, spool, chunk_size)
+        spool.seek(0)
+        return read_stream(spool, name, sheet=sheet, chunk_size=chunk_size,
+                           stream_from=stream_from)
+
+
+def _read_up_to(file: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the stream (a pipe gives what it has)."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0 and (part := file.read(min(left, CHUNK))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _read_plain(file: BinaryIO, name: str, chunk_size: int) -> ImportedList | None:

@@ -5,12 +5,14 @@ line, a CRLF or a multi-byte character across two chunks), for every kind of tri
 from __future__ import annotations
 
 import codecs
+import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from app.core.lines import MAX_LINE_CHARS
-from app.core.sources import SourceError, read_path, read_source
+from app.core.sources import SourceError, parse_bytes, read_path, read_source, read_stream
 from app.core.targets import TargetList
 
 LONG = "https://long.example/" + "x" * MAX_LINE_CHARS  # one over the limit, and more
@@ -136,3 +138,51 @@ def test_a_folder_and_a_missing_file_are_named(tmp_path):
         read_source(tmp_path / "nothing.txt", stream_from=0)
     with pytest.raises(FileNotFoundError):
         read_path(tmp_path / "nothing.txt", stream_from=0)
+
+
+def read_piped(data: bytes, **options: int) -> object:
+    """What :func:`read_stream` gives for ``data`` coming through a real pipe (a writer
+    thread at the other end, as `cat urls.txt | fetchdeck run -`), or the error."""
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            for at in range(0, len(data), 4096):
+                pipe.write(data[at:at + 4096])
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        with os.fdopen(read_end, "rb") as stream:
+            imported = read_stream(stream, "-", **options)
+    except SourceError as exc:
+        return ("error", type(exc), str(exc))
+    finally:
+        writer.join(10)
+    return (list(imported.texts), list(imported.lines), imported.kind, imported.encoding,
+            imported.notices, dict(imported.failures))
+
+
+@pytest.mark.parametrize("name", ["crlf", "over-long lines", "latin-1 fallback", "multibyte",
+                                  "broken utf-8 late", "nul after the head", "tab table",
+                                  "xml", "empty", "blank only"])
+@pytest.mark.parametrize("stream_from", [0, 64, 1 << 62], ids=["spooled", "spooled-64", "whole"])
+def test_a_piped_list_reads_as_the_same_bytes_read_whole(name, stream_from):
+    data = TRICKY[name]
+    whole = read_piped(data, stream_from=1 << 62)
+    assert read_piped(data, stream_from=stream_from, chunk_size=7) == whole
+    try:
+        imported = parse_bytes(data, "-")
+    except SourceError as exc:
+        assert whole == ("error", type(exc), str(exc))
+    else:
+        assert whole[:2] == (list(imported.texts), list(imported.lines))  # type: ignore[index]
+
+
+def test_a_redirected_file_is_read_from_where_it_stands(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"https://skipped.example/\n" + TRICKY["lf"] * 100)
+    with path.open("rb") as stream:
+        stream.readline()  # something before us read a line of it
+        imported = read_stream(stream, "-", stream_from=0, chunk_size=5)
+    assert list(imported.texts) == ["https://a.example/", "https://b.example/x"] * 100
