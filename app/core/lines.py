@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Iterator
 
-__all__ = ["MAX_LINE_CHARS", "row_text", "split_lines", "stream_blocks", "too_long_message"]
+__all__ = ["MAX_LINE_CHARS", "pasted", "row_text", "split_lines", "stream_blocks",
+           "too_long_message"]
 
 MAX_LINE_CHARS = 65_536
 _BLOCK = 1 << 20  # split_lines splits this many characters at a time
@@ -19,6 +20,13 @@ _BLOCK = 1 << 20  # split_lines splits this many characters at a time
 # A NUL never survives decoding (a file holding one is refused as binary), so no line can
 # start with this by accident.
 _TOO_LONG = "\x00too long:"
+
+
+def pasted(text: str) -> str:
+    """Typed or pasted text as the readers take it. No decoded file holds a NUL, but an
+    editor can: text that spells the marker of an over-long line (a NUL, then "too long:")
+    has its NULs shown as U+FFFD, so that a pasted line never passes for one."""
+    return text.replace("\x00", "\ufffd") if _TOO_LONG in text else text
 
 
 def too_long_message(text: str) -> str | None:

@@ -51,6 +51,7 @@ from app.core.lines import (
     MAX_LINE_CHARS,
     _blocks,
     _from_markup,
+    pasted,
     row_text,
     split_lines,
     stream_blocks,
@@ -266,8 +267,8 @@ def parse_bytes(data: bytes, name_hint: str = "", *, url_column: ColumnChoice = 
 def parse_text(text: str, name_hint: str = "", *, url_column: ColumnChoice = None,
                columns: TableColumns | None = None) -> ImportedList:
     """Pasted or dropped text: a sitemap, a table copied from a spreadsheet (tab-separated, or
-    with a recognised header row), or a list with one URL per line."""
-    return _from_decoded(Decoded(text, "", ()), name_hint.lower(), url_column, columns)
+    with a recognised header row), or a list with one URL per line (see :func:`pasted`)."""
+    return _from_decoded(Decoded(pasted(text), "", ()), name_hint.lower(), url_column, columns)
 
 
 def preview_table(data: bytes, name_hint: str = "", *, sheet: str | int | None = None,

@@ -32,6 +32,7 @@ __all__ = ["NUMERIC_KEYS", "PAGE_ROWS", "PAGES", "TEXT_KEYS", "LiveRows", "Store
 PAGE_ROWS = 64
 PAGES = 1024  # pages kept (~64k rows): screenfuls, and where the user jumped lately
 SCAN_ROWS = 5_000  # rows per query when the whole run is read
+RECENT_ROWS = 4_096  # results let go for the file kept until their page is read (or older)
 # Evictions whose pages are remembered (a page read that began before one is not kept): a read
 # takes milliseconds, this many evictions seconds (~20 a second in a run).
 _MARKS_KEPT = 256
@@ -75,6 +76,7 @@ class StoredRows(Sequence[Result | None]):
         # that began before then may miss the row evicted, and is not kept.
         self._evictions = 0
         self._evicted_at: dict[int, int] = {}
+        self._recent: dict[int, Result] = {}  # rows let go lately whose page is not cached
 
     # -- the sequence ------------------------------------------------------------------------
 
@@ -106,6 +108,9 @@ class StoredRows(Sequence[Result | None]):
         changed = self._changed
         if changed and index in changed:
             return True, changed[index]
+        recent = self._recent
+        if recent and index in recent:
+            return True, recent[index]
         number = index // PAGE_ROWS
         with self._lock:
             page = self._pages.get(number)
@@ -121,6 +126,8 @@ class StoredRows(Sequence[Result | None]):
         began = self._evictions
         pages = [self._read_page(number) for number in numbers]
         with self._lock:
+            if self._evictions - began >= _MARKS_KEPT:
+                return pages  # so long a read that its marks may be gone: keep none of it
             evicted_at = self._evicted_at
             for number, page in zip(numbers, pages, strict=True):
                 if evicted_at and evicted_at.get(number, -1) > began:
@@ -140,19 +147,30 @@ class StoredRows(Sequence[Result | None]):
         them, and read their rows from the file from now on. A row given a newer result
         since (a retry) keeps that one. Call on the thread that sets rows."""
         changed = self._changed
-        touched: set[int] = set()
+        let_go: list[Result] = []
         for result in results:
-            index = result.index
-            if changed.get(index) is result:
-                del changed[index]
-                touched.add(index // PAGE_ROWS)
+            if changed.get(result.index) is result:
+                del changed[result.index]
+                let_go.append(result)
         with self._lock:
             self._evictions += 1
             serial = self._evictions
-            pages, evicted_at = self._pages, self._evicted_at
-            for number in touched:
-                pages.pop(number, None)
+            pages, recent, evicted_at = self._pages, self._recent, self._evicted_at
+            for result in let_go:
+                # The row keeps showing this result, which is what the file now holds: put
+                # in its page when cached, else kept a while (the rows being painted as the
+                # run goes), so that a row never blanks until its page is read again.
+                index = result.index
+                number = index // PAGE_ROWS
+                page = pages.get(number)
+                if page is not None:
+                    page[index - number * PAGE_ROWS] = result
+                else:
+                    recent.pop(index, None)
+                    recent[index] = result
                 evicted_at[number] = serial
+            while len(recent) > RECENT_ROWS:
+                del recent[next(iter(recent))]
             if serial % _MARKS_KEPT == 0:  # a read lasts milliseconds: old marks are moot
                 for number in [n for n, at in evicted_at.items() if at < serial - _MARKS_KEPT]:
                     del evicted_at[number]
@@ -427,20 +445,18 @@ class LiveRows(StoredRows):
             raise ValueError(f"these rows are run {self.run_id}'s, not run {run_id}'s")
 
     def cached(self, index: int) -> tuple[bool, Result | None]:
-        changed = self._changed
-        if changed and index in changed:
-            return True, changed[index]
-        if not self._written[index]:
-            return True, None
+        if not self._written[index]:  # no result written: held in memory, or queued
+            return True, self._changed.get(index)
         return super().cached(index)
 
     def evict(self, results: Iterable[Result]) -> None:
         if self.path is None:
             raise ValueError("rows are evicted once their run's file is attached")
         taken = results if isinstance(results, list) else list(results)
-        written = self._written
+        written, size = self._written, self._size
         for result in taken:
-            written[result.index] = 1
+            if 0 <= result.index < size:  # a result the table refused (a bug) is not its
+                written[result.index] = 1
         super().evict(taken)
 
     @property

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from yarl import URL
 
 from app.core.errors import BAD_HOST_LABELS, Failure, Kind
-from app.core.lines import _TOO_LONG
+from app.core.lines import _TOO_LONG, pasted
 from app.core.redact import mask_url
 from app.core.repeats import later_copies
 from app.core.sources import (
@@ -239,11 +239,8 @@ class TargetList:
         """Pasted or typed text: one row per line (LF or CRLF) that is not blank or a
         comment; a pasted table (tab-separated, as spreadsheets copy) is read as a table.
         Never raises: text that looks like a table or a sitemap but is not one (half-typed
-        XML) is read line by line, and its notice says why. Text that spells the marker of
-        an over-long line (a NUL, which no decoded file holds, then "too long:") has its NULs
-        shown as U+FFFD: a pasted line never passes for one."""
-        if _TOO_LONG in text:
-            text = text.replace("\x00", "\ufffd")
+        XML) is read line by line, and its notice says why (see :func:`pasted` for NULs)."""
+        text = pasted(text)
         try:
             return cls.from_imported(parse_source_text(text))
         except SourceError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns
+from app.core.lines import pasted
 from app.core.sources import (
     SourceError,
     decode_bytes,
@@ -44,7 +45,7 @@ def line_by_line(text: str) -> ImportedList:
     """Text read one URL a line (half-typed XML, say), the way pasted text falls back."""
     texts = TextColumn()
     lines: array[int] = array("I")
-    for number, raw in split_lines(text):
+    for number, raw in split_lines(pasted(text)):
         row = row_text(raw)
         if row is not None:
             texts.append(row)

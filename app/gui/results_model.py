@@ -456,10 +456,12 @@ class ResultsModel(QAbstractTableModel):
         descending = order == Qt.SortOrder.DescendingOrder
         if rows.evictions != self._orders_at:  # results reached the file since (a retry)
             self._stored_orders, self._orders_at = {}, rows.evictions
-        cached = self._stored_orders.get((column, descending))
+        # This run's orders: another run shown meanwhile has a dict of its own, which an
+        # order of these rows, asked of the file while it opened, must not land in.
+        orders = self._stored_orders
+        cached = orders.get((column, descending))
         if cached is None:
-            cached = self._stored_orders[(column, descending)] = self._stored_sort(
-                rows, column, descending)
+            cached = orders[(column, descending)] = self._stored_sort(rows, column, descending)
         if not row_filter:
             return cached
         keep = rows.matching(

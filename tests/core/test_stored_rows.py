@@ -247,7 +247,41 @@ def test_a_page_read_as_its_rows_reached_the_file_is_not_kept(run):
     rows[3] = stored[3]
     rows.during_read = [stored[3]]
     rows.read_pages([0])
-    assert rows.cached(3) == (False, None)  # read again when next shown, not kept stale
+    assert rows.cached(4) == (False, None)  # the page is read again when shown, not kept
+    assert rows.cached(3) == (True, stored[3])  # the row let go still shows its result
     rows.read_pages([0])
-    found, result = rows.cached(3)
-    assert found and same(result, stored[3])
+    found, result = rows.cached(4)
+    assert found and same(result, stored[4])
+
+
+def test_a_row_let_go_never_blanks_while_its_page_is_read_again(run, tmp_path):
+    """Rows near the run's frontier are painted every tick: letting them go must not leave
+    a row with nothing to show until a page read comes back."""
+    _, _, stored, targets = run
+    rows = LiveRows(COUNT)
+    db = tmp_path / "live.sqlite3"
+    with RunStore.open(db) as store:
+        writer = store.start_run(source="live", settings=Settings(), inputs=targets)
+        rows.attach(db, writer.run_id)
+        firsts = stored[:PAGE_ROWS // 2]  # half of page 0 written: the page is read now
+        for result in firsts:
+            rows[result.index] = result
+            writer.add(result)
+        writer.close()
+        assert writer.join(30)
+    rows.evict(firsts)
+    rows.read_pages([0, 1])
+    assert rows.cached(PAGE_ROWS - 1) == (True, None)  # queued: no read
+    later = [stored[PAGE_ROWS - 1], stored[PAGE_ROWS + 1]]  # in cached pages 0 and 1
+    for result in later:
+        rows[result.index] = result
+    rows.evict(later)  # (as if written: the pages keep them)
+    assert rows.cached(PAGE_ROWS - 1) == (True, later[0])
+    assert rows.cached(PAGE_ROWS + 1) == (True, later[1])
+    far = stored[COUNT - 1]  # its page never read: kept until it is
+    rows[far.index] = far
+    rows.evict([far])
+    assert rows.cached(far.index) == (True, far)
+    refused = Result.of(COUNT + 5, COUNT + 6, "http://a.example/", Outcome.OK)
+    rows.evict([refused])  # a row the table refused (out of range) is no row's
+    rows.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core import sources
 from app.core.lines import MAX_LINE_CHARS
 from app.core.sources import SourceError, parse_bytes, read_path, read_source, read_stream
 from app.core.targets import TargetList
@@ -186,3 +187,18 @@ def test_a_redirected_file_is_read_from_where_it_stands(tmp_path):
         stream.readline()  # something before us read a line of it
         imported = read_stream(stream, "-", stream_from=0, chunk_size=5)
     assert list(imported.texts) == ["https://a.example/", "https://b.example/x"] * 100
+
+
+@pytest.mark.parametrize("name", ["lf", "crlf", "lone cr", "multibyte", "over-long lines",
+                                  "huge line", "comments and blanks", "utf-8 bom"])
+def test_a_plain_utf8_list_takes_the_chunked_path(tmp_path, name):
+    """The comparisons above hold only if the chunked read did run: a file that fell back to
+    the whole read would compare equal to itself."""
+    path = tmp_path / "list.txt"
+    path.write_bytes(TRICKY[name])
+    with path.open("rb") as stream:
+        assert sources._read_plain(stream, "list.txt", 7) is not None
+    for other in ("latin-1 fallback", "tab table", "xml", "broken utf-8 late"):  # these not
+        path.write_bytes(TRICKY[other])
+        with path.open("rb") as stream:
+            assert sources._read_plain(stream, "list.txt", 7) is None, other

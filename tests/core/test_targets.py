@@ -7,6 +7,7 @@ import pytest
 
 from app.core.errors import Kind
 from app.core.redact import mask_url as mask_password
+from app.core.sources import parse_text as parse_source_text
 from app.core.targets import TargetList, parse_text, read_list, summarize
 
 
@@ -206,3 +207,6 @@ def test_pasted_text_cannot_forge_the_over_long_line_marker():
     assert all(t.failure is not None and "characters long" not in t.failure.message
                for t in rows[:2])
     assert rows[2].failure is None
+    # The window's editor reads its text with parse_text, as the form does: the same.
+    imported = parse_source_text("\x00too long:5\n")
+    assert list(imported.texts) == ["\ufffdtoo long:5"] and not imported.failures
