@@ -4,9 +4,11 @@ menu, Ctrl+C as tab-separated text). It shows and selects; the window decides wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from itertools import islice
 
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -46,6 +48,7 @@ from app.gui.results_model import (
     RowFilter,
 )
 from app.gui.results_view import ResultsView
+from app.gui.threads import run_in_thread
 from app.gui.widgets import ElideRight, action, browser_failure_text, copy_text, open_in_browser
 
 __all__ = ["MAX_COPIED_ROWS", "OUTCOME_FILTERS", "ResultsPane"]
@@ -68,6 +71,10 @@ COLUMN_WIDTHS = {COL_LINE: 50, COL_URL: 280, COL_OUTCOME: 80, COL_STATUS: 55, CO
                  COL_CONTENT_TYPE: 130, COL_TITLE: 180, COL_CHECK: 55, COL_FIRST: 200}
 MAX_COPIED_ROWS = 100_000  # more belongs in Export CSV, not the clipboard
 MAX_OPENED = 10
+# Selected rows from which a run read from its file is asked which may be retried, off the GUI
+# thread (reading them a page at a time on it took ~6 s for a million).
+ASK_FILE_FROM = 4_096
+RETRYABLE = frozenset(Outcome) - {Outcome.INVALID, Outcome.PENDING}
 FILTER_DELAY_MS = 200
 
 
@@ -265,10 +272,38 @@ class ResultsPane(QWidget):
         if failed:
             self.notice.emit(browser_failure_text(failed, self.model.redactor.url))
 
-    def retry_selected(self) -> None:
-        indexes = [i for i in self.selected_indexes() if _retryable(self.model.result(i))]
-        if indexes:
-            self.retry_requested.emit(sorted(indexes))
+    def retry_selected(self) -> asyncio.Future[list[int]] | None:
+        """Fetch the selected rows again (those with a result that is not an invalid line).
+        Many rows of a run read from its file (Ctrl+A on a million) are asked of the file
+        off the GUI thread, not read a page at a time on it; the future says which."""
+        selected = list(self.selected_indexes())
+        model = self.model
+        rows = model.stored_rows
+        if rows is None or len(selected) < ASK_FILE_FROM:
+            indexes = [i for i in selected if _retryable(model.result(i))]
+            if indexes:
+                self.retry_requested.emit(sorted(indexes))
+            return None
+        future = run_in_thread(model.indexes_where, RETRYABLE)
+
+        def done(future: asyncio.Future[list[int]]) -> None:
+            if future.cancelled():
+                return
+            exc = future.exception()
+            if not shiboken6.isValid(self) or model.stored_rows is not rows:
+                return  # another run is shown now: its outcome is taken and let go
+            if exc is not None:
+                future.get_loop().call_exception_handler({
+                    "message": "Reading the selected rows failed", "exception": exc,
+                    "future": future})
+                return
+            wanted = set(selected)
+            indexes = [i for i in future.result() if i in wanted]
+            if indexes:
+                self.retry_requested.emit(indexes)
+
+        future.add_done_callback(done)
+        return future
 
     def show_error(self) -> None:
         result = self.selected_result()

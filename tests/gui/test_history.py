@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from app.core.result import Outcome
 from app.core.settings import Settings
 from app.core.store import Ended, RunStore
+from app.gui import results_pane
 from app.gui.main_window import MainWindow
 from app.gui.results_model import COL_STATUS, COL_TITLE
 from tests.servers import ReservedPort, ThreadedServer
@@ -184,6 +185,23 @@ def test_the_table_lets_go_of_each_result_once_written_and_shows_it_from_the_fil
     with path.open(newline="", encoding="utf-8") as stream:
         exported = list(csv.DictReader(stream))
     assert [row["url"] for row in exported] == urls and exported[3]["title"] == "back"
+
+
+def test_retrying_many_selected_rows_asks_the_file_which_off_the_gui_thread(
+        window, qtbot, site, monkeypatch):
+    monkeypatch.setattr(results_pane, "ASK_FILE_FROM", 4)  # a million rows' path, on a few
+    site.answers["2"] = (500, "down")
+    urls = [site.url(f"/page/{n}") for n in range(10)]
+    urls[4] = "not a url"
+    urls[7] = "ftp://nope.example/"
+    fetch(qtbot, window, "\n".join(urls))
+    recorded(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.stored_rows.held == 0, timeout=10_000)
+    window.results.table.selectAll()
+    with qtbot.waitSignal(window.results.retry_requested, timeout=10_000) as asked:
+        assert window.results.retry_selected() is not None  # asked of the file
+    assert asked.args == [[0, 1, 2, 3, 5, 6, 8, 9]]  # every row but the invalid lines
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
 
 
 def test_without_a_history_the_table_holds_every_result(make_window, qtbot, site):
