@@ -74,6 +74,7 @@ __all__ = [
     "decode_bytes",
     "find_duplicates",
     "inflate",
+    "line_by_line",
     "parse_bytes",
     "parse_text",
     "preview_table",
@@ -163,31 +164,33 @@ def read_stream(file: BinaryIO, name: str, *, url_column: ColumnChoice = None,
     if url_column is not None or columns is not None:
         return parse_bytes(file.read(), name, url_column=url_column, columns=columns,
                            sheet=sheet)
-    try:
-        status = os.fstat(file.fileno())
-        regular = stat.S_ISREG(status.st_mode)
-        start = file.tell() if regular else 0
-    except (OSError, ValueError, io.UnsupportedOperation):
-        regular, status, start = False, None, 0
-    if regular:
-        assert status is not None
-        if status.st_size - start < stream_from:
-            return parse_bytes(file.read(), name, sheet=sheet)
+    start = _regular_start(file)
+    if start is None:  # a pipe: its head says whether it is big
+        head = _read_up_to(file, stream_from)
+        if len(head) < stream_from:
+            return parse_bytes(head, name, sheet=sheet)
+        with tempfile.TemporaryFile(prefix="fetchdeck-list-") as spool:
+            spool.write(head)
+            del head
+            shutil.copyfileobj(file, spool, chunk_size)
+            spool.seek(0)
+            return read_stream(spool, name, sheet=sheet, chunk_size=chunk_size,
+                               stream_from=stream_from)
+    if os.fstat(file.fileno()).st_size - start >= stream_from:
         imported = _read_plain(file, name.lower(), chunk_size)
         if imported is not None:
             return imported
         file.seek(start)
-        return parse_bytes(file.read(), name, sheet=sheet)
-    head = _read_up_to(file, stream_from)
-    if len(head) < stream_from:  # the whole stream: small
-        return parse_bytes(head, name, sheet=sheet)
-    with tempfile.TemporaryFile(prefix="fetchdeck-list-") as spool:
-        spool.write(head)
-        del head
-        shutil.copyfileobj(file, spool, chunk_size)
-        spool.seek(0)
-        return read_stream(spool, name, sheet=sheet, chunk_size=chunk_size,
-                           stream_from=stream_from)
+    return parse_bytes(file.read(), name, sheet=sheet)
+
+
+def _regular_start(file: BinaryIO) -> int | None:
+    """Where a regular file stands (it can be read again from there); None for anything
+    else (a pipe, a terminal)."""
+    try:
+        return file.tell() if stat.S_ISREG(os.fstat(file.fileno()).st_mode) else None
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 def _read_up_to(file: BinaryIO, size: int) -> bytes:
@@ -262,6 +265,19 @@ def parse_bytes(data: bytes, name_hint: str = "", *, url_column: ColumnChoice = 
     if _starts_like_xml(_head(data)):
         return _sitemap_list(data, None)
     return _from_decoded(decode_bytes(data), name, url_column, columns)
+
+
+def line_by_line(text: str, notices: tuple[str, ...] = ()) -> ImportedList:
+    """Typed or pasted text read one URL a line, whatever it looks like: what pasted text
+    falls back to when it looks like a table or a sitemap but is not one (half-typed XML)."""
+    texts = TextColumn()
+    lines: array[int] = array("I")
+    for number, raw in split_lines(pasted(text)):
+        row = row_text(raw)
+        if row is not None:
+            texts.append(row)
+            lines.append(number)
+    return ImportedList(texts, lines, notices=notices)
 
 
 def parse_text(text: str, name_hint: str = "", *, url_column: ColumnChoice = None,

@@ -249,14 +249,13 @@ class RunWriter:
                 time.sleep(0)  # the GIL back to the loop between chunks
             if closing:
                 self._write_inputs(conn, -1, None)
-            elif started - ahead_at >= FLUSH_SECONDS:  # as often as flushes on a timer
-                self._write_inputs(conn, -1, started + INPUT_BUDGET)
-                ahead_at = started
-            if closing:
                 if self._pending:
                     continue  # what arrived during this flush: one more round
                 self._finish(conn)
                 return
+            if started - ahead_at >= FLUSH_SECONDS:  # as often as flushes on a timer
+                self._write_inputs(conn, -1, started + INPUT_BUDGET)
+                ahead_at = started
             if not batch and started - last_beat >= HEARTBEAT_SECONDS:
                 conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?",
                              (time.time(), self.run_id))

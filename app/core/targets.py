@@ -26,10 +26,9 @@ from app.core.sources import (
     MAX_LINE_CHARS,
     ImportedList,
     SourceError,
+    line_by_line,
     parse_bytes,
     read_source,
-    row_text,
-    split_lines,
     too_long_message,
 )
 from app.core.sources import parse_text as parse_source_text
@@ -244,15 +243,7 @@ class TargetList:
         try:
             return cls.from_imported(parse_source_text(text))
         except SourceError as exc:
-            texts = TextColumn()
-            lines: array[int] = array("I")
-            for number, raw in split_lines(text):
-                row = row_text(raw)
-                if row is not None:
-                    texts.append(row)
-                    lines.append(number)
-            return cls.from_imported(ImportedList(
-                texts, lines, notices=(f"read line by line: {exc}",)))
+            return cls.from_imported(line_by_line(text, (f"read line by line: {exc}",)))
 
     @classmethod
     def from_lines(cls, raw_lines: Iterable[str], first_line: int = 1) -> TargetList:

@@ -5,24 +5,19 @@ reach a Qt object (a worker thread must never hold the last reference to one).""
 
 from __future__ import annotations
 
-from array import array
 from pathlib import Path
 from typing import NamedTuple
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns
-from app.core.lines import pasted
 from app.core.sources import (
     SourceError,
     decode_bytes,
     inflate,
     read_path,
-    row_text,
-    split_lines,
 )
 from app.core.targets import Summary, TargetList, summarize
-from app.core.textcolumn import TextColumn
 
-__all__ = ["BIG_LIST", "SHOWN_REJECTS", "Read", "line_by_line", "prepared",
+__all__ = ["BIG_LIST", "SHOWN_REJECTS", "Read", "prepared",
            "prepared_targets", "read_file", "read_files"]
 
 SHOWN_REJECTS = 200
@@ -39,18 +34,6 @@ class Read(NamedTuple):
     summary: Summary | None = None
     duplicates: int = 0
     data: bytes = b""
-
-
-def line_by_line(text: str) -> ImportedList:
-    """Text read one URL a line (half-typed XML, say), the way pasted text falls back."""
-    texts = TextColumn()
-    lines: array[int] = array("I")
-    for number, raw in split_lines(pasted(text)):
-        row = row_text(raw)
-        if row is not None:
-            texts.append(row)
-            lines.append(number)
-    return ImportedList(texts, lines)
 
 
 def read_file(path: Path, columns: TableColumns | None = None) -> Read:

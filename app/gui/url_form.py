@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.core.imported import ColumnNotFound, ImportedList, TableColumns, TablePreview
 from app.core.settings import Settings
-from app.core.sources import SourceError, parse_text, preview_table
+from app.core.sources import SourceError, line_by_line, parse_text, preview_table
 from app.core.targets import Summary, TargetList, summarize
 from app.gui.drops import ListDrops
 from app.gui.import_dialog import ColumnDialog
@@ -37,7 +37,6 @@ from app.gui.list_reader import (
     BIG_LIST,
     SHOWN_REJECTS,
     Read,
-    line_by_line,
     prepared,
     prepared_targets,
     read_file,
