@@ -18,7 +18,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.details import RULE as DETAILS_KEPT
-from app.core.engine import Engine
+from app.core.engine import Engine, collect_for_runs
 from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
@@ -36,12 +36,6 @@ FLUSH_MS = 100
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
 # scanning every row so far, with GUI stalls of up to 1.1 s (docs/benchmarks.md).
 FREEZE_EVERY = 10_000
-# Python collects its youngest generation every 700 new objects by default; a request makes
-# hundreds, so that is a collection every few requests. 10,000 cut CPU per request by ~12%;
-# 50,000, with the collection before each freeze doing the sweeping, ~10 collections of a
-# 20,000-URL run become one (GC 40 -> 10 ms). An all-failing run still collects every ~500
-# failures (each leaves ~90 objects of garbage), in pauses of a few ms.
-GC_YOUNG_THRESHOLD = 50_000
 
 
 class RunController(QObject):
@@ -127,7 +121,7 @@ class RunController(QObject):
         self.model.reset_rows(targets, rows)
         self._paged = rows is not None
         gc.unfreeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # rows arrive as in a run
+        collect_for_runs()  # rows arrive as in a run
         self.engine = Engine(targets, self.settings, [self._arrived.append])
         self.last_progress = None
 
@@ -174,7 +168,6 @@ class RunController(QObject):
             self.engine.cancel()
 
     def _begin(self, start: object) -> None:
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self._batch = []
         self._arrived.clear()
         task = start()  # type: ignore[operator]

@@ -95,7 +95,10 @@ async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
     from app.core.result import Outcome
     from app.core.settings import Settings
     from app.core.targets import TargetList
-    from app.gui.run_controller import GC_YOUNG_THRESHOLD
+    try:
+        from app.core.engine import GC_YOUNG_THRESHOLD
+    except ImportError:  # before it moved to the engine (comparing older commits)
+        from app.gui.run_controller import GC_YOUNG_THRESHOLD  # type: ignore[attr-defined,no-redef]
 
     with open(urls_file, encoding="utf-8") as stream:
         targets = TargetList.from_lines(stream)
