@@ -141,6 +141,8 @@ def _decode_recording(data: bytes, codec: str) -> tuple[str, list[int]]:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
+    if len(data) % 2:  # UTF-16 is two bytes a unit
+        return None
     sample = data[:4096]
     pairs = len(sample) // 2
     if pairs < 2:

@@ -689,7 +689,20 @@ def test_a_list_of_url_pieces_has_one_row_per_lf_or_crlf_line(text):
         assert "\x00" in text or "\x01" in text or not data.strip(b"\xef\xbb\xbf")
         return
     assert imported.kind == "text"
+    if "\x00" in text and imported.encoding.startswith("utf-16"):
+        # NULs in every other byte and none between: read as UTF-16 without a byte order
+        # mark, and said so (found by this test: b"\x00\xe2\x80\xa8\x00\n\x00 ").
+        assert len(data) % 2 == 0
+        assert any("UTF-16" in notice for notice in imported.notices)
+        return
     assert len(imported) == _expected_rows(data, "utf-8")
+
+
+def test_odd_length_bytes_are_never_utf16_without_a_byte_order_mark():
+    # Seven bytes, two of three even ones NUL: once read as UTF-16-BE (found by the test
+    # above); UTF-16 is two bytes a unit, so an odd length is not it. NULs: refused as binary.
+    with pytest.raises(SourceError):
+        parse_bytes("\x00\u2028\x00\n ".encode(), "list.txt")
 
 
 def test_the_fuzz_rule_is_the_rule_on_a_known_case():
