@@ -140,8 +140,14 @@ def _decode_recording(data: bytes, codec: str) -> tuple[str, list[int]]:
         _DECODE_ERRORS.reset(token)
 
 
+_FEW_BYTES = 64
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
-    if len(data) % 2:  # UTF-16 is two bytes a unit
+    if len(data) < _FEW_BYTES and len(data) % 2:
+        # A few bytes of odd length are no UTF-16 (two bytes a unit) to guess from: seven
+        # bytes with two NULs among three even ones were read as UTF-16-BE. A longer file a
+        # byte off (a line break added, a download cut) still reads, its last byte replaced.
         return None
     sample = data[:4096]
     pairs = len(sample) // 2
