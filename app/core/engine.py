@@ -24,23 +24,24 @@ from app.core.settings import Settings
 from app.core.tally import Progress, Tally
 from app.core.targets import Target, TargetList
 
-__all__ = ["Engine", "FILES_PER_REQUEST_RESERVE", "GC_YOUNG_THRESHOLD", "collect_for_runs",
+__all__ = ["Engine", "FILES_PER_REQUEST_RESERVE", "GC_YOUNG_THRESHOLD", "use_run_gc_threshold",
            "fit_to_file_limit"]
 
 # Files a process needs besides one socket per request: the loop, logs, the store, threads...
 FILES_PER_REQUEST_RESERVE = 64
 # Python collects its youngest generation every 700 new objects by default; a request makes
 # hundreds, so that is a collection every few requests. 10,000 cut the window's CPU per request
-# by ~12%; 50,000, with the window's collection before each freeze doing the sweeping, ~10
-# collections of a 20,000-URL run become one (GC 40 -> 10 ms). ``fetchdeck run`` without it
-# spent ~0.27 s more of 3.4 on 20,000 URLs (docs/benchmarks.md, finding 51). An all-failing run
-# still collects every ~500 failures (each leaves ~90 objects of garbage), in pauses of a few ms.
+# by ~12% (docs/benchmarks.md, finding 23); 50,000 made a 20,000-URL run's ~10 collections one.
+# `fetchdeck run` without it spent ~0.27 s more of 3.4 on 20,000 URLs (finding 51). What is
+# kept is swept by the window's collection before each freeze; `fetchdeck run` keeps nothing.
+# An all-failing run still collects every ~500 failures (each leaves ~90 objects of garbage).
 GC_YOUNG_THRESHOLD = 50_000
 
 
-def collect_for_runs() -> None:
-    """The garbage collector's setting while results arrive, for both faces: young
-    collections every ``GC_YOUNG_THRESHOLD`` new objects instead of 700."""
+def use_run_gc_threshold() -> None:
+    """Set the garbage collector's young threshold to ``GC_YOUNG_THRESHOLD`` for this whole
+    process, and leave it there: the setting both faces fetch with (the window sets it again
+    before it loads a stored run's rows). Called as each run starts."""
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
@@ -114,7 +115,7 @@ class Engine:
         if self.running:
             raise RuntimeError("a run is already going")
         settings, notice = fit_to_file_limit(self.settings)
-        collect_for_runs()
+        use_run_gc_threshold()
         if notice and notice not in self.notices:
             self.notices.append(notice)
         self.details.begin_run(total)

@@ -18,7 +18,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.details import RULE as DETAILS_KEPT
-from app.core.engine import Engine, collect_for_runs
+from app.core.engine import Engine, use_run_gc_threshold
 from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
@@ -121,7 +121,7 @@ class RunController(QObject):
         self.model.reset_rows(targets, rows)
         self._paged = rows is not None
         gc.unfreeze()
-        collect_for_runs()  # rows arrive as in a run
+        use_run_gc_threshold()  # rows arrive as in a run
         self.engine = Engine(targets, self.settings, [self._arrived.append])
         self.last_progress = None
 

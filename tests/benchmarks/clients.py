@@ -103,7 +103,8 @@ async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
     with open(urls_file, encoding="utf-8") as stream:
         targets = TargetList.from_lines(stream)
     kept: list[Any] = []
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # as the window's runs do
+    # The engine sets it itself since d8eb360; set here for older commits compared in worktrees.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     start, cpu_start = time.perf_counter(), time.process_time()
     engine = Engine(targets, Settings(per_host=0, concurrency=concurrency, retries=0),
                     [kept.append])
