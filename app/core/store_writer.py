@@ -55,6 +55,7 @@ BATCH_ROWS = 400
 INPUT_CHUNK = 1_000  # input lines per transaction: small, so a flush overruns little
 INPUT_BUDGET = 0.02  # seconds of a flush spent writing input lines ahead of the results
 HEARTBEAT_SECONDS = 5.0
+CHECKPOINT_SECONDS = 1.0  # how often the log is checkpointed while a run is written
 PREVIEW_CAP = 16 * 1024
 HEADERS_CAP = 64 * 1024
 
@@ -209,11 +210,14 @@ class RunWriter:
 
     def _main(self) -> None:
         conn: sqlite3.Connection | None = None
+        checkpoints: _Checkpointer | None = None
         try:
             conn = self._conn = _connect(self._store.path, self._store._max_bytes)
             conn.execute("PRAGMA cache_size = -16000")
-            # Checkpoints (which sync the disk) every ~16 MiB of log rather than every 4 MiB.
+            # The log is checkpointed by a thread of its own (_Checkpointer); SQLite's own
+            # checkpoint, run inside the commit that crosses its limit, is only a backstop.
             conn.execute("PRAGMA wal_autocheckpoint = 4000")
+            checkpoints = _Checkpointer(self._store.path, self._store._max_bytes)
             self._loop(conn)
         except Exception as exc:  # a write error or a bug: either way the run goes on
 
@@ -222,6 +226,8 @@ class RunWriter:
                 self._pending.clear()  # kept by the caller; held here for nothing
         finally:
             self._pending.clear()
+            if checkpoints is not None:
+                checkpoints.stop()
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
@@ -410,6 +416,46 @@ class RunWriter:
             # The caller's callback must not take the writer down with it.
             with contextlib.suppress(Exception):
                 self._on_error(self.error)
+
+
+class _Checkpointer:
+    """Checkpoints the run store's log once every ``CHECKPOINT_SECONDS`` while a run is
+    written, on a connection and a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses its limit and holds the
+    writer there (~40 ms for 4 MiB of log) while results wait, which a kill -9 then loses; left
+    to the end, the checkpoint is on the run's critical path when the last connection closes
+    (~35 ms after 20,000 rows). A passive checkpoint in WAL mode never blocks a writer, and it
+    lets go of the GIL for its whole length. docs/benchmarks.md, findings 53 and 55."""
+
+    def __init__(self, path: Any, max_bytes: int | None) -> None:
+        self._path = path
+        self._max_bytes = max_bytes
+        self._stop = threading.Event()
+        self.done = 0  # checkpoints made (for tests)
+        self._thread = threading.Thread(target=self._main, name="fetchdeck-checkpoint",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            conn = _connect(self._path, self._max_bytes)
+        except sqlite3.Error:
+            return  # the writer's own connection says what is wrong with the file
+        try:
+            while not self._stop.wait(CHECKPOINT_SECONDS):
+                # A full disk or a busy reader: the writer reports the one, the next
+                # checkpoint (or the last connection's close) catches up after the other.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.done += 1
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
 
 # Rows per INSERT statement. Python's sqlite3 lets go of the GIL around every statement step;

@@ -447,6 +447,27 @@ def test_the_writer_commits_as_soon_as_wake_rows_results_wait(store, monkeypatch
     assert writer.join(10) and writer.error is None
 
 
+def test_the_log_is_checkpointed_while_the_run_is_written(store, monkeypatch):
+    """A thread of its own copies the log into the file during the run, so the writer's
+    commits never wait for a checkpoint and closing has little left to do: the file grows
+    before the run closes (SQLite's own checkpoint waits for 16 MiB of log, or the close)."""
+    monkeypatch.setattr(store_writer, "CHECKPOINT_SECONDS", 0.05)
+    size = store.path.stat().st_size
+    writer = store.start_run(source="pasted", settings=Settings())
+    for index in range(2000):
+        writer.add(Result.of(index, index + 1, f"http://a.example/{index}", Outcome.OK))
+    deadline = time.monotonic() + 10
+    while (writer.written < 2000 or store.path.stat().st_size <= size) \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.written == 2000
+    assert store.path.stat().st_size > size  # in the file itself, not only in its log
+    assert not writer.closed
+    writer.close()
+    assert writer.join(10) and writer.error is None
+    assert store.run(writer.run_id).ok == 2000
+
+
 def test_a_listener_that_fails_is_reported_and_the_writing_goes_on(store, monkeypatch):
     reported: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_value))
