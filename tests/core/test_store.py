@@ -158,10 +158,17 @@ def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):
         timings=Timings(1.25, 2.5, 3.75, 5.0), note="charset replaced", title="Ünïcode ☃",
         sha256="f" * 64, server="srv", content_type="text/plain", reason="Weird",
         details=Details([("A", "1")], [("B", "2"), ("B", "3")], b"\x00\xffbody"))
-    run_id = record(store, [text_only])
-    (again,) = store.results(run_id)
+    checked = Result.of(
+        1, 8, "https://a.example/old", Outcome.OK, status=200, first_status=301,
+        content_length=2525, redirects=1, final_url="https://a.example/new",
+        check="fail", check_reason="went to /new, expected /elsewhere", check_code="wrong-target")
+    run_id = record(store, [text_only, checked])
+    again, checked_again = store.results(run_id)
     assert everything(again) == everything(text_only)
     assert again.failure.traceback == "Traceback...\nValueError: boom\n"
+    assert everything(checked_again) == everything(checked)
+    assert (checked_again.first_status, checked_again.content_length,
+            checked_again.check_code) == (301, 2525, "wrong-target")
 
 
 def test_server_text_with_a_lone_surrogate_is_kept_cleaned(store):
