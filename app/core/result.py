@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 from app.core.errors import Failure
 from app.core.text import clean_text
@@ -333,3 +333,33 @@ class Result:
     def redirect_chain_text(self) -> str:
         """``301 http://a/ -> 302 https://a/x -> 200 https://a/y``; empty without redirects."""
         return " -> ".join(f"{hop.status} {hop.url}" for hop in self.response.chain)
+
+
+class Finished(Protocol):
+    """What the counts (:class:`~app.core.tally.Tally`) and the run summary
+    (:class:`~app.core.stats.RunStats`) read of a finished row: a :class:`Result`, or a
+    reopened run's row that finished ok (:class:`app.core.store.StoredRow`)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    @property
+    def failure(self) -> Failure | None: ...
+
+    @property
+    def check(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def status(self) -> int | None: ...
+
+    @property
+    def elapsed_ms(self) -> float | None: ...
+
+    @property
+    def note(self) -> str: ...

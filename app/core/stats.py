@@ -35,7 +35,7 @@ from itertools import accumulate, repeat
 from operator import add, attrgetter, itemgetter, mul
 from typing import Protocol
 
-from app.core.result import Outcome, Result
+from app.core.result import Finished, Outcome
 from app.core.targets import check_line
 
 __all__ = [
@@ -205,7 +205,7 @@ class RunStats:
 
     # -- feeding -------------------------------------------------------------------------------
 
-    def add(self, results: Sequence[Result], now: float | None = None) -> None:
+    def add(self, results: Sequence[Finished], now: float | None = None) -> None:
         """Count a batch of finished results, as of ``now`` (the clock's time when not given).
 
         Response times are those of fetched results (ok, http_error, failed: a timeout is a
@@ -247,7 +247,7 @@ class RunStats:
         state, keyed like :func:`host_key`) whenever rows are asked for; None to stop."""
         self._live = live
 
-    def _host_ids_of(self, results: Sequence[Result]) -> list[int]:
+    def _host_ids_of(self, results: Sequence[Finished]) -> list[int]:
         """Each result's host id. A URL's host is fixed by its text up to the first "/" after
         "//", so that part is looked up before the URL is parsed."""
         urls = list(map(_URL, results))
@@ -279,7 +279,7 @@ class RunStats:
             self._host_names.append(name)
         return host
 
-    def _count_notes(self, results: Sequence[Result], hosts: list[int]) -> None:
+    def _count_notes(self, results: Sequence[Finished], hosts: list[int]) -> None:
         notes = self._host_notes
         for host, note in zip(hosts, map(_NOTE, results), strict=True):
             if note:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.errors import Kind
-from app.core.result import FAILURES, Outcome, Result
+from app.core.result import FAILURES, Finished, Outcome
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "Progress", "Tally",
            "exit_status", "format_duration", "status_text"]
@@ -92,7 +92,7 @@ class Tally:
         self.excused = 0
         self._checked = False
 
-    def add(self, result: Result) -> None:
+    def add(self, result: Finished) -> None:
         index = result.index
         codes = self._codes
         code = _CODE[result.outcome]

@@ -33,7 +33,7 @@ from app.core.history import (
 from app.core.redact import Redactor
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
-from app.core.store import RunInfo, RunStore, StoreError
+from app.core.store import RunInfo, RunStore, StoredRow, StoreError
 from app.core.stored_rows import StoredRows
 from app.core.targets import TargetList
 from app.gui.compare_view import CompareDialog
@@ -147,7 +147,7 @@ class HistoryActions(QObject):
         self.history.show(run_id)
         engine = self.controller.engine
 
-        def arrived(results: list[Result]) -> None:
+        def arrived(results: list[Result | StoredRow]) -> None:
             if self.controller.engine is not engine:
                 raise _Replaced
             self.controller.add_stored(results)

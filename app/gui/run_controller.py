@@ -22,7 +22,7 @@ from app.core.engine import Engine, use_run_gc_threshold
 from app.core.redact import mask_url
 from app.core.result import Result
 from app.core.settings import Settings
-from app.core.store import Ended
+from app.core.store import Ended, StoredRow
 from app.core.stored_rows import LiveRows, StoredRows
 from app.core.tally import Progress
 from app.core.targets import TargetList
@@ -63,7 +63,7 @@ class RunController(QObject):
         # Where each run is recorded: its results are handed over at every tick.
         self.history = history
         self.engine: Engine | None = None
-        self._batch: list[Result] = []
+        self._batch: list[Result | StoredRow] = []  # what results_arrived hands on next
         # The engine's sink: results land here (list.append, no Python call per result) and
         # are stored in the model at the next tick, where the table hears of them anyway.
         self._arrived: list[Result] = []
@@ -125,10 +125,12 @@ class RunController(QObject):
         self.engine = Engine(targets, self.settings, [self._arrived.append])
         self.last_progress = None
 
-    def add_stored(self, results: list[Result]) -> None:
+    def add_stored(self, results: list[Result | StoredRow]) -> None:
         """Stored results of the run shown (a chunk read from the history): into the model,
         the counts and the rest of the window, as a run's arrive, but not recorded again.
-        The window hears of them at most every ``FLUSH_MS``, and at :meth:`flush_stored`."""
+        The window hears of them at most every ``FLUSH_MS``, and at :meth:`flush_stored`.
+        A run read from its file (``rows`` given to :meth:`show_stored`) may hand light
+        :class:`StoredRow` objects for its ok rows: only counted and summarised."""
         engine = self.engine
         if engine is None:
             return
@@ -138,8 +140,10 @@ class RunController(QObject):
         if self._paged:  # the table reads them from the file: nothing kept here
             self._batch += results
             self._since_freeze += len(results)
-        else:
-            self._store(results)
+        else:  # held in memory: whole results only
+            if any(isinstance(r, StoredRow) for r in results):
+                raise TypeError("a stored run's light rows need its rows read from the file")
+            self._store(results)  # type: ignore[arg-type]  # every one a Result (checked)
         # What stays (the error panel's rows, the table's pages) out of the collector's view:
         # a full collection walking it on the reading thread holds the GIL, and the window,
         # for 100+ ms (measured).

@@ -17,25 +17,23 @@ import collections
 import contextlib
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from functools import partial
-from itertools import islice
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.result import Result
 from app.core.settings import Settings
-from app.core.store import Ended, RunInfo, RunStore, StoreError
+from app.core.store import Ended, RunInfo, RunStore, StoredRow, StoreError
 from app.core.store_writer import RunWriter
 from app.core.stored_rows import LiveRows, StoredRows
 from app.core.targets import TargetList
 from app.gui.threads import run_in_thread
 
-__all__ = ["JOIN_SECONDS", "LOAD_CHUNK", "MEMORY_ONLY", "RunHistory"]
+__all__ = ["JOIN_SECONDS", "MEMORY_ONLY", "RunHistory"]
 
 JOIN_SECONDS = 10.0  # the longest a closing window waits for the history to be written
-LOAD_CHUNK = 5_000  # rows read from the store per trip to the worker thread
 SHOW_CHUNK = 1_000  # rows handed to the window per turn of the loop (~10 ms of its time)
 MEMORY_ONLY = "results are kept in memory only"
 
@@ -258,13 +256,16 @@ class RunHistory(QObject):
         store = await self._store()
         return await run_in_thread(store.runs)
 
-    async def read(self, run_id: int, on_chunk: Callable[[list[Result]], None]) -> int:
-        """Every stored result of ``run_id`` in input order, ``LOAD_CHUNK`` at a time, read
-        on a worker thread and handed to ``on_chunk`` on the GUI thread; the rows read."""
+    async def read(self, run_id: int,
+                   on_chunk: Callable[[list[Result | StoredRow]], None]) -> int:
+        """Every stored row of ``run_id`` in input order, as reopening counts and summarises
+        it (:meth:`RunStore.finished`: a light :class:`StoredRow` for each ok row, the whole
+        result of every other), a chunk at a time read on a worker thread and handed to
+        ``on_chunk`` on the GUI thread; the rows read."""
         store = await self._store()
-        rows: Iterator[Result] = store.results(run_id)
+        chunks = store.finished(run_id)
         count = 0
-        while chunk := await run_in_thread(_take, rows, LOAD_CHUNK):
+        while chunk := await run_in_thread(next, chunks, []):
             # A slice per turn of the loop, so the window keeps painting and answering.
             for first in range(0, len(chunk), SHOW_CHUNK):
                 on_chunk(chunk[first:first + SHOW_CHUNK])
@@ -348,10 +349,6 @@ def _call(ref: weakref.WeakMethod[Callable[[StoreError], None]], exc: StoreError
     method = ref()
     if method is not None:
         method(exc)
-
-
-def _take(rows: Iterator[Result], count: int) -> list[Result]:
-    return list(islice(rows, count))
 
 
 def _join_all(writers: list[RunWriter], seconds: float) -> list[RunWriter]:

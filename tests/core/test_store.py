@@ -171,6 +171,53 @@ def test_synthetic_fields_with_no_fetch_to_make_them_round_trip(store):
             checked_again.check_code) == (301, 2525, "wrong-target")
 
 
+def test_a_reopened_run_is_counted_from_light_rows_and_whole_failures(store):
+    """finished(): ok rows that passed their check come as StoredRow (what the counts and the
+    summary read), every other row as its whole Result; counted alike either way."""
+    from app.core.stats import RunStats
+    from app.core.store import StoredRow
+    from app.core.tally import Tally
+
+    rows = [
+        Result.of(0, 1, "http://a.example/ok", Outcome.OK, status=200, elapsed_ms=12.5,
+                  note="waited 2 s for Retry-After"),
+        Result.of(1, 2, "http://a.example/pass", Outcome.OK, status=301, elapsed_ms=3.0,
+                  check="pass"),
+        Result.of(2, 3, "http://b.example/fail", Outcome.OK, status=200, elapsed_ms=4.0,
+                  check="fail", check_reason="went elsewhere", check_code="wrong-target"),
+        Result.of(3, 4, "http://b.example/404", Outcome.HTTP_ERROR, status=404, elapsed_ms=2.0,
+                  failure=Failure(Kind.HTTP_4XX, "HTTP 404 Not Found")),
+        Result.of(4, 5, "http://c.example/", Outcome.FAILED, elapsed_ms=1.0,
+                  failure=Failure(Kind.INTERNAL, "Internal error: boom", "builtins.ValueError",
+                                  traceback_text="Traceback...\n")),
+        Result.of(5, 6, "http://c.example/x", Outcome.CANCELLED),
+    ]
+    run_id = record(store, rows)
+    chunks = list(store.finished(run_id))
+    read = [row for chunk in chunks for row in chunk]
+    assert [r.index for r in read] == list(range(len(rows)))
+    assert [type(r).__name__ for r in read] == ["StoredRow", "StoredRow"] + ["Result"] * 4
+    for light, original in zip(read[:2], rows[:2], strict=True):
+        assert isinstance(light, StoredRow) and light.failure is None
+        assert (light.outcome, light.status, light.elapsed_ms, light.url, light.note,
+                light.check) == (original.outcome, original.status, original.elapsed_ms,
+                                 original.url, original.note, original.check)
+    assert [everything(r) for r in read[2:]] == [everything(r) for r in rows[2:]]
+    stats, again = RunStats(started=0.0), RunStats(started=0.0)
+    stats.add(rows, now=1.0)
+    again.add(read, now=1.0)
+    assert (again.outcomes, again.statuses, again.times.bins(), again.host_rows(now=1.0),
+            again.rate_series(now=1.0)) == (
+        stats.outcomes, stats.statuses, stats.times.bins(), stats.host_rows(now=1.0),
+        stats.rate_series(now=1.0))
+    tally, counted = Tally(len(rows)), Tally(len(rows))
+    for original, row in zip(rows, read, strict=True):
+        tally.add(original)
+        counted.add(row)
+    assert (counted.counts, counted.checks_failed, counted.internal, counted.exit_status()) == (
+        tally.counts, tally.checks_failed, tally.internal, tally.exit_status())
+
+
 def test_server_text_with_a_lone_surrogate_is_kept_cleaned(store):
     odd = Result.of(0, 1, "http://a.example/", Outcome.OK, status=200, reason="Caf\udce9",
                  final_url="http://a.example/", title="t\udce9")

@@ -14,8 +14,10 @@ from PySide6.QtCore import Qt
 from app.core.export import write_csv
 from app.core.result import Outcome
 from app.core.settings import Settings
+from app.core.stats import RunStats
 from app.core.store import RunStore
 from app.core.stored_rows import StoredRows
+from app.core.tally import Tally
 from app.gui.errors_model import ErrorsModel
 from app.gui.main_window import MainWindow
 from app.gui.results_model import (
@@ -92,6 +94,23 @@ def test_the_error_panel_lists_the_run_s_failures(reopened):
     assert window.error_panel.model.counts() == expected.counts()
     assert window.error_panel.model.failure_count() == sum(
         r.outcome in FAILURES for r in results) > 50
+
+
+def test_the_summary_and_the_counts_are_those_of_the_run_in_memory(reopened):
+    """Reopening counts ok rows from light stored rows, and rebuilds only the others: the
+    summary and the status line count what the whole results would."""
+    window, results, _ = reopened
+    expected = RunStats(started=0.0)
+    expected.add(results, now=0.0)
+    shown = window.summary.stats
+    assert (shown.outcomes, shown.statuses, shown.times.bins()) == (
+        expected.outcomes, expected.statuses, expected.times.bins())
+    assert shown.host_rows(now=0.0) == expected.host_rows(now=0.0)
+    tally = Tally(len(results))
+    for result in results:
+        tally.add(result)
+    assert window.controller.engine.tally.counts == tally.counts
+    assert sum(r.outcome is Outcome.OK for r in results) > COUNT // 2
 
 
 def in_memory(results, targets) -> ResultsModel:
