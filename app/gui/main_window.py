@@ -362,6 +362,8 @@ class MainWindow(QMainWindow):
     def _clear_for_run(self) -> None:
         """The table is about to show another run: what belonged to the old one goes."""
         self.error_panel.clear()
+        self.summary.start()  # a stored run's rows are summarised afresh, not on top
+        self.summary.watch_hosts(None)
         self._followed = None
         self.details.show_result(None, redactor=self.redactor)
         self.results.reset_for_run()

@@ -396,6 +396,22 @@ def test_a_recorded_run_reopens_with_the_same_table_errors_and_details(make_wind
     assert window.export_action.isEnabled()
 
 
+def test_a_run_opened_after_another_is_summarised_alone(make_window, qtbot, site):
+    """The run summary of a window that fetched a run, then opened one, counts the opened
+    run's rows only (it once added them to the first run's)."""
+    window = make_window()
+    site.answers["2"] = (500, "broken")
+    fetch(qtbot, window, "\n".join(site.url(f"/page/{n}") for n in range(1, 6)))
+    info = recorded(qtbot, window)
+    assert window.summary.stats.total == 5
+    with qtbot.waitSignal(window.history_actions.run_opened, timeout=10_000):
+        window.history_actions.open_run(info.id)
+    stats = window.summary.stats
+    assert stats.total == 5
+    assert stats.outcomes == {Outcome.OK: 4, Outcome.HTTP_ERROR: 1}
+    assert stats.statuses == {200: 4, 500: 1}
+
+
 def test_a_reopened_run_is_retried_into_itself(make_window, qtbot, site):
     first = make_window()
     site.answers["2"] = (503, "busy")
