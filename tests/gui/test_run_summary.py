@@ -279,3 +279,18 @@ def test_qt_charts_is_imported_only_when_the_summary_is_first_shown():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=60, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+@pytest.mark.parametrize(("value", "top", "step"), [
+    (0, 1, 1), (1, 2, 1), (2, 3, 1), (4, 5, 1), (5, 6, 2), (30, 40, 10), (20_000, 25_000, 5_000),
+])
+def test_a_count_axis_ticks_whole_numbers(qtbot, value, top, step):
+    """Every summary axis counts whole things ("%d"): a small top once ticked every 0.2 and
+    read "0, 0, 0, 0, 1" (seen on a reopened demo run's rate chart)."""
+    from PySide6 import QtCharts
+
+    from app.gui.run_summary import _set_top
+
+    axis = QtCharts.QValueAxis()
+    assert _set_top(axis, value) == top
+    assert (axis.min(), axis.max(), axis.tickInterval()) == (0, top, step)
