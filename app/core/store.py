@@ -205,7 +205,7 @@ _SELECT_RESULT = (
     f"connect_ms, tls_ms, ttfb_ms, note, content_length, first_status, "
     f"{_packed(_FAILURE_COLUMNS)}, {_packed(_CHECK_COLUMNS)} FROM results")
 # A row a reopened run counts without rebuilding it (StoredRow): ok, and no failed check.
-_LIGHT = "outcome = 'ok' AND coalesce(\"check\", '') != 'fail'"
+_LIGHT = "outcome = 'ok' AND coalesce(\"check\", '') != 'fail'"  # 1 or 0, never NULL
 _SELECT_FINISHED = (f'SELECT idx, status, elapsed_ms, url, note, "check", {_LIGHT} '
                     "FROM results")
 # What a CSV row needs, in this order (app.core.export.Rows.stored_texts reads them).
@@ -661,20 +661,27 @@ class RunStore:
         summarises them: a :class:`StoredRow` for each row that finished ok and passed its
         check (if any), the whole :class:`Result` (details included) of every other."""
         sql = f"{_SELECT_FINISHED} WHERE run_id = ? AND idx > ? ORDER BY idx LIMIT ?"
-        whole_sql = (f"{_SELECT_RESULT} WHERE run_id = ? AND idx BETWEEN ? AND ? "
-                     f"AND NOT ({_LIGHT}) ORDER BY idx")
         after = -1
         plain: dict[tuple[str, str], Failure] = {}
         while rows := self._query(sql, [run_id, after, READ_CHUNK]):
             first, last = rows[0][0], rows[-1][0]
+            wanted = [row[0] for row in rows if not row[-1]]
             whole: dict[int, Result] = {}
-            if any(not light for *_, light in rows):
+            if wanted:
                 stored = self._details(run_id, first, last)
-                for row in self._query(whole_sql, [run_id, first, last]):
-                    whole[row[0]] = self._rebuild(row, stored.get(row[0]), plain)
+                for start in range(0, len(wanted), 500):
+                    part = wanted[start:start + 500]
+                    for row in self._query(
+                            f"{_SELECT_RESULT} WHERE run_id = ? AND idx IN "
+                            f"({', '.join('?' * len(part))})", [run_id, *part]):
+                        whole[row[0]] = self._rebuild(row, stored.get(row[0]), plain)
+            # A row a writer replaced or deleted between the two reads (a retry's writer
+            # still committing, another Fetchdeck on the same file): whole as it is now, or
+            # gone with the row.
             yield [StoredRow(idx, status, elapsed, url, note, check or "") if light
                    else whole[idx]
-                   for idx, status, elapsed, url, note, check, light in rows]
+                   for idx, status, elapsed, url, note, check, light in rows
+                   if light or idx in whole]
             after = last
 
     def cell_rows(self, run_id: int, *, where: Where | None = None, first: int = 0,

@@ -718,13 +718,14 @@ class _Charts:
 
 def _set_top(axis: QtCharts.QValueAxis, value: float, headroom: float = 1.05) -> float:
     """Range the axis from 0 to a round top above ``value``, a tick every round step (1, 2,
-    2.5 or 5 times a power of ten, at most five of them, and never under 1: every axis here
-    counts whole things and labels them "%d", so steps of 0.2 read "0, 0, 0, 0, 1"); returns
-    the top."""
+    2.5 or 5 times a power of ten, at most five of them, and always a whole number: every
+    axis here counts whole things and labels them "%d", so steps of 0.2 read "0, 0, 0, 0, 1");
+    returns the top."""
     value = max(value * headroom, 1.0)
-    step = 10 ** math.floor(math.log10(value / 5))
-    step = next(s * step for s in (1, 2, 2.5, 5, 10) if s * step >= value / 5)
-    step = max(step, 1)
+    base = 10 ** math.floor(math.log10(value / 5))
+    # Whole steps only: 2.5 ticks read "0, 2, 5, 7, 10, 12" with %d labels.
+    step = next(s * base for s in (1, 2, 2.5, 5, 10)
+                if s * base >= value / 5 and float(s * base).is_integer())
     top = math.ceil(value / step) * step
     # Fixed ticks while range and step change: a new range under the old step (a run of 1 then
     # of 100,000) would otherwise lay out a label per old step, which took minutes.

@@ -282,7 +282,8 @@ def test_qt_charts_is_imported_only_when_the_summary_is_first_shown():
 
 
 @pytest.mark.parametrize(("value", "top", "step"), [
-    (0, 1, 1), (1, 2, 1), (2, 3, 1), (4, 5, 1), (5, 6, 2), (30, 40, 10), (20_000, 25_000, 5_000),
+    (0, 1, 1), (1, 2, 1), (2, 3, 1), (4, 5, 1), (5, 6, 2), (11, 15, 5), (30, 40, 10),
+    (20_000, 25_000, 5_000), (110, 125, 25),
 ])
 def test_a_count_axis_ticks_whole_numbers(qtbot, value, top, step):
     """Every summary axis counts whole things ("%d"): a small top once ticked every 0.2 and
