@@ -417,13 +417,13 @@ class StoredRow:
     made of it. The table of a reopened run reads its own pages and the error panel lists
     only the other rows, so the ~6.5 us of a rebuilt :class:`Result` were spent on nothing."""
 
-    __slots__ = ("index", "outcome", "status", "elapsed_ms", "url", "note", "check")
+    __slots__ = ("index", "status", "elapsed_ms", "url", "note", "check")
+    outcome = Outcome.OK
     failure = None
 
     def __init__(self, index: int, status: int | None, elapsed_ms: float | None, url: str,
                  note: str, check: str) -> None:
         self.index = index
-        self.outcome = Outcome.OK
         self.status = status
         self.elapsed_ms = elapsed_ms
         self.url = url
@@ -667,14 +667,11 @@ class RunStore:
             first, last = rows[0][0], rows[-1][0]
             wanted = [row[0] for row in rows if not row[-1]]
             whole: dict[int, Result] = {}
-            if wanted:
+            if wanted:  # at most READ_CHUNK of SQLite's 32,766 parameters a statement
                 stored = self._details(run_id, first, last)
-                for start in range(0, len(wanted), 500):
-                    part = wanted[start:start + 500]
-                    for row in self._query(
-                            f"{_SELECT_RESULT} WHERE run_id = ? AND idx IN "
-                            f"({', '.join('?' * len(part))})", [run_id, *part]):
-                        whole[row[0]] = self._rebuild(row, stored.get(row[0]), plain)
+                for row in self._query(f"{_SELECT_RESULT} WHERE run_id = ? AND idx IN "
+                                       f"({', '.join('?' * len(wanted))})", [run_id, *wanted]):
+                    whole[row[0]] = self._rebuild(row, stored.get(row[0]), plain)
             # A row a writer replaced or deleted between the two reads (a retry's writer
             # still committing, another Fetchdeck on the same file): whole as it is now, or
             # gone with the row.
