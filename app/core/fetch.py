@@ -14,6 +14,7 @@ import hashlib
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,9 @@ class Fetcher:
     bound_headers: tuple[tuple[str, str], ...] = field(init=False)
     # Whether requests need options of their own (credentials, environment proxies).
     per_request: bool = field(init=False)
+    # Told of each Retry-After pause, (host, seconds): a run fetched by several processes
+    # pauses the host in each (app.core.pool).
+    on_pause: Callable[[str, float], None] | None = None
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -153,6 +157,8 @@ async def fetch(fetcher: Fetcher, url: URL, text: str, host: HostState) -> Respo
             pause = _retry_after(response, settings)
             if pause is not None:
                 host.paused_until = max(host.paused_until, time.monotonic() + pause)
+                if fetcher.on_pause is not None:
+                    fetcher.on_pause(host.name, pause)
                 notes.append(f"attempt {attempt}: {status}, waited {pause:.1f} s for Retry-After")
                 delay = 0.0  # the host pause above is the wait
             else:

@@ -26,13 +26,14 @@ class HostState:
     next_start: float = 0.0  # monotonic time; rate limit
     paused_until: float = 0.0  # monotonic time; Retry-After
     waiting: dict[object, float] = field(default_factory=dict)  # task -> until (monotonic)
+    name: str = ""  # the host's key in Hosts
 
 
 class Hosts(dict[str, HostState]):
     """The run's hosts by key (lowercase, IDNA: see :func:`app.core.targets.check_line`)."""
 
     def __missing__(self, name: str) -> HostState:
-        state = self[name] = HostState()
+        state = self[name] = HostState(name=name)
         return state
 
 

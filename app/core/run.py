@@ -13,7 +13,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from yarl import URL
 
@@ -25,7 +25,7 @@ from app.core.redact import mask_url
 from app.core.result import Outcome, Response, Result
 from app.core.settings import Settings, SettingsError
 from app.core.targets import Target
-from app.core.transport import make_ssl, open_session
+from app.core.transport import SharedJar, make_ssl, open_session
 
 __all__ = ["MAX_PARKED", "Activity", "Run", "Sink"]
 
@@ -85,18 +85,24 @@ class Run:
 
     ``sink`` is called on the loop thread once per target with its finished result; an exception
     from the sink is reported to the loop's exception handler and the run goes on.
+
+    ``targets`` may be a live source (a helper's, fed by :mod:`app.core.pool`): it yields None
+    when it has nothing yet, its owner calls :meth:`more` when it has, and it ends (stops
+    yielding None) when no more will come or the run is cancelled.
     """
 
     def __init__(
         self,
-        targets: Iterable[Target],
+        targets: Iterable[Target | None],
         settings: Settings,
         sink: Sink,
         *,
         total: int | None = None,
+        on_cookies: Callable[[Sequence[str], str], None] | None = None,
+        on_pause: Callable[[str, float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self._targets: Iterator[Target] = iter(targets)
+        self._targets: Iterator[Target | None] = iter(targets)
         self._sink = sink
         if total is None and hasattr(targets, "__len__"):
             total = len(targets)  # type: ignore[arg-type]
@@ -121,6 +127,12 @@ class Run:
         self._entered = False
         self._exhausted = False
         self._stopping = False
+        # What the other processes of a pooled run hear of (app.core.pool): cookies a
+        # response set, a host a Retry-After paused; and what they told this one.
+        self._on_cookies = on_cookies
+        self._on_pause = on_pause
+        self._jar: SharedJar | None = None
+        self._cookies_heard: list[tuple[Sequence[str], str]] = []
 
     # -- control -------------------------------------------------------------------------------
 
@@ -170,6 +182,24 @@ class Run:
         elapsed = self.elapsed
         return self.fetched / elapsed if elapsed > 0.05 else 0.0
 
+    def more(self) -> None:
+        """A live source has more targets (see :meth:`_read_ahead`): start them."""
+        if self._loop is not None:
+            self._wakeup.set()
+
+    def take_cookies(self, headers: Sequence[str], url: str) -> None:
+        """Cookies another process of the run was sent (``Set-Cookie`` values, and the URL
+        that sent them): later requests here send them too."""
+        if self._jar is None:
+            self._cookies_heard.append((headers, url))
+        else:
+            self._jar.hear(headers, url)
+
+    def take_pause(self, host: str, seconds: float) -> None:
+        """Another process of the run was told by ``host`` to wait (Retry-After)."""
+        state = self.hosts[host]
+        state.paused_until = max(state.paused_until, time.monotonic() + seconds)
+
     def waiting(self) -> int:
         """Requests waiting for their host (a Retry-After pause, the rate limit)."""
         return sum(len(state.waiting) for state in self.hosts.values() if state.waiting)
@@ -187,8 +217,16 @@ class Run:
         try:
             environment, ssl_arg = await asyncio.to_thread(
                 lambda: (Environment.load(), make_ssl(self.settings)))
-            async with open_session(self.settings, ssl_arg) as session:
-                self._fetcher = Fetcher(self.settings, session, environment)
+            async with open_session(self.settings, ssl_arg,
+                                    on_cookies=self._on_cookies) as session:
+                jar = session.cookie_jar
+                if isinstance(jar, SharedJar):
+                    self._jar = jar
+                    for headers, url in self._cookies_heard:
+                        jar.hear(headers, url)
+                    self._cookies_heard.clear()
+                self._fetcher = Fetcher(self.settings, session, environment,
+                                        on_pause=self._on_pause)
                 try:
                     await self._feed()
                 finally:
@@ -254,6 +292,8 @@ class Run:
         per_host = self.settings.per_host
         hosts = self.hosts
         for target in self._targets:
+            if target is None:  # a live source with nothing yet; more() when it has
+                return None, False
             if target.failure is not None:
                 self._emit(Result(target.index, target.line, target.text, Outcome.INVALID,
                                   target.failure))
@@ -382,4 +422,7 @@ class Run:
             yield from queue
         self._parked.clear()
         self._parked_count = 0
-        yield from self._targets
+        for target in self._targets:
+            if target is None:  # a live source is empty for now; it ends on cancel
+                return
+            yield target

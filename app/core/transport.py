@@ -13,6 +13,7 @@ import functools
 import socket
 import ssl
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,11 @@ import aiohappyeyeballs
 import aiohttp
 from aiohttp.abc import ResolveResult
 from multidict import CIMultiDict, istr
+from yarl import URL
 
 from app.core.settings import Settings, SettingsError
 
-__all__ = ["Phases", "basic_auth", "discard_connection", "make_ssl", "open_session",
+__all__ = ["Phases", "SharedJar", "basic_auth", "discard_connection", "make_ssl", "open_session",
            "origin_bound"]
 
 
@@ -167,11 +169,32 @@ def _request_class(user_agent: str) -> type[aiohttp.ClientRequest]:
     return type("FetchdeckRequest", (aiohttp.ClientRequest,), {"DEFAULT_HEADERS": defaults})
 
 
+class SharedJar(aiohttp.CookieJar):
+    """A run's cookie jar when the run is fetched by several processes (:mod:`app.core.pool`):
+    the ``Set-Cookie`` values each response brings are passed to ``on_cookies`` too, for the
+    other processes' jars, and :meth:`hear` takes theirs. aiohttp parses them on either side."""
+
+    def __init__(self, on_cookies: Callable[[Sequence[str], str], None]) -> None:
+        super().__init__(unsafe=True)
+        self._on_cookies = on_cookies
+
+    def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
+        super().update_cookies_from_headers(headers, response_url)
+        if headers:
+            self._on_cookies(tuple(headers), str(response_url))
+
+    def hear(self, headers: Sequence[str], url: str) -> None:
+        super().update_cookies_from_headers(list(headers), URL(url))
+
+
 def open_session(settings: Settings,
-                 ssl_arg: ssl.SSLContext | bool | None = None) -> aiohttp.ClientSession:
+                 ssl_arg: ssl.SSLContext | bool | None = None, *,
+                 on_cookies: Callable[[Sequence[str], str], None] | None = None,
+                 ) -> aiohttp.ClientSession:
     """The session for one run. Call inside a coroutine; close it before the loop stops.
 
     ``ssl_arg`` is :func:`make_ssl`'s answer when the caller made it already (off the loop).
+    ``on_cookies`` hears every response's cookies (a run fetched by several processes).
     """
     if ssl_arg is None:
         ssl_arg = make_ssl(settings)
@@ -188,9 +211,13 @@ def open_session(settings: Settings,
     # fetch adds them per request, and drops them when a redirect leaves that origin.
     headers = [(name, value) for name, value in settings.headers
                if (name, value) not in origin_bound(settings.headers)]
-    jar: aiohttp.abc.AbstractCookieJar = (
-        aiohttp.CookieJar(unsafe=True) if settings.cookies else aiohttp.DummyCookieJar()
-    )
+    jar: aiohttp.abc.AbstractCookieJar
+    if not settings.cookies:
+        jar = aiohttp.DummyCookieJar()
+    elif on_cookies is not None:
+        jar = SharedJar(on_cookies)
+    else:
+        jar = aiohttp.CookieJar(unsafe=True)
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=jar,
