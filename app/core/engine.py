@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from app.core.checks import CheckOptions, check_result
 from app.core.details import DetailPolicy
@@ -24,8 +26,11 @@ from app.core.settings import Settings
 from app.core.tally import Progress, Tally
 from app.core.targets import Target, TargetList
 
-__all__ = ["Engine", "FILES_PER_REQUEST_RESERVE", "GC_YOUNG_THRESHOLD", "use_run_gc_threshold",
-           "fit_to_file_limit"]
+if TYPE_CHECKING:
+    from app.core.pool import Pool
+
+__all__ = ["AUTO_MIN_TARGETS", "Engine", "FILES_PER_REQUEST_RESERVE", "GC_YOUNG_THRESHOLD",
+           "MAX_AUTO_PROCESSES", "fit_to_file_limit", "processes_for", "use_run_gc_threshold"]
 
 # Files a process needs besides one socket per request: the loop, logs, the store, threads...
 FILES_PER_REQUEST_RESERVE = 64
@@ -36,6 +41,10 @@ FILES_PER_REQUEST_RESERVE = 64
 # kept is swept by the window's collection before each freeze; `fetchdeck run` keeps nothing.
 # An all-failing run still collects every ~500 failures (each leaves ~90 objects of garbage).
 GC_YOUNG_THRESHOLD = 50_000
+# "Automatic" fetches with helper processes (app.core.pool) only lists this long: a helper
+# takes ~0.3 s of CPU to start. One a core, up to this many.
+AUTO_MIN_TARGETS = 5_000
+MAX_AUTO_PROCESSES = 4
 
 
 def use_run_gc_threshold() -> None:
@@ -61,7 +70,7 @@ class Engine:
         self.tally = Tally(len(targets))
         self.details = details if details is not None else DetailPolicy(len(targets))
         self.sinks: list[Sink] = list(sinks)
-        self.run: Run | None = None
+        self.run: Run | Pool | None = None
         self._task: asyncio.Task[None] | None = None
         self.notices: list[str] = []
 
@@ -119,7 +128,17 @@ class Engine:
         if notice and notice not in self.notices:
             self.notices.append(notice)
         self.details.begin_run(total)
-        run = Run(targets, settings, self._deliverer(), total=total)
+        processes, notice = processes_for(settings, total)
+        if notice and notice not in self.notices:
+            self.notices.append(notice)
+        run: Run | Pool
+        if processes > 1:
+            from app.core.pool import Pool  # noqa: PLC0415 - only runs that use helpers
+
+            run = Pool(targets, settings, self._deliverer(), total=total, processes=processes,
+                       keep_details=self.details.keep_all)
+        else:
+            run = Run(targets, settings, self._deliverer(), total=total)
         self.run = run
         self._task = run.start()
         return self._task
@@ -237,6 +256,31 @@ class Engine:
         run = self.run
         return self.tally.summary(run.elapsed if run is not None else None,
                                   cancelled=run is not None and run.cancelled)
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def processes_for(settings: Settings, fetchable: int) -> tuple[int, str]:
+    """How many processes fetch a run of ``fetchable`` URLs, and a notice when the user asked
+    for more than one and the run cannot have them."""
+    asked = settings.processes
+    if asked == 1:
+        return 1, ""
+    why = ""
+    if settings.per_host or settings.rate:
+        why = "a per-host limit or rate is kept by one process (use --per-host 0 --rate 0)"
+    elif sys.platform == "win32" or getattr(sys, "frozen", False):
+        why = "helper processes need a Python interpreter and POSIX pipes"
+    if why:
+        return 1, (f"Fetching in one process, not {asked}: {why}." if asked else "")
+    wanted = asked or (min(MAX_AUTO_PROCESSES, cpu_count())
+                       if fetchable >= AUTO_MIN_TARGETS else 1)
+    return max(1, min(wanted, settings.concurrency, fetchable)), ""
 
 
 def fit_to_file_limit(settings: Settings,

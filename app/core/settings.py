@@ -141,6 +141,14 @@ class Settings:
         "Requests in flight", "requests in flight in the whole run", "--concurrency", "N",
         low=1, high=10_000,
         explain="How many requests run at the same time in the whole run."))
+    processes: int = _option(0, Option(
+        "Processes", "processes that fetch (0 = automatic: one a CPU core, up to 4, for "
+        "lists of 5,000 URLs or more; only with no per-host limit or rate)", "--processes",
+        "N", low=1, high=64, zero_means="automatic",
+        explain="Processes that share the fetching of one run, each with its share of the "
+                "requests in flight. Automatic: one a CPU core (up to 4) for lists of 5,000 "
+                "URLs or more. A run with a per-host limit or rate is fetched by one process. "
+                "Cookies and Retry-After pauses are shared between them."))
     per_host: int = _option(6, Option(
         "Per host", "requests in flight to one host (0 = no limit)", "--per-host", "N",
         low=1, high=10_000, zero_means="no limit",

@@ -129,6 +129,7 @@ class SettingsDialog(QDialog):
         """Fill every field from ``settings``."""
         self._concurrency.setValue(fit_range(self._concurrency, settings.concurrency))
         self._per_host.setValue(fit_range(self._per_host, settings.per_host))
+        self._processes.setValue(fit_range(self._processes, settings.processes))
         self._set_exact(self._rate, settings.rate)
         self._set_exact(self._timeout, settings.timeout)
         self._set_exact(self._connect_timeout, settings.connect_timeout)
@@ -274,6 +275,7 @@ class SettingsDialog(QDialog):
         return Settings(
             concurrency=self._concurrency.value(),
             per_host=self._per_host.value(),
+            processes=self._processes.value(),
             rate=self._get_exact(self._rate),
             timeout=self._get_exact(self._timeout),
             connect_timeout=self._get_exact(self._connect_timeout),
@@ -442,13 +444,14 @@ class SettingsDialog(QDialog):
         self._concurrency = cast(QSpinBox, spin_for("concurrency"))
         self._per_host = cast(QSpinBox, spin_for("per_host"))
         self._rate = cast(QDoubleSpinBox, spin_for("rate", suffix=" req/s"))
+        self._processes = cast(QSpinBox, spin_for("processes"))
         self._connect_timeout = cast(QDoubleSpinBox, spin_for("connect_timeout", suffix=" s"))
         self._proxy = line_edit("proxy", "System proxy (environment)")
         return field_group("Connections", [
             (label_for(name), widget, explained(name)) for name, widget in (
                 ("concurrency", self._concurrency), ("per_host", self._per_host),
-                ("rate", self._rate), ("connect_timeout", self._connect_timeout),
-                ("proxy", self._proxy))])
+                ("rate", self._rate), ("processes", self._processes),
+                ("connect_timeout", self._connect_timeout), ("proxy", self._proxy))])
 
     def _requests_group(self) -> QGroupBox:
         self._method = named(QComboBox(), "method")

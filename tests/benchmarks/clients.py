@@ -81,6 +81,14 @@ async def fetch_urls(urls: list[str], concurrency: int) -> dict[str, Any]:
             "errors": errors, "ok": len(urls) - errors}
 
 
+def _with_processes(settings: Any) -> Any:
+    """``--processes N`` of the driver, where the app has the setting (older commits do not)."""
+    processes = os.environ.get("FETCHDECK_BENCH_PROCESSES")
+    if processes is None or "processes" not in type(settings).__slots__:
+        return settings
+    return settings.replace(processes=int(processes))
+
+
 def run_bare(urls: list[str], concurrency: int) -> dict[str, Any]:
     return asyncio.run(fetch_urls(urls, concurrency))
 
@@ -106,8 +114,8 @@ async def run_core_async(urls_file: str, concurrency: int) -> dict[str, Any]:
     # The engine sets it itself since d8eb360; set here for older commits compared in worktrees.
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     start, cpu_start = time.perf_counter(), time.process_time()
-    engine = Engine(targets, Settings(per_host=0, concurrency=concurrency, retries=0),
-                    [kept.append])
+    engine = Engine(targets, _with_processes(Settings(per_host=0, concurrency=concurrency,
+                                                      retries=0)), [kept.append])
     await engine.start()
     end, cpu_end = time.perf_counter(), time.process_time()
     ok = sum(1 for result in kept if result.outcome is Outcome.OK)
@@ -180,7 +188,7 @@ async def _drive_window(router: Any, urls_file: str, concurrency: int,
 
     internal_errors: list[str] = []
     router.internal_error.connect(lambda failure: internal_errors.append(failure.message))
-    settings = Settings(per_host=0, concurrency=concurrency, retries=0)
+    settings = _with_processes(Settings(per_host=0, concurrency=concurrency, retries=0))
     if os.environ.get("FETCHDECK_BENCH_NO_STORE") and "keep_runs" in Settings.__slots__:
         settings = settings.replace(keep_runs=False)  # the window without its run history
     window = MainWindow(settings)

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="kill a client whose RSS passes this (default 8 GiB)")
     parser.add_argument("--no-store", action="store_true",
                         help="the GUI and fetchdeck run without their run history")
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="the GUI, core and fetchdeck run clients fetch with N processes "
+                             "(default: the app's own choice, automatic)")
     parser.add_argument("--summary", action="store_true",
                         help="the GUI client runs with the run summary (charts) shown")
     parser.add_argument("--smoke", action="store_true",
@@ -150,6 +153,8 @@ class Workbench:
             self.env["FETCHDECK_BENCH_SUMMARY"] = "1"
         if args.no_store:
             self.env["FETCHDECK_BENCH_NO_STORE"] = "1"
+        if args.processes is not None:
+            self.env["FETCHDECK_BENCH_PROCESSES"] = str(args.processes)
         (tmp / "state").mkdir(exist_ok=True)
         self.curl = shutil.which("curl")
 
@@ -195,7 +200,9 @@ class Workbench:
             command = self.python("-m", "app", "run", str(self.url_file(count)), "-o",
                                   str(output), "--concurrency", str(self.args.concurrency),
                                   "--per-host", "0", "--retries", "0", "--quiet",
-                                  *(["--no-store"] if self.args.no_store else []))
+                                  *(["--no-store"] if self.args.no_store else []),
+                                  *(["--processes", str(self.args.processes)]
+                                    if self.args.processes is not None else []))
         else:
             command = self.client_command(kind, count)
         child = run_child(command, self.args.timeout, env=self.env, cwd=str(ROOT),
@@ -318,6 +325,7 @@ def compare(bench: Workbench, clients: list[str], count: int) -> str:
              f"(per_host=0, retries=0), median of {args.repeat} run(s); {_app_revision()}"
              + ("; the GUI with its run summary shown" if args.summary else "")
              + ("; no run history" if args.no_store else "")
+             + (f"; {args.processes} process(es)" if args.processes is not None else "")
              + "; bytecode caches on")
     bench.results = {"mode": "compare", "urls": count, "runs": runs, "startup": startup}
     return report.comparison_table(title, runs, {c: LABELS[c] for c in clients}, startup, count)

@@ -12,6 +12,7 @@ from app.core.settings import MIB, Settings, SettingsError, overrides_after_edit
 # A value other than the default for every field, so a field that does not round-trip shows.
 CHANGED = Settings(
     concurrency=7,
+    processes=3,
     per_host=0,
     rate=2.5,
     timeout=3.25,

@@ -345,3 +345,74 @@ def test_a_corrupt_settings_file_warns_and_the_run_goes_on(server, no_qt, tmp_pa
     assert proc.returncode == 0, proc.stderr
     assert "warning" in proc.stderr and "nested too deeply" in proc.stderr
     assert rows_of(proc.stdout)[0]["outcome"] == "ok"
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_run_fetched_by_helper_processes_and_leaves_none(server, no_qt,
+                                                                       tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join([server.url(f"/ok?n={i}") for i in range(5)]
+                              + [server.url(f"/hang?n={i}") for i in range(200)]) + "\n")
+    out = tmp_path / "results.csv"
+    proc = start(no_qt, tmp_path, str(urls), "-o", str(out), "--concurrency", "20",
+                 "--per-host", "0", "--processes", "2")
+    try:
+        server.seen.wait_until(lambda seen: seen.count("/hang") >= 20, timeout=30)
+        helpers = children_of(proc.pid)
+        assert helpers, "no helper process was started"
+        # Ctrl+C in a terminal signals the whole foreground group: the helpers, in a group
+        # of their own, hear it from the parent.
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    rows = rows_of(out.read_text())
+    assert len(rows) == 205
+    assert [r["outcome"] for r in rows[:5]] == ["ok"] * 5
+    assert {r["outcome"] for r in rows[5:]} == {"cancelled"}
+    assert "Traceback" not in stderr and stdout == ""
+    wait_for(lambda: not any(alive(pid) for pid in helpers))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_run_takes_its_helper_processes_with_it(server, no_qt, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(server.url(f"/hang?n={i}") for i in range(200)) + "\n")
+    proc = start(no_qt, tmp_path, str(urls), "-o", str(tmp_path / "out.csv"),
+                 "--concurrency", "20", "--per-host", "0", "--processes", "3")
+    try:
+        server.seen.wait_until(lambda seen: seen.count("/hang") >= 20, timeout=30)
+        helpers = children_of(proc.pid)
+        assert len(helpers) == 2
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    wait_for(lambda: not any(alive(pid) for pid in helpers))

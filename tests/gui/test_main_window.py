@@ -376,3 +376,51 @@ def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
     assert button.isEnabled()
 
 
+
+
+@pytest.fixture
+def pooled_window(qtbot, loop, monkeypatch, tmp_path):
+    """A window whose runs are fetched by it and a helper process."""
+    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
+    w = MainWindow(Settings(retries=0, timeout=5, per_host=0, processes=2, concurrency=4))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    if w.controller.running:
+        w.controller.cancel()
+        qtbot.waitUntil(lambda: not w.controller.running, timeout=10_000)
+
+
+def test_rows_a_helper_process_fetched_fill_the_table_and_the_error_panel(pooled_window,
+                                                                          qtbot, server):
+    window = pooled_window
+    with ReservedPort() as closed:
+        # Slow rows first hold the window's own requests while the helper starts.
+        urls = [server.url(f"/slow?seconds=0.5&n={i}") for i in range(2)]
+        for i in range(20):
+            urls += [server.url(f"/ok?n={i}"), server.url(f"/status/404?n={i}"),
+                     f"http://127.0.0.1:{closed.port}/?n={i}"]
+        fetch(qtbot, window, "\n".join(urls))
+    run = window.controller.engine.run
+    assert run.by_helpers > 30, "the helper fetched little: the test shows nothing"
+    assert outcomes(window) == [Outcome.OK] * 2 + [Outcome.OK, Outcome.HTTP_ERROR,
+                                                   Outcome.FAILED] * 20
+    assert window.error_panel.model.counts() == {"http_4xx": 20, "refused": 20}
+    assert "40 failed" in window.progress_label.text()
+    refused = window.model.result(4)
+    assert "Traceback (most recent call last)" in refused.failure.traceback
+
+
+def test_cancel_stops_the_helper_too_and_every_row_is_accounted_for(pooled_window, qtbot,
+                                                                    server):
+    window = pooled_window
+    before = server.seen.count("/hang")
+    window.form.set_text("\n".join(server.url(f"/hang?n={i}") for i in range(40)))
+    window.start_run()
+    qtbot.waitUntil(lambda: server.seen.count("/hang") >= before + 4, timeout=10_000)
+    run = window.controller.engine.run
+    assert run.helper_pids
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
+    assert outcomes(window) == [Outcome.CANCELLED] * 40
+    assert "40 cancelled" in window.progress_label.text()

@@ -60,6 +60,7 @@ def type_settings(dialog: SettingsDialog, s: Settings) -> None:
     """Set every editor the way a user would, from ``s``."""
     child(dialog, QSpinBox, "concurrency").setValue(s.concurrency)
     child(dialog, QSpinBox, "per_host").setValue(s.per_host)
+    child(dialog, QSpinBox, "processes").setValue(s.processes)
     child(dialog, QDoubleSpinBox, "rate").setValue(s.rate)
     child(dialog, QDoubleSpinBox, "timeout").setValue(s.timeout)
     child(dialog, QDoubleSpinBox, "connect_timeout").setValue(s.connect_timeout)

@@ -1,0 +1,257 @@
+"""A helper process of a pooled run (:mod:`app.core.pool`): ``python -m app.core.helper``.
+
+It reads framed messages (:mod:`app.core.wire`) on standard input: the run's settings, then
+targets in chunks as the parent hands them out, and runs an ordinary :class:`~app.core.run.Run`
+over them, a task per URL with its done-callback, as the parent does. Each result goes back on
+standard output, in batches; so does whatever fails inside the helper itself, which the parent
+shows as its own. Standard output carries nothing else: a stray ``print`` goes to standard error,
+which the parent keeps and reports if the helper dies.
+
+The helper ignores Ctrl+C (the parent stops it with a message, after the rows it holds come
+back as cancelled), and it stops when its parent is gone: on Linux the kernel kills it with its
+parent; elsewhere, or before that, the end of its standard input cancels its run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections import deque
+from typing import Any
+
+from app.core import wire
+from app.core.engine import use_run_gc_threshold
+from app.core.errors import Failure
+from app.core.result import FAILURES, Outcome, Result
+from app.core.run import Run
+from app.core.settings import Settings
+
+# Results a batch holds at most, and how long the first of a batch waits for others: a kill -9
+# of the parent loses what is not sent yet, as it loses what is not committed.
+BATCH = 64
+BATCH_SECONDS = 0.005
+# How much lower than its parent a helper runs (os.nice): docs/benchmarks.md, session 9.
+NICENESS = 10
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # the end of standard input stops it instead
+
+
+class _Source:
+    """The targets the parent handed this helper: a live source for the run (None while
+    empty, ended once the parent says so or the run is cancelled)."""
+
+    def __init__(self) -> None:
+        self.queue: deque[Any] = deque()
+        self.ended = False
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> Any:
+        if self.queue:
+            return self.queue.popleft()
+        if self.ended:
+            raise StopIteration
+        return None
+
+
+class _Helper:
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.frames = wire.FrameReader()
+        self.source = _Source()
+        self.run: Run | None = None
+        self.keep_details = False
+        self.batch: list[Any] = []
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.gone = False  # the parent closed the pipe: nobody to send to
+        self.loop = asyncio.get_running_loop()
+        self.finished = self.loop.create_future()
+
+    # -- to the parent ---------------------------------------------------------------------
+
+    def send(self, kind: int, payload: Any) -> None:
+        if self.gone:
+            return
+        data = memoryview(wire.frame(kind, payload))
+        try:
+            while data:
+                written = os.write(self.write_fd, data)
+                data = data[written:]
+        except OSError:
+            self.parent_gone()
+
+    def result(self, result: Any) -> None:
+        self.batch.append(wire.encode_result(
+            result, self.keep_details or result.outcome in FAILURES))
+        if len(self.batch) >= BATCH:
+            self.flush()
+        elif self.flush_handle is None:
+            self.flush_handle = self.loop.call_later(BATCH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        if self.batch:
+            batch, self.batch = self.batch, []
+            try:
+                wire.frame(wire.RESULTS, batch)
+            except ValueError:  # a value marshal refuses (a bug): find it, lose no row
+                batch = [self._sendable(item) for item in batch]
+            self.send(wire.RESULTS, batch)
+
+    def _sendable(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
+        try:
+            wire.frame(wire.RESULTS, item)
+        except ValueError as exc:
+            index, line, url = item[:3]
+            self.problem(self.loop, {"message": f"the result of row {index + 1} could not be "
+                                                f"sent to the parent process", "exception": exc})
+            failure = Failure.internal(exc)
+            return wire.encode_result(Result(index, line, url, Outcome.FAILED, failure), False)
+        return item
+
+    def problem(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any], *,
+                fatal: bool = False) -> None:
+        """The loop's exception handler: what failed here is the parent's to show."""
+        exc = context.get("exception")
+        text = "".join(traceback.format_exception(exc)) if isinstance(exc, BaseException) \
+            else ""
+        self.send(wire.PROBLEM, (str(context.get("message") or "error in a helper process"),
+                                 type(exc).__qualname__ if exc is not None else "", text,
+                                 fatal))
+
+    def parent_gone(self) -> None:
+        self.gone = True
+        self.source.ended = True
+        if self.run is not None:
+            self.run.cancel()
+        elif not self.finished.done():
+            self.finished.set_result(None)
+
+    # -- from the parent -------------------------------------------------------------------
+
+    def readable(self) -> None:
+        try:
+            data = os.read(self.read_fd, 1 << 16)
+        except OSError:
+            data = b""
+        if not data:
+            self.loop.remove_reader(self.read_fd)
+            self.parent_gone()
+            return
+        for kind, payload in self.frames.feed(data):
+            self.message(kind, payload)
+
+    def message(self, kind: int, payload: Any) -> None:
+        if kind == wire.TARGETS:
+            self.source.queue.extend(wire.decode_targets(payload))
+            if self.run is not None:
+                self.run.more()
+        elif kind == wire.END:
+            self.source.ended = True
+            if self.run is not None:
+                self.run.more()
+        elif kind == wire.CANCEL:
+            self.source.ended = True
+            if self.run is not None:
+                self.run.cancel()
+        elif kind == wire.TAIL:
+            self.keep_details = True
+        elif kind == wire.COOKIES:
+            if self.run is not None:
+                self.run.take_cookies(*payload)
+        elif kind == wire.PAUSE:
+            if self.run is not None:
+                self.run.take_pause(*payload)
+        elif kind == wire.SETTINGS:
+            self.begin(*payload)
+
+    def begin(self, settings_data: dict[str, Any], concurrency: int, keep: bool) -> None:
+        settings, _ = Settings.from_dict(settings_data)
+        self.keep_details = keep
+        use_run_gc_threshold()
+        self.run = Run(self.source, settings.replace(concurrency=concurrency), self.result,
+                       on_cookies=lambda headers, url: self.send(wire.COOKIES, (headers, url)),
+                       on_pause=lambda host, seconds: self.send(wire.PAUSE, (host, seconds)))
+        if self.gone:
+            self.source.ended = True
+        task = self.run.start()
+        task.add_done_callback(self.run_done)
+
+    def run_done(self, task: asyncio.Task[None]) -> None:
+        self.flush()
+        if not task.cancelled() and task.exception() is not None:
+            self.problem(self.loop, {"message": "a helper process's run failed",
+                                     "exception": task.exception()}, fatal=True)
+        self.send(wire.DONE, None)
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+
+async def _serve(read_fd: int, write_fd: int) -> None:
+
+    helper = _Helper(read_fd, write_fd)
+    loop = helper.loop
+    loop.set_exception_handler(helper.problem)
+
+    # What fails on another thread (the run's executor) or in a destructor is the parent's to
+    # show too; the pipe is written on this loop only, so it is sent from here.
+    def elsewhere(message: str, exc: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: stderr has it
+            loop.call_soon_threadsafe(helper.problem, loop, {"message": message,
+                                                             "exception": exc})
+
+    threading.excepthook = lambda args: elsewhere(
+        f"an error in a helper process's thread {args.thread.name if args.thread else ''}",
+        args.exc_value)
+    sys.unraisablehook = lambda unraisable: elsewhere(
+        unraisable.err_msg or "an error that could not be raised, in a helper process",
+        unraisable.exc_value)
+    os.set_blocking(read_fd, False)
+    helper.loop.add_reader(read_fd, helper.readable)
+    helper.send(wire.READY, os.getpid())
+    try:
+        await helper.finished
+    finally:
+        helper.loop.remove_reader(read_fd)
+
+
+def main() -> int:
+    _die_with_parent()
+    # Where cores are short, the parent wins them: it is the window's GUI thread (or the
+    # process writing the output), and it fetches too.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, with a message
+    # Standard output is the results pipe: keep it, and send stray prints to standard error.
+    write_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        asyncio.run(_serve(0, write_fd))
+    except Exception:
+        traceback.print_exc()  # to standard error, which the parent reports
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
