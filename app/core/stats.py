@@ -2,14 +2,15 @@
 percentiles, requests per second over time and a per-host table, in memory that does not grow
 with the number of results.
 
-:class:`RunStats` is fed each batch of finished results as the window receives them (one call
-per 100 ms tick, on the GUI thread). What it costs per result is what matters: the GUI thread's
-whole budget is ~95 us a request and the summary may take ~1 us of it. So :meth:`RunStats.add`
-runs no Python code per result. Each field is read with ``map(attrgetter)``, a time's bucket is
-``floor(log2(t) * 8)`` through ``map``, and everything is counted by ``Counter.update`` into
-counters keyed by plain values: ``(outcome, status)``, a bucket, ``(host, (outcome, status))``,
-``host + bucket`` (a host is a multiple of :data:`HOST_STRIDE`). Those are C loops; Python
-only runs per batch and per distinct key when the summary is read, a few times a second.
+:class:`RunStats` is fed each batch of finished results as the window receives them (one call a
+tick, every 50 ms, on the GUI thread). What it costs per result is what matters: the GUI
+thread's whole budget is ~95 us a request and the summary may take ~1 us of it. So
+:meth:`RunStats.add` runs no Python code per result. Each field is read with
+``map(attrgetter)``, a time's bucket is ``floor(log2(t) * 8)`` through ``map``, and everything
+is counted by ``Counter.update`` into counters keyed by plain values: ``(outcome, status)``, a
+bucket, ``(host, (outcome, status))``, ``host + bucket`` (a host is a multiple of
+:data:`HOST_STRIDE`). Those are C loops; Python only runs per batch and per distinct key when
+the summary is read, a few times a second.
 
 Response times are counted in log-spaced buckets (:data:`BASE`: eight per doubling, each ~9 % of
 its value wide), never kept one by one, so p50/p90/p99 come from the buckets and are within one

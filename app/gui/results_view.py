@@ -15,8 +15,8 @@ class ResultsView(QTableView):
 
     Qt 6.11's ``QAbstractItemView.dataChanged`` repaints the whole viewport for any change
     spanning more than one cell, even when none of the changed rows is on screen. A run reports
-    the rows finished in each 100 ms tick as one range, usually far below the visible rows, so
-    the table was repainted ten times a second for nothing: ~15 % of the GUI path's CPU during a
+    the rows finished in each tick (50 ms) as one range, usually far below the visible rows, so
+    the table was repainted at every tick for nothing: ~15 % of the GUI path's CPU during a
     fast run (docs/benchmarks.md). Here the range is cut to the rows on screen first, and a
     change with nothing on screen repaints nothing.
     """

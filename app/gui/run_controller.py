@@ -31,7 +31,12 @@ from app.gui.run_history import RunHistory
 
 __all__ = ["DETAILS_KEPT", "FLUSH_MS", "RunController"]
 
-FLUSH_MS = 100
+# How often arrived results go to the model and the views. 50 ms, not 100: with helper
+# processes fetching too, a 100 ms tick carried ~650 rows and the GUI lag's p99 went over 16 ms
+# (docs/benchmarks.md, session 9).
+FLUSH_MS = 50
+# A reopened run's rows are shown at most this often while they load (measured at 100 ms).
+STORED_FLUSH_MS = 100
 # Every this many results, the objects alive are frozen out of the garbage collector's view.
 # A run of a million rows otherwise spent a quarter of its time in full collections, each
 # scanning every row so far, with GUI stalls of up to 1.1 s (docs/benchmarks.md).
@@ -128,7 +133,8 @@ class RunController(QObject):
     def add_stored(self, results: list[Result | StoredRow]) -> None:
         """Stored results of the run shown (a chunk read from the history): into the model,
         the counts and the rest of the window, as a run's arrive, but not recorded again.
-        The window hears of them at most every ``FLUSH_MS``, and at :meth:`flush_stored`.
+        The window hears of them at most every ``STORED_FLUSH_MS``, and at
+        :meth:`flush_stored`.
         A run read from its file (``rows`` given to :meth:`show_stored`) may hand light
         :class:`StoredRow` objects for its ok rows: only counted and summarised."""
         engine = self.engine
@@ -148,7 +154,7 @@ class RunController(QObject):
         # a full collection walking it on the reading thread holds the GIL, and the window,
         # for 100+ ms (measured).
         self._freeze_rows()
-        if time.monotonic() - self._shown_at >= FLUSH_MS / 1000:
+        if time.monotonic() - self._shown_at >= STORED_FLUSH_MS / 1000:
             self.flush_stored()
 
     def finish_stored(self) -> None:
