@@ -31,10 +31,10 @@ from app.core.result import FAILURES, Outcome, Result
 from app.core.run import Run
 from app.core.settings import Settings
 
-# Results a batch holds at most, and how long the first of a batch waits for others: a kill -9
-# of the parent loses what is not sent yet, as it loses what is not committed.
-BATCH = 64
-BATCH_SECONDS = 0.005
+# Results a batch holds at most. A batch is sent once the loop has run the callbacks that were
+# ready with its first result (the results of one poll): a kill -9 of the parent loses what is
+# not sent yet, as it loses what is not committed (docs/benchmarks.md, session 9).
+BATCH = 32
 # How much lower than its parent a helper runs (os.nice): docs/benchmarks.md, session 9.
 NICENESS = 10
 
@@ -80,7 +80,7 @@ class _Helper:
         self.run: Run | None = None
         self.keep_details = False
         self.batch: list[Any] = []
-        self.flush_handle: asyncio.TimerHandle | None = None
+        self.flush_handle: asyncio.Handle | None = None
         self.gone = False  # the parent closed the pipe: nobody to send to
         self.loop = asyncio.get_running_loop()
         self.finished = self.loop.create_future()
@@ -104,7 +104,7 @@ class _Helper:
         if len(self.batch) >= BATCH:
             self.flush()
         elif self.flush_handle is None:
-            self.flush_handle = self.loop.call_later(BATCH_SECONDS, self.flush)
+            self.flush_handle = self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         if self.flush_handle is not None:

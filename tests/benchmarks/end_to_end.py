@@ -549,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.kill_resume:
         from tests.benchmarks.kill_resume import kill_resume  # noqa: PLC0415
 
-        print(kill_resume(args.kill_resume, args.concurrency, log, _app_revision()), flush=True)
+        print(kill_resume(args.kill_resume, args.concurrency, log, _app_revision(),
+                          args.processes), flush=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="fetchdeck-bench-") as tmp, \
             serving(args.server, args.workers) as server:

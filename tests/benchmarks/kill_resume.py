@@ -66,7 +66,7 @@ def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def kill_resume(count: int, concurrency: int, log: Callable[[str], None],
-                revision: str) -> str:
+                revision: str, processes: int | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="fetchdeck-kill-resume-") as folder:
         tmp = Path(folder)
         access = tmp / "access.log"
@@ -81,7 +81,8 @@ def kill_resume(count: int, concurrency: int, log: Callable[[str], None],
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH"))
                                                 if p)
             common = ["--db", str(db), "-o", os.devnull, "--quiet", "--retries", "0",
-                      "--concurrency", str(concurrency), "--per-host", "0"]
+                      "--concurrency", str(concurrency), "--per-host", "0",
+                      *(["--processes", str(processes)] if processes is not None else [])]
             log(f"fetchdeck run of {count:,} URLs from {server.version}; killed (SIGKILL) "
                 f"when {KILL_AT:.0%} are recorded")
             started = time.monotonic()
@@ -133,7 +134,8 @@ def kill_resume(count: int, concurrency: int, log: Callable[[str], None],
         report.Row("rows fetched twice", [f"{again:,}"], f"<= {concurrency} (concurrency)",
                    report.verdict(again <= concurrency)),
     ]
-    title = (f"Resume after kill -9: fetchdeck run of {count:,} URLs, {concurrency} in flight, "
+    title = (f"Resume after kill -9: fetchdeck run of {count:,} URLs, {concurrency} in flight"
+             + (f" ({processes} process(es))" if processes is not None else "") + ", "
              f"killed at {recorded_seen:,} recorded; {revision}")
     return report.render(title, ["figure"], rows_out, notes=(
         f"target (issue 12): {report.TARGET_RESUME_TEXT}",
