@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QStyle,
@@ -76,6 +77,10 @@ class _FieldError(SettingsError):
     def __init__(self, message: str, widget: QWidget) -> None:
         super().__init__(message)
         self.widget = widget
+
+
+# Pixels a window manager's title bar and frame take around the dialog.
+FRAME_ALLOWANCE = 48
 
 
 class SettingsDialog(QDialog):
@@ -242,13 +247,28 @@ class SettingsDialog(QDialog):
         return handled
 
     def _fit_height(self) -> None:
-        # Top-level windows ignore height-for-width, so wrapped notes would be clipped; and
-        # once set, this minimum is ours to keep up to date (the layout no longer touches it).
+        """As tall as the fields need, up to the screen's height (the fields then scroll).
+        Top-level windows ignore height-for-width, so wrapped notes would be clipped; and
+        once set, this minimum is ours to keep up to date (the layout no longer touches it)."""
         layout = self.layout()
-        if layout is None or not layout.hasHeightForWidth():
+        if layout is None:
             return
-        needed = max(layout.totalHeightForWidth(self.width()),
-                     layout.totalMinimumSize().height())
+        margins = layout.contentsMargins()
+        width = self.width() - margins.left() - margins.right()
+        body = self._body
+        body_margins = body.contentsMargins()
+        inner = width - self._scroll.verticalScrollBar().sizeHint().width()
+        needed = (body.totalHeightForWidth(inner) if body.hasHeightForWidth()
+                  else body.totalSizeHint().height()) + body_margins.top() + body_margins.bottom()
+        shown = [w for w in (self._notice, self._error, self._overrides_note, self._buttons)
+                 if not w.isHidden()]
+        needed += sum(w.heightForWidth(width) if w.hasHeightForWidth() else w.sizeHint().height()
+                      for w in shown)
+        needed += layout.spacing() * len(shown) + margins.top() + margins.bottom()
+        screen = self.screen()
+        if screen is not None:
+            # Room for the window manager's title bar and frame, which Qt cannot see here.
+            needed = min(needed, screen.availableGeometry().height() - FRAME_ALLOWANCE)
         if needed != self.minimumHeight():
             self.setMinimumHeight(needed)
         if self.height() < needed:
@@ -381,9 +401,20 @@ class SettingsDialog(QDialog):
         align_labels(left)
         align_labels(right)
 
+        # The fields scroll when the dialog would be taller than the screen (a 768-pixel
+        # laptop with command-line notes shown): the buttons always stay in view.
+        body = QWidget()
+        body.setLayout(columns)
+        self._body = columns
+        self._scroll = named(QScrollArea(), "fields")
+        self._scroll.setWidget(body)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
         layout = QVBoxLayout(self)
         layout.addWidget(self._notice)
-        layout.addLayout(columns, 1)
+        layout.addWidget(self._scroll, 1)
         layout.addWidget(self._error)
         layout.addWidget(self._overrides_note)
         layout.addWidget(buttons)

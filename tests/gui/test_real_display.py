@@ -99,3 +99,49 @@ def test_a_layout_saved_larger_than_the_screen_fits_at_2x(display, tmp_path):
     assert seen["dpr"] == 2.0
     assert seen["screen"][2:] == [683, 384]  # logical pixels
     assert inside(seen["window"], seen["screen"])
+
+
+DIALOG_PROBE = textwrap.dedent("""
+    import json
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QScrollArea
+    app = QApplication([])
+    from app.core.settings import Settings
+    from app.gui.main_window import MainWindow
+    from app.gui.settings_dialog import SettingsDialog
+    window = MainWindow(Settings())
+    window.show()
+    # Command-line flags add a note under their fields and one by the buttons: the tallest
+    # the dialog gets.
+    dialog = SettingsDialog(Settings(), window, notices=["A notice about the settings file."],
+                            overrides={"concurrency": 40, "per_host": 0, "timeout": 5.0})
+    dialog.show()
+    for _ in range(30):
+        app.processEvents()
+    screen = dialog.screen().availableGeometry()
+    g = dialog.frameGeometry()
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    corner = ok.mapToGlobal(ok.rect().bottomRight())
+    fields = dialog.findChild(QScrollArea, "fields")
+    print(json.dumps({"screen": [screen.x(), screen.y(), screen.width(), screen.height()],
+                      "dialog": [g.x(), g.y(), g.width(), g.height()],
+                      "ok": [corner.x(), corner.y()], "visible": ok.isVisible(),
+                      "scrolls": fields is not None
+                                 and fields.verticalScrollBar().maximum() > 0}))
+    dialog.close()
+    window.close()
+""")
+
+
+def test_at_1366x768_the_settings_dialog_and_its_buttons_are_on_screen(display, tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", DISPLAY=display,
+               FETCHDECK_CONFIG_DIR=str(tmp_path))
+    env.pop("QT_SCALE_FACTOR", None)
+    done = subprocess.run([sys.executable, "-c", DIALOG_PROBE], capture_output=True, text=True,
+                          env=env, timeout=60, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert inside(seen["dialog"], seen["screen"]), seen
+    x, y = seen["ok"]
+    sx, sy, sw, sh = seen["screen"]
+    assert seen["visible"] and sx <= x < sx + sw and sy <= y < sy + sh, seen
+    assert seen["scrolls"]  # the fields scroll instead of pushing the buttons off screen
