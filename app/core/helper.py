@@ -88,9 +88,12 @@ class _Helper:
     # -- to the parent ---------------------------------------------------------------------
 
     def send(self, kind: int, payload: Any) -> None:
+        self.send_frame(wire.frame(kind, payload))
+
+    def send_frame(self, frame: bytes) -> None:
         if self.gone:
             return
-        data = memoryview(wire.frame(kind, payload))
+        data = memoryview(frame)
         try:
             while data:
                 written = os.write(self.write_fd, data)
@@ -113,10 +116,10 @@ class _Helper:
         if self.batch:
             batch, self.batch = self.batch, []
             try:
-                wire.frame(wire.RESULTS, batch)
+                frame = wire.frame(wire.RESULTS, batch)
             except ValueError:  # a value marshal refuses (a bug): find it, lose no row
-                batch = [self._sendable(item) for item in batch]
-            self.send(wire.RESULTS, batch)
+                frame = wire.frame(wire.RESULTS, [self._sendable(item) for item in batch])
+            self.send_frame(frame)
 
     def _sendable(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
         try:
@@ -158,8 +161,18 @@ class _Helper:
             self.loop.remove_reader(self.read_fd)
             self.parent_gone()
             return
-        for kind, payload in self.frames.feed(data):
-            self.message(kind, payload)
+        try:
+            for kind, payload in self.frames.feed(data):
+                self.message(kind, payload)
+        except Exception as exc:  # a bug here, or a pipe out of step: this helper is done
+            self.broken("a helper process could not act on its parent's message", exc)
+
+    def broken(self, message: str, exc: BaseException) -> None:
+        """Say what broke, then leave at once, without DONE: the parent fails the rows this
+        helper held, with this, and reports the run as broken (exit status 3)."""
+        self.flush()
+        self.problem(self.loop, {"message": message, "exception": exc}, fatal=True)
+        os._exit(3)
 
     def message(self, kind: int, payload: Any) -> None:
         if kind == wire.TARGETS:
@@ -186,7 +199,10 @@ class _Helper:
             self.begin(*payload)
 
     def begin(self, settings_data: dict[str, Any], concurrency: int, keep: bool) -> None:
-        settings, _ = Settings.from_dict(settings_data)
+        settings, problems = Settings.from_dict(settings_data)
+        if problems:  # never fetch with settings other than the run's
+            raise ValueError("the run's settings did not reach the helper whole: "
+                             + "; ".join(problems))
         self.keep_details = keep
         use_run_gc_threshold()
         self.run = Run(self.source, settings.replace(concurrency=concurrency), self.result,
@@ -216,9 +232,13 @@ async def _serve(read_fd: int, write_fd: int) -> None:
     # What fails on another thread (the run's executor) or in a destructor is the parent's to
     # show too; the pipe is written on this loop only, so it is sent from here.
     def elsewhere(message: str, exc: BaseException | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: stderr has it
+        try:
             loop.call_soon_threadsafe(helper.problem, loop, {"message": message,
                                                              "exception": exc})
+        except RuntimeError:  # the loop is closed: standard error, which the parent keeps
+            print(message, file=sys.stderr)
+            if exc is not None:
+                traceback.print_exception(exc, file=sys.stderr)
 
     threading.excepthook = lambda args: elsewhere(
         f"an error in a helper process's thread {args.thread.name if args.thread else ''}",

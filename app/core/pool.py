@@ -26,7 +26,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -49,6 +48,8 @@ CHUNK = 64
 # The longest this loop spends on what a helper sent before other callbacks get a turn: the
 # window's loop is its GUI thread.
 SLICE_SECONDS = 0.004
+# How long a helper may take to start (to say READY): its imports, on a slow disk.
+START_TIMEOUT = 30.0
 # How long a helper may take to hand back its rows once told to stop.
 STOP_GRACE = 3.0
 
@@ -108,7 +109,8 @@ class _Activity:
         return len(self._local) + sum(len(h.held) for h in self._helpers)
 
     def label(self, index: int) -> str:
-        return self._local.label(index) if index in self._local else "fetching"
+        # A helper's row may be under way or waiting its turn there: this process cannot tell.
+        return self._local.label(index) if index in self._local else "with a helper"
 
 
 class Pool:
@@ -138,6 +140,7 @@ class Pool:
         self._helper_fetched = 0
         self._problems: list[str] = []
         self._main: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None  # set by cancel: wakes the wait for helpers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancelling = False
         self.started_at = 0.0
@@ -157,9 +160,9 @@ class Pool:
         if self._cancelling or self._main is None or self._main.done():
             return
         self._cancelling = True
-        self.local.cancel()
-        for helper in self._helpers:
-            self._send(helper, wire.CANCEL, None)
+        self._stop_all()
+        if self._stop is not None:
+            self._stop.set()
 
     @property
     def finished(self) -> bool:
@@ -209,47 +212,83 @@ class Pool:
     # -- the run ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        self._stop = asyncio.Event()
         try:
             for share in self._shares[1:]:
-                self._spawn(share)
+                try:
+                    self._spawn(share)
+                except Exception as exc:  # no helper (a full disk, no processes left)
+                    self._no_helper(share, exc)
             local = self.local.start()
+            if self._cancelling:  # cancelled before this task's first step
+                self._stop_all()
             await asyncio.wait([local])
-            while self._helpers and not all(h.done for h in self._helpers):
-                waiting = [h.finished for h in self._helpers if not h.done]
-                if self._cancelling:
-                    finished, _ = await asyncio.wait(waiting, timeout=STOP_GRACE)
-                    if not finished:
-                        for helper in self._helpers:
-                            if not helper.done:
-                                self._lost(helper, "it did not stop when asked")
-                else:
-                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            await self._wait_for_helpers()
         except asyncio.CancelledError:
             # The task itself was cancelled (the loop is closing): stop everything now.
             self._cancelling = True
             self.local.cancel()
             for helper in self._helpers:
-                if not helper.done:
-                    self._lost(helper, "the run was stopped", cancelled=True)
+                self._lost(helper, "the run was stopped", cancelled=True)
             raise
         finally:
             self.finished_at = time.monotonic()
             for helper in self._helpers:
                 self._close(helper)
         if not local.cancelled() and local.exception() is not None:
+            for problem in self._problems:  # reported too, not left behind the run's own
+                self._problem(problem)
             raise local.exception()  # type: ignore[misc]
         if self._problems:
             raise HelperFailed("\n\n".join(self._problems))
+
+    async def _wait_for_helpers(self) -> None:
+        """Until every helper said DONE or was given up; a cancel gives them ``STOP_GRACE``."""
+        while not all(h.done for h in self._helpers):
+            waiting = [h.finished for h in self._helpers if not h.done]
+            if self._cancelling:
+                await asyncio.wait(waiting, timeout=STOP_GRACE)
+                for helper in self._helpers:
+                    if not helper.done:
+                        # Rows it holds are cancelled like the rest; a helper that held none
+                        # was still starting, which is no fault of its own.
+                        self._lost(helper, "it did not stop within "
+                                   f"{STOP_GRACE:g} s of being asked", cancelled=not helper.held)
+                return
+            assert self._stop is not None
+            stop = asyncio.ensure_future(self._stop.wait())
+            try:
+                await asyncio.wait([*waiting, stop], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+
+    def _stop_all(self) -> None:
+        self.local.cancel()
+        for helper in self._helpers:
+            self._send(helper, wire.CANCEL, None)
+
+    def _no_helper(self, share: int, exc: BaseException) -> None:
+        """A helper could not be started: this process takes its share, and says why."""
+        self._shares[0] += share
+        self.local.settings = self.local.settings.replace(concurrency=self._shares[0])
+        asyncio.get_running_loop().call_exception_handler({
+            "message": f"Fetchdeck could not start a helper process ({exc}); fetching with "
+                       f"fewer processes", "exception": exc})
+
+    def _started_in_time(self, helper: _Helper) -> None:
+        if not helper.ready and not helper.done:
+            self._lost(helper, f"it did not start within {START_TIMEOUT:g} s",
+                       cancelled=self._cancelling)
 
     def _local_targets(self) -> Iterator[Target]:
         for target in self._source:
             self._pulled += 1
             self._check_tail()
             yield target
-        self._source_ended()
+        self._source_ended(None)
 
-    def _take(self) -> Target | None:
-        """The next fetchable target for a helper; invalid lines get their rows here."""
+    def _take(self, helper: _Helper) -> Target | None:
+        """The next fetchable target for ``helper``; invalid lines get their rows here."""
         for target in self._source:
             self._pulled += 1
             self._check_tail()
@@ -258,15 +297,17 @@ class Pool:
             self._helper_done += 1
             self._deliver(Result(target.index, target.line, target.text, Outcome.INVALID,
                                  target.failure))
-        self._source_ended()
+        self._source_ended(helper)
         return None
 
-    def _source_ended(self) -> None:
+    def _source_ended(self, filling: _Helper | None) -> None:
+        """No more targets: each ready helper is told, except the one being given its last
+        chunk (``filling``), which is told after that chunk (END must not overtake it)."""
         if self._exhausted:
             return
         self._exhausted = True
         for helper in self._helpers:
-            if helper.ready and not helper.ended:
+            if helper.ready and not helper.ended and helper is not filling:
                 helper.ended = True
                 self._send(helper, wire.END, None)
 
@@ -291,34 +332,47 @@ class Pool:
     # -- helpers -----------------------------------------------------------------------------
 
     def _spawn(self, concurrency: int) -> None:
-        errors = tempfile.TemporaryFile()  # noqa: SIM115 - kept while the helper lives
+        """Start a helper, or raise (and leave nothing behind)."""
+        import tempfile  # noqa: PLC0415 - only runs with helpers
+
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (root, env.get("PYTHONPATH", "")) if p)
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - kept while the helper lives
         try:
+            # -P: the current directory is not put on the helper's path (an app/ or random.py
+            # there must not be imported); -m finds the app through PYTHONPATH instead.
             process = subprocess.Popen(
-                [sys.executable, "-m", "app.core.helper"], stdin=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "app.core.helper"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=errors, env=env, close_fds=True,
                 process_group=0)  # Ctrl+C in a terminal reaches this process, not helpers
-        except OSError as exc:
+        except BaseException:
             errors.close()
-            # The run goes on in this process; say why it has no helper.
-            asyncio.get_running_loop().call_exception_handler({
-                "message": f"Fetchdeck could not start a helper process ({exc}); "
-                           f"fetching with fewer processes", "exception": exc})
-            self._shares[0] += concurrency
-            self.local.settings = self.local.settings.replace(concurrency=self._shares[0])
-            return
-        helper = _Helper(process, errors, concurrency)
+            raise
+        try:
+            helper = _Helper(process, errors, concurrency)
+            os.set_blocking(helper.write_fd, False)
+            os.set_blocking(helper.read_fd, False)
+            assert self._loop is not None
+            self._loop.add_reader(helper.read_fd, self._readable, helper)
+            self._send(helper, wire.SETTINGS, (self.settings.to_dict(), concurrency,
+                                               self._keep_details or self._tail))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                assert self._loop is not None
+                self._loop.remove_reader(process.stdout.fileno())  # type: ignore[union-attr]
+            process.kill()
+            for stream in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError):
+                    if stream is not None:
+                        stream.close()
+            threading.Thread(target=_reap, args=(process, errors), daemon=True).start()
+            raise
         self._helpers.append(helper)
-        os.set_blocking(helper.write_fd, False)
-        os.set_blocking(helper.read_fd, False)
-        assert self._loop is not None
-        self._loop.add_reader(helper.read_fd, self._readable, helper)
-        data = self.settings.to_dict()
-        self._send(helper, wire.SETTINGS,
-                   (data, concurrency, self._keep_details or self._tail))
+        if self._cancelling:
+            self._send(helper, wire.CANCEL, None)
+        self._loop.call_later(START_TIMEOUT, self._started_in_time, helper)
 
     def _readable(self, helper: _Helper) -> None:
         try:
@@ -336,12 +390,14 @@ class Pool:
         """Act on what the helper sent, for at most ``SLICE_SECONDS``: past that, the rest
         waits in the buffer (and the helper, its pipe full, waits too) while this loop's other
         callbacks, and the window's painting, get their turn."""
+        if helper.done:
+            return  # given up on: what it still sends is ignored
         deadline = time.perf_counter() + SLICE_SECONDS
         frames = helper.frames.feed(data)
         try:
             for kind, payload in frames:
                 self._message(helper, kind, payload)
-                if time.perf_counter() > deadline and helper.frames.pending:
+                if helper.done or (time.perf_counter() > deadline and helper.frames.pending):
                     break
         except Exception as exc:  # a garbled pipe, or a bug here: the helper's rows fail
             self._lost(helper, f"its messages could not be read ({exc!r})")
@@ -406,7 +462,7 @@ class Pool:
             return
         chunk: list[Target] = []
         while len(chunk) < room and not self._exhausted:
-            target = self._take()
+            target = self._take(helper)
             if target is None:
                 break
             chunk.append(target)
@@ -466,11 +522,9 @@ class Pool:
         self._loop.remove_reader(helper.read_fd)
         if helper.done:
             return
-        status = helper.process.poll()
-        if status is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                status = helper.process.wait(0.5)
-        how = ("it was killed by signal " + str(-status) if status is not None and status < 0
+        status = helper.process.poll()  # never waited for here: the loop may be the GUI's
+        how = ("it closed its output" if status is None
+               else f"it was killed by signal {-status}" if status < 0
                else f"it exited with status {status}")
         self._lost(helper, how)
 
@@ -479,10 +533,17 @@ class Pool:
         if helper.done:
             return
         helper.done = True
+        assert self._loop is not None
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(helper.read_fd)
         text = helper.error_text()
         message = f"Fetchdeck's helper process {helper.process.pid} stopped: {why}"
         if not cancelled:
-            self._problems.append(message + (f"\n{text}" if text else ""))
+            report = message + (f"\n{text}" if text else "")
+            if helper.held:  # rows fail for it: the run is broken (exit 3, the panel)
+                self._problems.append(report)
+            else:  # nothing lost (this process fetched its share): said, not fatal
+                self._problem(report)
         failure = _CANCELLED if cancelled or self._cancelling else Failure.plain(
             Kind.INTERNAL, message)
         for index, target in list(helper.held.items()):
@@ -501,7 +562,7 @@ class Pool:
     def _problem(self, text: str) -> None:
         """Something went wrong that the run survives: reported as the loop reports its own."""
         asyncio.get_running_loop().call_exception_handler({
-            "message": text, "exception": HelperFailed(text)})
+            "message": "A helper process reported a problem", "exception": HelperFailed(text)})
 
     def _close(self, helper: _Helper) -> None:
         """Let go of a helper: its pipes now, the process once it has exited (by then it has

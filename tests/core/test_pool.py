@@ -215,3 +215,65 @@ def test_a_retry_after_pause_holds_the_host_in_every_process(http_server):
     waited = [start for start in ok_starts if first + 0.1 < start < first + 0.9]
     assert waited == []
     assert all(r.outcome is Outcome.OK for r in results[1:])
+
+
+def test_a_pooled_run_cancelled_as_it_starts_cancels_every_row_at_once(http_server):
+    urls = [http_server.url(f"/ok?n={i}") for i in range(400)]
+    results: list[Result] = []
+
+    async def go():
+        engine = Engine(TargetList.from_text("\n".join(urls)),
+                        Settings(retries=0, per_host=0, concurrency=10, processes=2),
+                        [results.append], details=DetailPolicy.keep_everything())
+        task = engine.start()
+        engine.cancel()  # before the pool's task has taken a step
+        started = time.monotonic()
+        await asyncio.wait([task])
+        return task.exception(), time.monotonic() - started
+
+    raised, took = run_fresh(go())
+    assert raised is None
+    assert sorted(r.index for r in results) == list(range(400))
+    assert {r.outcome for r in results} == {Outcome.CANCELLED}
+    assert took < 2.5, took  # not the helpers' grace time
+
+
+def test_no_helper_can_start_and_the_run_goes_on_in_one_process(http_server, monkeypatch):
+    monkeypatch.setattr("sys.executable", "/nonexistent/python3")
+    urls = [http_server.url(f"/ok?n={i}") for i in range(50)]
+    problems: list[dict] = []
+
+    async def go():
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: problems.append(ctx))
+        engine = Engine(TargetList.from_text("\n".join(urls)),
+                        Settings(retries=0, per_host=0, concurrency=4, processes=2),
+                        [results.append], details=DetailPolicy.keep_everything())
+        await engine.start()
+        return engine
+
+    results: list[Result] = []
+    engine = run_fresh(go())
+    assert sorted(r.index for r in results) == list(range(50))
+    assert all(r.outcome is Outcome.OK for r in results)
+    assert engine.run.helper_pids == [] and engine.run.local.settings.concurrency == 4
+    (problem,) = problems
+    assert "could not start a helper process" in problem["message"]
+    assert isinstance(problem["exception"], FileNotFoundError)
+
+
+def test_a_helper_that_cannot_use_its_settings_fails_its_rows_and_says_why(http_server,
+                                                                         monkeypatch):
+    real = Settings.to_dict
+    # What the helper is sent no longer checks out (as a bug in either end would make it):
+    # it must refuse to fetch with other settings than the run's, and say so.
+    monkeypatch.setattr(Settings, "to_dict",
+                        lambda self: {**real(self), "timeout": "soon"})
+    urls = [http_server.url(f"/slow?seconds=0.5&n={i}") for i in range(3)]
+    urls += [http_server.url(f"/ok?n={i}") for i in range(300)]
+    results, engine, raised = pooled(urls, Settings(retries=0, per_host=0, concurrency=2,
+                                                    processes=2))
+    assert [r.index for r in results] == list(range(len(urls)))
+    assert isinstance(raised, HelperFailed)
+    assert "did not reach the helper whole" in str(raised) and "timeout" in str(raised)
+    # Nothing was fetched by it: every row is the parent's, or failed for the helper.
+    assert all(r.outcome is Outcome.OK or r.failure.kind is Kind.INTERNAL for r in results)

@@ -416,3 +416,21 @@ def test_a_killed_run_takes_its_helper_processes_with_it(server, no_qt, tmp_path
     finally:
         proc.kill()
     wait_for(lambda: not any(alive(pid) for pid in helpers))
+
+
+def test_helper_processes_never_import_code_from_the_current_folder(server, no_qt, tmp_path):
+    # A folder a user runs Fetchdeck from may hold anything: a helper must not import it.
+    marker = tmp_path / "imported"
+    (tmp_path / "random.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                        "raise ImportError('not the real random')\n")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(server.url(f"/slow?seconds=0.2&n={i}") for i in range(40)) + "\n")
+    # -P: the installed `fetchdeck` script does not put the folder first on its path either.
+    done = subprocess.run([sys.executable, "-P", "-m", "app", "run", str(urls), "-o",
+                           str(tmp_path / "out.csv"), "--per-host", "0", "--processes", "2",
+                           "--concurrency", "4"],
+                          cwd=tmp_path, env=environment(tmp_path, no_qt), capture_output=True,
+                          text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+    assert len(rows_of((tmp_path / "out.csv").read_text())) == 40
