@@ -522,11 +522,23 @@ class Pool:
         self._loop.remove_reader(helper.read_fd)
         if helper.done:
             return
-        status = helper.process.poll()  # never waited for here: the loop may be the GUI's
-        how = ("it closed its output" if status is None
-               else f"it was killed by signal {-status}" if status < 0
-               else f"it exited with status {status}")
-        self._lost(helper, how)
+        status = helper.process.poll()
+        if status is not None:
+            self._lost(helper, _how_it_ended(status))
+            return
+        # Not reaped yet: a thread waits for it (never this loop, which may be the GUI's),
+        # so the rows it held say how it ended.
+        loop = self._loop
+
+        def wait() -> None:
+            try:
+                ended: int | None = helper.process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                ended = None
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._lost, helper, _how_it_ended(ended))
+
+        threading.Thread(target=wait, name="fetchdeck-helper-exit", daemon=True).start()
 
     def _lost(self, helper: _Helper, why: str, *, cancelled: bool = False) -> None:
         """Give up on a helper: every row it held gets a result here."""
@@ -579,6 +591,14 @@ class Pool:
                     stream.close()
         threading.Thread(target=_reap, args=(helper.process, helper.errors),
                          name="fetchdeck-reap", daemon=True).start()
+
+
+def _how_it_ended(status: int | None) -> str:
+    if status is None:
+        return "it closed its output and did not exit"
+    if status < 0:
+        return f"it was killed by signal {-status}"
+    return f"it exited with status {status}"
 
 
 def _reap(process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
