@@ -77,6 +77,7 @@ class _Helper:
         self.ready = False
         self.ended = False  # told END
         self.done = False  # said DONE, or is gone
+        self.said_done = False
         self.finished = asyncio.get_running_loop().create_future()
         assert process.stdin is not None and process.stdout is not None
         self.write_fd = process.stdin.fileno()
@@ -445,6 +446,7 @@ class Pool:
             else:
                 self._problem(problem)
         elif kind == wire.DONE:
+            helper.said_done = True
             for index, target in list(helper.held.items()):
                 # Every row it was given comes back before DONE; one that did not is a bug.
                 self._give_up(helper, index, target, Failure.plain(
@@ -589,7 +591,14 @@ class Pool:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-        threading.Thread(target=_reap, args=(helper.process, helper.errors),
+        loop = self._loop
+
+        def exited_badly(text: str) -> None:  # after DONE: its rows are whole, but say so
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._problem, text)
+
+        threading.Thread(target=_reap, args=(helper.process, helper.errors,
+                                             exited_badly if helper.said_done else None),
                          name="fetchdeck-reap", daemon=True).start()
 
 
@@ -601,11 +610,24 @@ def _how_it_ended(status: int | None) -> str:
     return f"it exited with status {status}"
 
 
-def _reap(process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+def _reap(process: subprocess.Popen[bytes], errors: IO[bytes],
+          report: Callable[[str], None] | None = None) -> None:
+    """Wait for a helper to exit (kill it if it does not); ``report`` hears of a helper that
+    had finished its rows and then exited with an error."""
     try:
-        process.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        try:
+            status = process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            status = 0  # it had nothing left to do: killed here, not failed
+        if status and report is not None:
+            errors.seek(0, os.SEEK_END)
+            errors.seek(max(0, errors.tell() - 2000))
+            text = errors.read().decode("utf-8", "replace").strip()
+            report(f"Fetchdeck's helper process {process.pid} {_how_it_ended(status)} after "
+                   f"its last row" + (f":\n{text}" if text else ""))
+    except (OSError, ValueError):
+        pass
     finally:
         errors.close()

@@ -4,6 +4,7 @@ close mid-run, retry after the server is fixed, export and read the CSV back."""
 from __future__ import annotations
 
 import csv
+import sys
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -424,3 +425,25 @@ def test_cancel_stops_the_helper_too_and_every_row_is_accounted_for(pooled_windo
         qtbot.mouseClick(window.fetch_button, Qt.MouseButton.LeftButton)
     assert outcomes(window) == [Outcome.CANCELLED] * 40
     assert "40 cancelled" in window.progress_label.text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_closing_mid_run_stops_the_helper_too(pooled_window, qtbot, server):
+    window = pooled_window
+    before = server.seen.count("/hang")
+    window.form.set_text("\n".join(server.url(f"/hang?n={i}") for i in range(40)))
+    window.start_run()
+    qtbot.waitUntil(lambda: server.seen.count("/hang") >= before + 4, timeout=10_000)
+    (pid,) = window.controller.engine.run.helper_pids
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        close_mid_run(qtbot, window)
+    assert outcomes(window) == [Outcome.CANCELLED] * 40
+    qtbot.waitUntil(lambda: not _alive(pid), timeout=10_000)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
