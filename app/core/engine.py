@@ -125,12 +125,10 @@ class Engine:
             raise RuntimeError("a run is already going")
         settings, notice = fit_to_file_limit(self.settings)
         use_run_gc_threshold()
-        if notice and notice not in self.notices:
-            self.notices.append(notice)
+        self._tell(notice)
         self.details.begin_run(total)
         processes, notice = processes_for(settings, total)
-        if notice and notice not in self.notices:
-            self.notices.append(notice)
+        self._tell(notice)
         run: Run | Pool
         if processes > 1:
             from app.core.pool import Pool  # noqa: PLC0415 - only runs that use helpers
@@ -142,6 +140,11 @@ class Engine:
         self.run = run
         self._task = run.start()
         return self._task
+
+    def _tell(self, notice: str) -> None:
+        """Add ``notice`` (if any) to what the user is told, once."""
+        if notice and notice not in self.notices:
+            self.notices.append(notice)
 
     def _deliverer(self) -> Sink:
         """The run's sink: each result is checked (when the list has expectations), admitted

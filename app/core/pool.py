@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from app.core.details import KEEP_RECENT
 from app.core.errors import Failure, Kind
 from app.core.redact import mask_url
 from app.core.result import Outcome, Result
-from app.core.run import Activity, Run, Sink
+from app.core.run import Activity, Run, RunClock, Sink
 from app.core.settings import Settings
 from app.core.targets import Target
 
@@ -85,12 +86,7 @@ class _Helper:
 
     def error_text(self) -> str:
         """The end of what the helper wrote on standard error."""
-        with contextlib.suppress(OSError, ValueError):
-            self.errors.seek(0, os.SEEK_END)
-            size = self.errors.tell()
-            self.errors.seek(max(0, size - 2000))
-            return self.errors.read().decode("utf-8", "replace").strip()
-        return ""
+        return _tail(self.errors)
 
 
 class _Activity:
@@ -114,7 +110,7 @@ class _Activity:
         return self._local.label(index) if index in self._local else "with a helper"
 
 
-class Pool:
+class Pool(RunClock):
     """A run over ``targets`` by this process and ``processes - 1`` helpers; the same
     interface as :class:`Run` (start, cancel, the counters views read)."""
 
@@ -132,8 +128,8 @@ class Pool:
         base, extra = divmod(settings.concurrency, processes)
         self._shares = [base + extra] + [base] * (processes - 1)
         self.local = Run(self._local_targets(), settings.replace(concurrency=self._shares[0]),
-                         sink, on_cookies=self._cookies_from(None),
-                         on_pause=self._pause_from(None))
+                         sink, on_cookies=functools.partial(self._share_cookies, None),
+                         on_pause=functools.partial(self._share_pause, None))
         self.hosts = self.local.hosts
         self._helpers: list[_Helper] = []
         self.activity = _Activity(self.local.activity, self._helpers)
@@ -181,22 +177,13 @@ class Pool:
     def fetched(self) -> int:
         return self.local.fetched + self._helper_fetched
 
+    def fetched_so_far(self) -> int:
+        return self.fetched
+
     @property
     def in_flight(self) -> int:
         return self.local.in_flight + sum(min(len(h.held), h.concurrency)
                                           for h in self._helpers)
-
-    @property
-    def elapsed(self) -> float:
-        if not self.started_at:
-            return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return max(0.0, end - self.started_at)
-
-    @property
-    def fetched_per_second(self) -> float:
-        elapsed = self.elapsed
-        return self.fetched / elapsed if elapsed > 0.05 else 0.0
 
     def waiting(self) -> int:
         return self.local.waiting()
@@ -489,12 +476,6 @@ class Pool:
             if helper is not source:
                 self._send(helper, wire.PAUSE, (host, seconds))
 
-    def _cookies_from(self, source: _Helper | None) -> Callable[[Sequence[str], str], None]:
-        return lambda headers, url: self._share_cookies(source, headers, url)
-
-    def _pause_from(self, source: _Helper | None) -> Callable[[str, float], None]:
-        return lambda host, seconds: self._share_pause(source, host, seconds)
-
     def _send(self, helper: _Helper, kind: int, payload: Any) -> None:
         if helper.done:
             return
@@ -602,6 +583,15 @@ class Pool:
                          name="fetchdeck-reap", daemon=True).start()
 
 
+def _tail(errors: IO[bytes]) -> str:
+    """The last 2,000 bytes a helper wrote on standard error, as text ("" if unreadable)."""
+    with contextlib.suppress(OSError, ValueError):
+        errors.seek(0, os.SEEK_END)
+        errors.seek(max(0, errors.tell() - 2000))
+        return errors.read().decode("utf-8", "replace").strip()
+    return ""
+
+
 def _how_it_ended(status: int | None) -> str:
     if status is None:
         return "it closed its output and did not exit"
@@ -622,9 +612,7 @@ def _reap(process: subprocess.Popen[bytes], errors: IO[bytes],
             process.wait()
             status = 0  # it had nothing left to do: killed here, not failed
         if status and report is not None:
-            errors.seek(0, os.SEEK_END)
-            errors.seek(max(0, errors.tell() - 2000))
-            text = errors.read().decode("utf-8", "replace").strip()
+            text = _tail(errors)
             report(f"Fetchdeck's helper process {process.pid} {_how_it_ended(status)} after "
                    f"its last row" + (f":\n{text}" if text else ""))
     except (OSError, ValueError):

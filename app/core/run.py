@@ -27,7 +27,7 @@ from app.core.settings import Settings, SettingsError
 from app.core.targets import Target
 from app.core.transport import SharedJar, make_ssl, open_session
 
-__all__ = ["MAX_PARKED", "Activity", "Run", "Sink"]
+__all__ = ["MAX_PARKED", "Activity", "Run", "RunClock", "Sink"]
 
 Sink = Callable[[Result], None]
 
@@ -79,7 +79,31 @@ class Activity:
         return f"waiting {math.ceil(wait)} s" if wait > 0.5 else "fetching"
 
 
-class Run:
+class RunClock:
+    """How long a run took and how fast it fetched, for views: a :class:`Run`'s, or a pooled
+    run's (:class:`app.core.pool.Pool`). Its owner sets ``started_at`` and ``finished_at``
+    (monotonic) and says how many rows were fetched so far."""
+
+    started_at: float
+    finished_at: float | None
+
+    def fetched_so_far(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def elapsed(self) -> float:
+        if not self.started_at:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return max(0.0, end - self.started_at)
+
+    @property
+    def fetched_per_second(self) -> float:
+        elapsed = self.elapsed
+        return self.fetched_so_far() / elapsed if elapsed > 0.05 else 0.0
+
+
+class Run(RunClock):
     """One pass over some targets (a whole list, or the rows of a retry). Start with
     :meth:`start`, stop with :meth:`cancel`.
 
@@ -170,17 +194,8 @@ class Run:
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    @property
-    def elapsed(self) -> float:
-        if not self.started_at:
-            return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return max(0.0, end - self.started_at)
-
-    @property
-    def fetched_per_second(self) -> float:
-        elapsed = self.elapsed
-        return self.fetched / elapsed if elapsed > 0.05 else 0.0
+    def fetched_so_far(self) -> int:
+        return self.fetched
 
     def more(self) -> None:
         """A live source has more targets (see :meth:`_read_ahead`): start them."""

@@ -27,16 +27,21 @@ def server():
         yield s
 
 
-@pytest.fixture
-def window(qtbot, loop, monkeypatch, tmp_path):
+def shown_window(qtbot, monkeypatch, tmp_path, settings):
+    """A window with ``settings``, shown; a run still going at the end is cancelled."""
     monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
-    w = MainWindow(Settings(retries=0, timeout=5))
+    w = MainWindow(settings)
     qtbot.addWidget(w)
     w.show()
     yield w
     if w.controller.running:
         w.controller.cancel()
         qtbot.waitUntil(lambda: not w.controller.running, timeout=10_000)
+
+
+@pytest.fixture
+def window(qtbot, loop, monkeypatch, tmp_path):
+    yield from shown_window(qtbot, monkeypatch, tmp_path, Settings(retries=0, timeout=5))
 
 
 def fetch(qtbot, window, text, timeout=30_000):
@@ -382,14 +387,9 @@ def test_fetch_again_waits_for_the_run(window, qtbot, server, monkeypatch):
 @pytest.fixture
 def pooled_window(qtbot, loop, monkeypatch, tmp_path):
     """A window whose runs are fetched by it and a helper process."""
-    monkeypatch.setenv("FETCHDECK_CONFIG_DIR", str(tmp_path / "config"))
-    w = MainWindow(Settings(retries=0, timeout=5, per_host=0, processes=2, concurrency=4))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    if w.controller.running:
-        w.controller.cancel()
-        qtbot.waitUntil(lambda: not w.controller.running, timeout=10_000)
+    yield from shown_window(qtbot, monkeypatch, tmp_path,
+                            Settings(retries=0, timeout=5, per_host=0, processes=2,
+                                     concurrency=4))
 
 
 def test_rows_a_helper_process_fetched_fill_the_table_and_the_error_panel(pooled_window,
