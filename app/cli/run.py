@@ -316,6 +316,7 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     history = _record(store, targets, settings, source)
     if history is not None:
         engine.sinks.append(history.add)
+        engine.keeper = history
     checks: FailedChecks | None = None
     if targets.expected is not None or targets.expected_status is not None:
         checks = FailedChecks()

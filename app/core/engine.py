@@ -21,7 +21,7 @@ from app.core.checks import CheckOptions, check_result
 from app.core.details import DetailPolicy
 from app.core.redact import mask_url
 from app.core.result import NO_RESPONSE, Outcome, Response, Result
-from app.core.run import Run, Sink
+from app.core.run import Keeper, Run, Sink
 from app.core.settings import Settings
 from app.core.tally import Progress, Tally
 from app.core.targets import Target, TargetList
@@ -61,15 +61,21 @@ class Engine:
     tally; one that raises is reported to the loop's exception handler and the others still
     get the result. ``notices`` collects what the user should be told about the engine itself
     (a concurrency lowered to the file limit).
+
+    ``keeper``, when given, is where results are kept safe (the run history's writer, one of
+    the sinks): every run then counts a result as in flight until it is kept there (see
+    :class:`~app.core.run.Keeper`), which bounds what a ``kill -9`` loses.
     """
 
     def __init__(self, targets: TargetList | Sequence[Target], settings: Settings,
-                 sinks: Iterable[Sink] = (), *, details: DetailPolicy | None = None) -> None:
+                 sinks: Iterable[Sink] = (), *, details: DetailPolicy | None = None,
+                 keeper: Keeper | None = None) -> None:
         self.targets = targets
         self.settings = settings
         self.tally = Tally(len(targets))
         self.details = details if details is not None else DetailPolicy(len(targets))
         self.sinks: list[Sink] = list(sinks)
+        self.keeper = keeper
         self.run: Run | Pool | None = None
         self._task: asyncio.Task[None] | None = None
         self.notices: list[str] = []
@@ -136,7 +142,7 @@ class Engine:
             run = Pool(targets, settings, self._deliverer(), total=total, processes=processes,
                        keep_details=self.details.keep_all)
         else:
-            run = Run(targets, settings, self._deliverer(), total=total)
+            run = Run(targets, settings, self._deliverer(), total=total, keeper=self.keeper)
         self.run = run
         self._task = run.start()
         return self._task

@@ -10,10 +10,12 @@ start-up stay flat however long the list is. :class:`app.core.engine.Engine` run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
 from yarl import URL
 
@@ -27,12 +29,37 @@ from app.core.settings import Settings, SettingsError
 from app.core.targets import Target
 from app.core.transport import SharedJar, make_ssl, open_session
 
-__all__ = ["MAX_PARKED", "Activity", "Run", "RunClock", "Sink"]
+__all__ = ["MAX_PARKED", "Activity", "Keeper", "Run", "RunClock", "Sink"]
 
 Sink = Callable[[Result], None]
 
 # How many targets may wait for a busy host before the run stops reading ahead.
 MAX_PARKED = 50_000
+
+
+class Keeper(Protocol):
+    """Where a run's results are kept safe (the run history's writer,
+    :class:`app.core.store_writer.RunWriter`), as a run with one sees it.
+
+    A run with a keeper counts a row as in flight from its request's start until the keeper
+    has it safe, not only until its answer is in: requests under way plus results not yet
+    kept never exceed ``concurrency``. So a ``kill -9`` at any moment loses at most
+    ``concurrency`` rows' work, whatever the rate, and a resume fetches no more than that again
+    (docs/benchmarks.md, finding 65). A keeper that falls behind (a slow disk) slows the run
+    instead of filling memory.
+    """
+
+    def unkept(self) -> int:
+        """Results handed over and not yet safe (0 once the keeper has stopped keeping)."""
+        ...
+
+    def hurry(self) -> None:
+        """The run is waiting for room: keep what you have now, without waiting for more."""
+        ...
+
+    def listen(self, kept: Callable[[], None]) -> None:
+        """Call ``kept`` (from any thread) whenever results were kept, or keeping stopped."""
+        ...
 
 
 _STATUS_FAILURES: dict[tuple[int, str], Failure] = {}
@@ -124,6 +151,7 @@ class Run(RunClock):
         total: int | None = None,
         on_cookies: Callable[[Sequence[str], str], None] | None = None,
         on_pause: Callable[[str, float], None] | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         self.settings = settings
         self._targets: Iterator[Target | None] = iter(targets)
@@ -157,6 +185,8 @@ class Run(RunClock):
         self._on_pause = on_pause
         self._jar: SharedJar | None = None
         self._cookies_heard: list[tuple[Sequence[str], str]] = []
+        self._keeper = keeper
+        self._held = False  # a request could not start until the keeper catches up
 
     # -- control -------------------------------------------------------------------------------
 
@@ -167,6 +197,8 @@ class Run(RunClock):
         self.started_at = time.monotonic()
         # Kept: asking asyncio for the running loop costs a getpid() system call each time.
         self._loop = asyncio.get_running_loop()
+        if self._keeper is not None:
+            self._keeper.listen(self._kept)
         self._main = self._loop.create_task(self._dispatch(), name="fetchdeck-run")
         # Added before any caller's callback, so rows are complete when callers hear of the end.
         self._main.add_done_callback(self._on_main_done)
@@ -218,6 +250,15 @@ class Run(RunClock):
     def waiting(self) -> int:
         """Requests waiting for their host (a Retry-After pause, the rate limit)."""
         return sum(len(state.waiting) for state in self.hosts.values() if state.waiting)
+
+    def _kept(self) -> None:
+        """The keeper kept some results (on its own thread): a held run may go on."""
+        if self._held:
+            self._held = False
+            loop = self._loop
+            assert loop is not None
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing waits any more
+                loop.call_soon_threadsafe(self._wakeup.set)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -273,7 +314,14 @@ class Run(RunClock):
         if self._stopping:
             return
         concurrency = self.settings.concurrency
+        keeper = self._keeper
         while len(self._tasks) < concurrency:
+            if keeper is not None and len(self._tasks) + keeper.unkept() >= concurrency:
+                # Results not yet kept count as in flight (see Keeper): wait for the keeper.
+                # Flagged before hurry(), so the keeper's next report sees it (see _kept).
+                self._held = True
+                keeper.hurry()
+                return
             target = self._next_ready() if self._ready_hosts else None
             if target is None and not self._exhausted and self._parked_count < MAX_PARKED:
                 target, self._exhausted = self._read_ahead()

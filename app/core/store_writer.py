@@ -140,6 +140,10 @@ class RunWriter:
     ``on_written``, when given, is called on the writer's thread with each batch of results
     once it is committed: from then on they are in the file, and whoever holds them in memory
     for a view (the window's table) may let them go and read them back from there.
+
+    It is the run's :class:`~app.core.run.Keeper`: a run given it counts each result as in
+    flight until it is committed here (:meth:`unkept`), and asks for a commit at once
+    (:meth:`hurry`) when that holds a request back.
     """
 
     def __init__(self, store: RunStore, run_id: int, inputs: Iterable[Any] | None, *,
@@ -150,6 +154,9 @@ class RunWriter:
         self.written = 0  # results committed so far
         self._store = store
         self._pending: list[Result] = []
+        self._committing = 0  # results taken from _pending and not committed yet
+        self._keeping = True  # False once nothing more will be committed
+        self._listeners: list[Callable[[], None]] = []
         self._wake = threading.Event()  # WAKE_ROWS results are waiting, or the run closed
         self.add: Callable[[Result], None] = self._adder()
         self._inputs = None if inputs is None else _input_rows(run_id, inputs)
@@ -192,6 +199,32 @@ class RunWriter:
 
         return add
 
+    # -- the run's Keeper ----------------------------------------------------------------------
+
+    def unkept(self) -> int:
+        """Results added and not committed yet; 0 once the writer has stopped (failed or
+        finished), when nothing it holds will ever be committed."""
+        return len(self._pending) + self._committing if self._keeping else 0
+
+    def hurry(self) -> None:
+        """Commit what is waiting now, however few (a run is held back by it)."""
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def listen(self, kept: Callable[[], None]) -> None:
+        """Call ``kept`` on the writer's thread after each commit and when writing stops."""
+        self._listeners.append(kept)
+        if not self._keeping:
+            kept()
+
+    def _tell_kept(self) -> None:
+        for kept in self._listeners:
+            try:
+                kept()
+            except Exception as exc:  # a listener's bug: reported, and writing goes on
+                threading.excepthook(threading.ExceptHookArgs(
+                    (type(exc), exc, exc.__traceback__, threading.current_thread())))
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything is written and the run's end recorded; False on timeout."""
         self._thread.join(timeout)
@@ -220,11 +253,12 @@ class RunWriter:
             checkpoints = _Checkpointer.start(self._store.path, self._store._max_bytes)
             self._loop(conn)
         except Exception as exc:  # a write error or a bug: either way the run goes on
-
+            self._stop_keeping()
             self._fail(exc)
             while not self._closing.wait(FLUSH_SECONDS):
                 self._pending.clear()  # kept by the caller; held here for nothing
         finally:
+            self._stop_keeping()
             self._pending.clear()
             if checkpoints is not None:
                 checkpoints.stop()
@@ -242,6 +276,8 @@ class RunWriter:
             started = time.monotonic()
             pending = self._pending
             count = len(pending)
+            # Counted as committing before they leave _pending: unkept() never reads low.
+            self._committing = count
             batch = pending[:count]
             del pending[:count]  # only what was taken: the loop may have appended since
             # The lines these results belong to first; then the results, whose delay is what
@@ -250,9 +286,13 @@ class RunWriter:
             for first in range(0, len(batch), BATCH_ROWS):
                 chunk = batch[first:first + BATCH_ROWS]
                 self._write_results(conn, chunk)
+                self._committing -= len(chunk)
                 if self._on_written is not None:
                     self._tell_written(chunk)
+                self._tell_kept()
                 time.sleep(0)  # the GIL back to the loop between chunks
+            if not batch:
+                self._tell_kept()  # hurried with nothing waiting: the run may look again
             if closing:
                 self._write_inputs(conn, -1, None)
                 if self._pending:
@@ -407,6 +447,14 @@ class RunWriter:
         ended = self._ended or Ended.FINISHED
         conn.execute("UPDATE runs SET ended = ?, ended_at = ?, writer_pid = NULL, "
                      "writer_token = NULL WHERE id = ?", (ended.value, _now(), self.run_id))
+
+    def _stop_keeping(self) -> None:
+        """Nothing more will be committed: a run held back by this writer goes on (its
+        results stay in memory, as the error said)."""
+        if self._keeping:
+            self._keeping = False
+            self._committing = 0
+            self._tell_kept()
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is not None:

@@ -1,0 +1,110 @@
+"""A run with a keeper (the run history's writer) counts each result as in flight until it is
+committed: requests under way plus results not yet kept never exceed the concurrency, so a
+kill loses at most that many rows' work, and a writer that cannot keep up slows the run instead
+of filling memory. Real server, real SQLite file, a real lock held by another connection."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from app.core.engine import Engine
+from app.core.result import Outcome, Result
+from app.core.settings import Settings
+from app.core.store import RunStore, StoreError
+from app.core.targets import TargetList
+from tests.core.runs import run_fresh
+
+pytestmark = pytest.mark.timeout(120)
+
+CONCURRENCY = 8
+
+
+@pytest.fixture
+def quick_server(start_server):
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=f"<title>{request.path}</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{name}", page)
+    return start_server(app)
+
+
+def _targets(server, count: int) -> TargetList:
+    return TargetList.from_text("\n".join(server.url(f"/p{n}") for n in range(count)))
+
+
+def test_results_not_yet_committed_count_as_in_flight(quick_server, tmp_path: Path):
+    """Another connection holds the file's write lock for a second: the writer cannot commit,
+    and the run waits with at most CONCURRENCY rows neither kept nor finished, then goes on."""
+    db = tmp_path / "runs.sqlite3"
+    targets = _targets(quick_server, 600)
+    settings = Settings(retries=0, concurrency=CONCURRENCY, per_host=0, processes=1)
+    RunStore.open(db).close()
+    lock = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    worst: list[int] = []
+    released = threading.Event()
+
+    async def go(store: RunStore) -> tuple[Engine, int]:
+        writer = store.start_run(source="pasted", settings=settings, inputs=targets)
+        engine = Engine(targets, settings, [writer.add], keeper=writer)
+
+        def watch(result: Result) -> None:  # after writer.add: this row is counted
+            run = engine.run
+            assert run is not None
+            worst.append(run.in_flight + writer.unkept())
+
+        engine.sinks.append(watch)
+        lock.execute("BEGIN IMMEDIATE")  # from here the writer cannot commit
+        threading.Timer(1.0, lambda: (lock.execute("COMMIT"), released.set())).start()
+        task = engine.start()
+        await asyncio.sleep(0.5)
+        held = engine.tally.done  # the rows it got to while nothing could be kept
+        await task
+        writer.close()
+        await asyncio.to_thread(writer.join, 30)
+        assert writer.error is None
+        return engine, held
+
+    with RunStore.open(db) as store:
+        engine, held = run_fresh(go(store))
+        assert released.is_set()
+        # Without the keeper's count the run would have finished all 600 during the lock.
+        assert held <= CONCURRENCY, f"{held} rows done while nothing could be committed"
+        assert max(worst) <= CONCURRENCY
+        assert engine.tally.done == 600 and engine.tally.count(Outcome.OK) == 600
+        assert store.count(store.runs()[0].id) == 600
+    lock.close()
+
+
+def test_a_writer_that_stops_writing_lets_the_run_finish_in_memory(quick_server,
+                                                                  tmp_path: Path):
+    """A full disk mid-run (SQLite's size cap, its real SQLITE_FULL): nothing more will be
+    kept, so nothing holds the run back; every row still gets its result."""
+    db = tmp_path / "runs.sqlite3"
+    RunStore.open(db).close()
+    size = db.stat().st_size
+    targets = _targets(quick_server, 3_000)
+    settings = Settings(retries=0, concurrency=CONCURRENCY, per_host=0, processes=1)
+    errors: list[StoreError] = []
+    results: list[Result] = []
+
+    async def go(store: RunStore) -> None:
+        writer = store.start_run(source="pasted", settings=settings, on_error=errors.append)
+        engine = Engine(targets, settings, [results.append, writer.add], keeper=writer)
+        await asyncio.wait_for(engine.start(), 60)
+        writer.close()
+        await asyncio.to_thread(writer.join, 30)
+
+    with RunStore.open(db, max_bytes=size + 64 * 1024) as store:
+        started = time.monotonic()
+        run_fresh(go(store))
+        assert errors and "disk is full" in str(errors[0])
+        assert sorted(r.index for r in results) == list(range(3_000))
+        assert time.monotonic() - started < 60
