@@ -224,7 +224,7 @@ async def _fetch_again(store: RunStore, run_id: int, targets: TargetList,
         say(f"the run history stopped recording: {exc}")
 
     writer = store.resume_run(run_id, on_error=failed)
-    engine = Engine(targets, settings, [writer.add], keeper=writer)
+    engine = Engine(targets, settings, keeper=writer)
     if not quiet:
         say(f"resuming run {run_id}: {len(unfinished):,} unfinished lines of {len(targets):,}")
     started = time.monotonic()

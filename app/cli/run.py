@@ -314,9 +314,7 @@ async def _fetch(targets: TargetList, settings: Settings, out: Any, fmt: Any, *,
     writer = ResultWriter(out, fmt, len(targets), on_error=write_failed)
     engine.sinks.append(writer.add)
     history = _record(store, targets, settings, source)
-    if history is not None:
-        engine.sinks.append(history.add)
-        engine.keeper = history
+    engine.keeper = history  # the last sink, and what a result must reach to be safe
     checks: FailedChecks | None = None
     if targets.expected is not None or targets.expected_status is not None:
         checks = FailedChecks()

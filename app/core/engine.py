@@ -62,9 +62,10 @@ class Engine:
     get the result. ``notices`` collects what the user should be told about the engine itself
     (a concurrency lowered to the file limit).
 
-    ``keeper``, when given, is where results are kept safe (the run history's writer, one of
-    the sinks): every run then counts a result as in flight until it is kept there (see
-    :class:`~app.core.run.Keeper`), which bounds what a ``kill -9`` loses.
+    ``keeper``, when given, is where results are kept safe (the run history's writer), a sink
+    after the others: every run then counts a result as in flight until it is kept there (see
+    :class:`~app.core.run.Keeper`), which bounds what a ``kill -9`` loses. Helper processes
+    keep their own results in the same run, so the keeper hears only of this process's.
     """
 
     def __init__(self, targets: TargetList | Sequence[Target], settings: Settings,
@@ -139,8 +140,13 @@ class Engine:
         if processes > 1:
             from app.core.pool import Pool  # noqa: PLC0415 - only runs that use helpers
 
+            # Helpers keep their own results, unless rows are graded here (a list's expected
+            # answers), after a helper would have stored them.
+            keeper = self.keeper
+            helpers_keep = keeper is not None and self._checker() is None
             run = Pool(targets, settings, self._deliverer(), total=total, processes=processes,
-                       keep_details=self.details.keep_all)
+                       keep_details=self.details.keep_all, keeper=keeper,
+                       kept_sink=self._deliverer(kept=True) if helpers_keep else None)
         else:
             run = Run(targets, settings, self._deliverer(), total=total, keeper=self.keeper)
         self.run = run
@@ -152,13 +158,15 @@ class Engine:
         if notice and notice not in self.notices:
             self.notices.append(notice)
 
-    def _deliverer(self) -> Sink:
+    def _deliverer(self, *, kept: bool = False) -> Sink:
         """The run's sink: each result is checked (when the list has expectations), admitted
-        by the detail policy, counted, handed to every sink, then copied to the rows that
-        repeat its URL. The common case (no checks, no copies, one sink) is three calls."""
+        by the detail policy, counted, handed to every sink and the keeper, then copied to the
+        rows that repeat its URL. The common case (no checks, no copies, one sink) is three
+        calls. ``kept``: for results a helper process has kept already (not the keeper's)."""
         admit = self.details.admit
         count = self.tally.add
-        sinks = tuple(self.sinks)
+        keeper = self.keeper
+        sinks = (*self.sinks, *((keeper.add,) if keeper is not None and not kept else ()))
         graded = self._checker()
         copies = self._later_copies() and self.targets.copies()[0]  # type: ignore[union-attr]
         if len(sinks) == 1 and graded is None and not copies:
@@ -187,8 +195,9 @@ class Engine:
                     })
             if copies and result.index in copies:
                 for index in copies[result.index]:
-                    deliver(self._copy(result, index))
+                    whole(self._copy(result, index))  # a copy is this process's to keep
 
+        whole = self._deliverer() if kept and copies else deliver
         return deliver
 
     def _copy(self, result: Result, index: int) -> Result:

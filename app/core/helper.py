@@ -7,6 +7,12 @@ standard output, in batches; so does whatever fails inside the helper itself, wh
 shows as its own. Standard output carries nothing else: a stray ``print`` goes to standard error,
 which the parent keeps and reports if the helper dies.
 
+When the run keeps a history, the helper keeps its own rows in it (its own writer, the same
+file and run), and sends each batch once it is committed: so it counts a row as in flight until
+then, as the parent does (:class:`~app.core.run.Keeper`), and a ``kill -9`` of the parent
+loses at most the rows in flight in all its processes. If its writer stops (a full disk), the
+rows it had not committed go to the parent as plain results, and the parent keeps them.
+
 The helper ignores Ctrl+C (the parent stops it with a message, after the rows it holds come
 back as cancelled), and it stops when its parent is gone: on Linux the kernel kills it with its
 parent; elsewhere, or before that, the end of its standard input cancels its run.
@@ -22,7 +28,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core import wire
 from app.core.engine import use_run_gc_threshold
@@ -30,6 +36,10 @@ from app.core.errors import Failure
 from app.core.result import FAILURES, Outcome, Result
 from app.core.run import Run
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from app.core.store import RunStore, StoreError
+    from app.core.store_writer import RunWriter
 
 # Results a batch holds at most. A batch is sent once the loop has run the callbacks that were
 # ready with its first result (the results of one poll): a kill -9 of the parent loses what is
@@ -81,6 +91,11 @@ class _Helper:
         self.keep_details = False
         self.batch: list[Any] = []
         self.flush_handle: asyncio.Handle | None = None
+        # With a run history: the writer keeping this helper's rows, and those it was handed
+        # and has not committed yet (encoded, by row), sent once it has (KEPT).
+        self.writer: RunWriter | None = None
+        self.store: RunStore | None = None
+        self.unkept: dict[int, tuple[Any, ...]] = {}
         self.gone = False  # the parent closed the pipe: nobody to send to
         self.loop = asyncio.get_running_loop()
         self.finished = self.loop.create_future()
@@ -102,8 +117,16 @@ class _Helper:
             self.parent_gone()
 
     def result(self, result: Any) -> None:
-        self.batch.append(wire.encode_result(
-            result, self.keep_details or result.outcome in FAILURES))
+        keep = self.keep_details or result.outcome in FAILURES
+        item = wire.encode_result(result, keep)
+        writer = self.writer
+        if writer is not None:
+            if not keep:
+                result.response.details = None  # what the parent's policy would drop
+            self.unkept[result.index] = item
+            writer.add(result)
+            return
+        self.batch.append(item)
         if len(self.batch) >= BATCH:
             self.flush()
         elif self.flush_handle is None:
@@ -115,11 +138,60 @@ class _Helper:
             self.flush_handle = None
         if self.batch:
             batch, self.batch = self.batch, []
-            try:
-                frame = wire.frame(wire.RESULTS, batch)
-            except ValueError:  # a value marshal refuses (a bug): find it, lose no row
-                frame = wire.frame(wire.RESULTS, [self._sendable(item) for item in batch])
-            self.send_frame(frame)
+            self.send_batch(wire.RESULTS, batch)
+
+    # -- with a run history ----------------------------------------------------------------
+
+    def keep(self, path: str, run_id: int, max_bytes: int | None,
+             resumed: bool) -> RunWriter | None:
+        """This helper's writer of the parent's run; None (and the parent told why) if the
+        file cannot be opened here, when the rows go to the parent to keep."""
+        from app.core.store import RunStore, StoreError  # noqa: PLC0415 - with a history
+        from app.core.store_writer import RunWriter  # noqa: PLC0415
+
+        try:
+            self.store = RunStore.open(path, max_bytes=max_bytes)
+        except StoreError as exc:
+            self.not_kept(exc)
+            return None
+        loop = self.loop
+
+        def written(batch: list[Result]) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self.kept, [r.index for r in batch])
+
+        def failed(exc: StoreError) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self.not_kept, exc)
+
+        self.writer = RunWriter(self.store, run_id, None, on_error=failed, resumed=resumed,
+                                on_written=written, owner=False)
+        return self.writer
+
+    def kept(self, indexes: list[int]) -> None:
+        """The writer committed these rows: the parent may show them, and not keep them."""
+        unkept = self.unkept
+        items = [unkept.pop(index) for index in indexes if index in unkept]
+        if items:
+            self.send_batch(wire.KEPT, items)
+
+    def not_kept(self, exc: StoreError) -> None:
+        """The writer stopped: what it had not committed, and every row from now on, goes to
+        the parent to keep."""
+        self.problem(self.loop, {"message": "a helper process could not keep its rows in the "
+                                            "run history; its parent keeps them",
+                                 "exception": exc})
+        if self.writer is not None:
+            self.writer.close()  # its thread ends; nothing more is written
+            self.writer = None
+        items, self.unkept = list(self.unkept.values()), {}
+        if items:
+            self.send_batch(wire.RESULTS, items)
+
+    def send_batch(self, kind: int, items: list[Any]) -> None:
+        try:
+            frame = wire.frame(kind, items)
+        except ValueError:  # a value marshal refuses (a bug): find it, lose no row
+            frame = wire.frame(kind, [self._sendable(item) for item in items])
+        self.send_frame(frame)
 
     def _sendable(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
         try:
@@ -198,22 +270,28 @@ class _Helper:
         elif kind == wire.SETTINGS:
             self.begin(*payload)
 
-    def begin(self, settings_data: dict[str, Any], concurrency: int, keep: bool) -> None:
+    def begin(self, settings_data: dict[str, Any], concurrency: int, keep: bool,
+              keeps: tuple[str, int, int | None, bool] | None) -> None:
         settings, problems = Settings.from_dict(settings_data)
         if problems:  # never fetch with settings other than the run's
             raise ValueError("the run's settings did not reach the helper whole: "
                              + "; ".join(problems))
         self.keep_details = keep
         use_run_gc_threshold()
+        writer = self.keep(*keeps) if keeps is not None else None
         self.run = Run(self.source, settings.replace(concurrency=concurrency), self.result,
                        on_cookies=lambda headers, url: self.send(wire.COOKIES, (headers, url)),
-                       on_pause=lambda host, seconds: self.send(wire.PAUSE, (host, seconds)))
+                       on_pause=lambda host, seconds: self.send(wire.PAUSE, (host, seconds)),
+                       keeper=writer)
         if self.gone:
             self.source.ended = True
         task = self.run.start()
         task.add_done_callback(self.run_done)
 
     def run_done(self, task: asyncio.Task[None]) -> None:
+        if self.writer is not None:  # its last rows committed and sent first
+            self.loop.create_task(self.last_kept(task))
+            return
         self.flush()
         if not task.cancelled() and task.exception() is not None:
             self.problem(self.loop, {"message": "a helper process's run failed",
@@ -221,6 +299,20 @@ class _Helper:
         self.send(wire.DONE, None)
         if not self.finished.done():
             self.finished.set_result(None)
+
+    async def last_kept(self, task: asyncio.Task[None]) -> None:
+        writer = self.writer
+        assert writer is not None
+        writer.close()
+        await asyncio.to_thread(writer.join)
+        await asyncio.sleep(0)  # its last reports (queued before it ended) are sent first
+        self.writer = None
+        if self.store is not None:
+            self.store.close()
+        if self.unkept:  # not committed (it stopped): the parent keeps them
+            items, self.unkept = list(self.unkept.values()), {}
+            self.send_batch(wire.RESULTS, items)
+        self.run_done(task)
 
 
 async def _serve(read_fd: int, write_fd: int) -> None:

@@ -38,7 +38,7 @@ from app.core.details import KEEP_RECENT
 from app.core.errors import Failure, Kind
 from app.core.redact import mask_url
 from app.core.result import Outcome, Result
-from app.core.run import Activity, Run, RunClock, Sink
+from app.core.run import Activity, Keeper, Run, RunClock, Sink
 from app.core.settings import Settings
 from app.core.targets import Target
 
@@ -115,11 +115,16 @@ class Pool(RunClock):
     interface as :class:`Run` (start, cancel, the counters views read)."""
 
     def __init__(self, targets: Iterable[Target], settings: Settings, sink: Sink, *,
-                 total: int, processes: int, keep_details: bool) -> None:
+                 total: int, processes: int, keep_details: bool, keeper: Keeper | None = None,
+                 kept_sink: Sink | None = None) -> None:
         self.settings = settings
         self.total = total
         self._source: Iterator[Target] = iter(targets)
         self._sink = sink
+        # Helpers keep their own results where this process's keeper keeps its (each counts
+        # its rows in flight until they are committed: see Keeper); ``kept_sink`` takes them.
+        self._keeper = keeper
+        self._kept_sink = kept_sink
         self._processes = processes
         self._keep_details = keep_details
         self._pulled = 0  # targets taken from the source
@@ -129,7 +134,7 @@ class Pool(RunClock):
         self._shares = [base + extra] + [base] * (processes - 1)
         self.local = Run(self._local_targets(), settings.replace(concurrency=self._shares[0]),
                          sink, on_cookies=functools.partial(self._share_cookies, None),
-                         on_pause=functools.partial(self._share_pause, None))
+                         on_pause=functools.partial(self._share_pause, None), keeper=keeper)
         self.hosts = self.local.hosts
         self._helpers: list[_Helper] = []
         self.activity = _Activity(self.local.activity, self._helpers)
@@ -308,9 +313,9 @@ class Pool(RunClock):
             for helper in self._helpers:
                 self._send(helper, wire.TAIL, None)
 
-    def _deliver(self, result: Result) -> None:
+    def _deliver(self, result: Result, sink: Sink | None = None) -> None:
         try:
-            self._sink(result)
+            (sink or self._sink)(result)
         except Exception as exc:
             asyncio.get_running_loop().call_exception_handler({
                 "message": f"Fetchdeck could not deliver the result of {mask_url(result.url)}",
@@ -344,8 +349,11 @@ class Pool(RunClock):
             os.set_blocking(helper.read_fd, False)
             assert self._loop is not None
             self._loop.add_reader(helper.read_fd, self._readable, helper)
+            keeps = None
+            if self._keeper is not None and self._kept_sink is not None:
+                keeps = self._keeper.for_helpers()
             self._send(helper, wire.SETTINGS, (self.settings.to_dict(), concurrency,
-                                               self._keep_details or self._tail))
+                                               self._keep_details or self._tail, keeps))
         except BaseException:
             with contextlib.suppress(Exception):
                 assert self._loop is not None
@@ -403,9 +411,11 @@ class Pool(RunClock):
             self._loop.add_reader(helper.read_fd, self._readable, helper)
 
     def _message(self, helper: _Helper, kind: int, payload: Any) -> None:
-        if kind == wire.RESULTS:
+        if kind == wire.RESULTS or kind == wire.KEPT:
             held = helper.held
             deliver = self._deliver
+            # Rows the helper committed itself skip this process's keeper; any other reach it.
+            sink = self._kept_sink if kind == wire.KEPT else None
             for item in payload:
                 result = wire.decode_result(item)
                 if held.pop(result.index, None) is None:
@@ -415,7 +425,7 @@ class Pool(RunClock):
                 self._helper_done += 1
                 if result.outcome is not Outcome.CANCELLED:
                     self._helper_fetched += 1
-                deliver(result)
+                deliver(result, sink)
             self._top_up(helper)
         elif kind == wire.READY:
             helper.ready = True

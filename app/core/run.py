@@ -49,6 +49,10 @@ class Keeper(Protocol):
     instead of filling memory.
     """
 
+    def add(self, result: Result) -> None:
+        """Keep ``result`` (called on the loop thread, for every result: cheap)."""
+        ...
+
     def unkept(self) -> int:
         """Results handed over and not yet safe (0 once the keeper has stopped keeping)."""
         ...
@@ -59,6 +63,12 @@ class Keeper(Protocol):
 
     def listen(self, kept: Callable[[], None]) -> None:
         """Call ``kept`` (from any thread) whenever results were kept, or keeping stopped."""
+        ...
+
+    def for_helpers(self) -> tuple[str, int, int | None, bool] | None:
+        """Where helper processes (:mod:`app.core.pool`) keep their own results: (file, run,
+        size cap, whether rows may be there already); None when they cannot, and send them
+        here instead."""
         ...
 
 

@@ -144,11 +144,16 @@ class RunWriter:
     It is the run's :class:`~app.core.run.Keeper`: a run given it counts each result as in
     flight until it is committed here (:meth:`unkept`), and asks for a commit at once
     (:meth:`hurry`) when that holds a request back.
+
+    A writer that is not the run's ``owner`` (a helper process's, :mod:`app.core.helper`)
+    only adds results to a run another writer owns: it writes no input lines, leaves the run's
+    end and its writer's registration alone, and leaves checkpoints to the owner.
     """
 
     def __init__(self, store: RunStore, run_id: int, inputs: Iterable[Any] | None, *,
                  on_error: Callable[[StoreError], None] | None, resumed: bool,
-                 on_written: Callable[[list[Result]], None] | None = None) -> None:
+                 on_written: Callable[[list[Result]], None] | None = None,
+                 owner: bool = True) -> None:
         self.run_id = run_id
         self.error: StoreError | None = None
         self.written = 0  # results committed so far
@@ -164,6 +169,7 @@ class RunWriter:
         self._on_error = on_error
         self._on_written = on_written
         self._resumed = resumed
+        self._owner = owner
         self._mine = bytearray()  # 1 at each index this writer wrote (a later one replaces)
         self._frames: dict[tuple[tuple[str, int, str], ...], int] = {}
         self._conn: sqlite3.Connection | None = None  # the thread's own
@@ -171,7 +177,8 @@ class RunWriter:
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"fetchdeck-store-{run_id}",
                                         daemon=True)
-        atexit.register(self._at_exit)
+        if owner:
+            atexit.register(self._at_exit)
         self._thread.start()
 
     def close(self, ended: Ended | str = Ended.FINISHED) -> None:
@@ -205,6 +212,14 @@ class RunWriter:
         """Results added and not committed yet; 0 once the writer has stopped (failed or
         finished), when nothing it holds will ever be committed."""
         return len(self._pending) + self._committing if self._keeping else 0
+
+    def for_helpers(self) -> tuple[str, int, int | None, bool] | None:
+        """Where a helper process's own writer adds this run's rows (the file, the run, the
+        size cap, and whether rows may be there already), or None once this writer has
+        stopped writing."""
+        if not self._keeping or self.error is not None:
+            return None
+        return str(self._store.path), self.run_id, self._store._max_bytes, self._resumed
 
     def hurry(self) -> None:
         """Commit what is waiting now, however few (a run is held back by it)."""
@@ -250,7 +265,8 @@ class RunWriter:
             # The log is checkpointed by a thread of its own (_Checkpointer); SQLite's own
             # checkpoint, run inside the commit that crosses its limit, is only a backstop.
             conn.execute("PRAGMA wal_autocheckpoint = 4000")
-            checkpoints = _Checkpointer.start(self._store.path, self._store._max_bytes)
+            if self._owner:
+                checkpoints = _Checkpointer.start(self._store.path, self._store._max_bytes)
             self._loop(conn)
         except Exception as exc:  # a write error or a bug: either way the run goes on
             self._stop_keeping()
@@ -297,7 +313,8 @@ class RunWriter:
                 self._write_inputs(conn, -1, None)
                 if self._pending:
                     continue  # what arrived during this flush: one more round
-                self._finish(conn)
+                if self._owner:
+                    self._finish(conn)
                 return
             if started - ahead_at >= FLUSH_SECONDS:  # as often as flushes on a timer
                 self._write_inputs(conn, -1, started + INPUT_BUDGET)

@@ -27,7 +27,7 @@ HEADER = struct.Struct(">IB")
 MAX_FRAME = 256 * 1024 * 1024  # a frame longer than this is a broken pipe, not a message
 
 # Message kinds. Parent to helper:
-SETTINGS = 1  # (settings as a dict, concurrency, keep_details)
+SETTINGS = 1  # (settings dict, concurrency, keep_details, (db, run, cap, resumed) | None)
 TARGETS = 2  # [(index, line, text, host, exact), ...]
 END = 3  # no more targets will come: finish when those held are done
 CANCEL = 4  # stop now: every unfinished row comes back cancelled
@@ -40,6 +40,7 @@ READY = 20  # the helper has started and waits for targets
 RESULTS = 21  # [encoded result, ...]
 PROBLEM = 22  # (message, exception type, traceback text): something failed in the helper
 DONE = 23  # every target it was given has its result (sent after the last RESULTS)
+KEPT = 24  # [encoded result, ...], as RESULTS, already committed to the run history here
 
 
 def frame(kind: int, payload: Any) -> bytes:

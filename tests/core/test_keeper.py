@@ -53,12 +53,12 @@ def test_results_not_yet_committed_count_as_in_flight(quick_server, tmp_path: Pa
 
     async def go(store: RunStore) -> tuple[Engine, int]:
         writer = store.start_run(source="pasted", settings=settings, inputs=targets)
-        engine = Engine(targets, settings, [writer.add], keeper=writer)
+        engine = Engine(targets, settings, keeper=writer)
 
-        def watch(result: Result) -> None:  # after writer.add: this row is counted
+        def watch(result: Result) -> None:  # before the keeper: +1 for this row
             run = engine.run
             assert run is not None
-            worst.append(run.in_flight + writer.unkept())
+            worst.append(run.in_flight + writer.unkept() + 1)
 
         engine.sinks.append(watch)
         lock.execute("BEGIN IMMEDIATE")  # from here the writer cannot commit
@@ -97,7 +97,7 @@ def test_a_writer_that_stops_writing_lets_the_run_finish_in_memory(quick_server,
 
     async def go(store: RunStore) -> None:
         writer = store.start_run(source="pasted", settings=settings, on_error=errors.append)
-        engine = Engine(targets, settings, [results.append, writer.add], keeper=writer)
+        engine = Engine(targets, settings, [results.append], keeper=writer)
         await asyncio.wait_for(engine.start(), 60)
         writer.close()
         await asyncio.to_thread(writer.join, 30)
@@ -108,3 +108,50 @@ def test_a_writer_that_stops_writing_lets_the_run_finish_in_memory(quick_server,
         assert errors and "disk is full" in str(errors[0])
         assert sorted(r.index for r in results) == list(range(3_000))
         assert time.monotonic() - started < 60
+
+
+def test_helper_processes_keep_their_own_rows_and_count_them_until_committed(quick_server,
+                                                                            tmp_path: Path):
+    """A pooled run: each helper commits its rows to the same run itself, and holds them in
+    flight until then, as this process does. With the file locked, the run as a whole stops
+    at CONCURRENCY rows; afterwards every row is stored once, counted once."""
+    from app.core.pool import Pool  # noqa: PLC0415
+
+    db = tmp_path / "runs.sqlite3"
+    RunStore.open(db).close()
+    count = 2_000
+    targets = _targets(quick_server, count)
+    settings = Settings(retries=0, concurrency=CONCURRENCY, per_host=0, processes=2)
+    lock = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+
+    async def go(store: RunStore) -> tuple[Engine, int, int, int]:
+        writer = store.start_run(source="pasted", settings=settings, inputs=targets)
+        engine = Engine(targets, settings, keeper=writer)
+        task = engine.start()
+        run = engine.run
+        assert isinstance(run, Pool)
+        while run.by_helpers < 100:  # the helper is up and keeping rows
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(lock.execute, "BEGIN IMMEDIATE")
+        before = quick_server.seen.count()
+        await asyncio.sleep(1.0)
+        held = quick_server.seen.count() - before
+        lock.execute("COMMIT")
+        await task
+        writer.close()
+        await asyncio.to_thread(writer.join, 30)
+        assert writer.error is None
+        return engine, held, run.by_helpers, writer.written
+
+    with RunStore.open(db) as store:
+        engine, held, by_helpers, by_this = run_fresh(go(store))
+        # Requests the server answered while nothing could be committed: those in flight when
+        # the lock began, and those started until in flight plus unkept reached CONCURRENCY.
+        assert held <= 2 * CONCURRENCY, f"{held} requests while nothing could be committed"
+        assert engine.tally.count(Outcome.OK) == count
+        run_id = store.runs()[0].id
+        assert store.count(run_id) == count
+        assert store.run(run_id).ok == count
+        assert sorted(r.index for r in store.results(run_id, details=False)) == list(range(count))
+        assert by_helpers > 0 and by_this + by_helpers == count  # each kept by its fetcher
+    lock.close()

@@ -58,16 +58,17 @@ def slow_server():
         yield server
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "processes"), [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2)])
 def test_kill_9_keeps_what_finished_and_resume_fetches_only_the_rest(slow_server, tmp_path,
-                                                                     seed):
+                                                                     seed, processes):
     urls = [slow_server.url(f"/page/{n}") for n in range(150)]
     listing = tmp_path / "urls.txt"
     listing.write_text("\n".join(urls) + "\n")
     db = tmp_path / "runs.sqlite3"
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "run", str(listing), "-o", str(tmp_path / "out.csv"),
-         "--concurrency", "3", "--db", str(db), "-q"],
+         "--concurrency", "4", "--per-host", "0", "--processes", str(processes), "--db",
+         str(db), "-q"],
         cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Some rows finished (the process is up), then a random moment of the run.
     while len(slow_server.answered) < 4 and proc.poll() is None:
@@ -97,7 +98,8 @@ def test_kill_9_keeps_what_finished_and_resume_fetches_only_the_rest(slow_server
     # A row counts as in flight until it is committed: what the server answered and the
     # file does not hold (to be fetched again) is at most the concurrency.
     answered = {slow_server.url(path) for path in slow_server.answered}
-    assert len(answered & unfinished) <= 3, sorted(answered & unfinished)
+    # With a helper, it keeps its own rows and counts them the same way.
+    assert len(answered & unfinished) <= 4, sorted(answered & unfinished)
     slow_server.answered.clear()
     slow_server.seen.clear()
     resumed = command(tmp_path, "resume", "last", "--db", str(db), "-o",
