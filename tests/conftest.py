@@ -7,6 +7,8 @@ import asyncio
 import gc
 import logging
 import os
+import subprocess
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep user config and logs of test runs out of the real home directory.
@@ -78,3 +80,19 @@ def settle(qtbot, rounds: int = 2) -> None:
     for round_ in range(1, rounds + 1):
         QTimer.singleShot(0, lambda: fired.append(1))
         qtbot.waitUntil(lambda n=round_: len(fired) >= n, timeout=5_000)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 2 MiB filesystem (tmpfs), so a full disk and a read-only remount are the
+    kernel's own. Needs the right to mount (root here); skipped elsewhere."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)

@@ -174,11 +174,10 @@ class _Helper:
             self.send_batch(wire.KEPT, items)
 
     def not_kept(self, exc: StoreError) -> None:
-        """The writer stopped: what it had not committed, and every row from now on, goes to
-        the parent to keep."""
-        self.problem(self.loop, {"message": "a helper process could not keep its rows in the "
-                                            "run history; its parent keeps them",
-                                 "exception": exc})
+        """The writer stopped (a full disk): the run's history stops, as it would in the
+        parent, which says so; what was not committed, and every row from now on, goes to the
+        parent as any result does."""
+        self.send(wire.UNKEPT, str(exc))
         if self.writer is not None:
             self.writer.close()  # its thread ends; nothing more is written
             self.writer = None

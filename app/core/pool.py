@@ -434,6 +434,9 @@ class Pool(RunClock):
             self._share_cookies(helper, *payload)
         elif kind == wire.PAUSE:
             self._share_pause(helper, *payload)
+        elif kind == wire.UNKEPT:  # its history writer stopped: the run's history stops
+            if self._keeper is not None:
+                self._keeper.fail(str(payload))
         elif kind == wire.PROBLEM:
             message, exception_type, text, fatal = payload
             problem = (f"{message} (in helper process {helper.process.pid})"

@@ -65,6 +65,11 @@ class Keeper(Protocol):
         """Call ``kept`` (from any thread) whenever results were kept, or keeping stopped."""
         ...
 
+    def fail(self, reason: str) -> None:
+        """Keeping failed in a helper process (``reason``, in plain words): the run's history
+        stops here too, and says so once, as if it had failed here."""
+        ...
+
     def for_helpers(self) -> tuple[str, int, int | None, bool] | None:
         """Where helper processes (:mod:`app.core.pool`) keep their own results: (file, run,
         size cap, whether rows may be there already); None when they cannot, and send them

@@ -161,6 +161,7 @@ class RunWriter:
         self._pending: list[Result] = []
         self._committing = 0  # results taken from _pending and not committed yet
         self._keeping = True  # False once nothing more will be committed
+        self._failed_elsewhere: StoreError | None = None
         self._listeners: list[Callable[[], None]] = []
         self._wake = threading.Event()  # WAKE_ROWS results are waiting, or the run closed
         self.add: Callable[[Result], None] = self._adder()
@@ -220,6 +221,13 @@ class RunWriter:
         if not self._keeping or self.error is not None:
             return None
         return str(self._store.path), self.run_id, self._store._max_bytes, self._resumed
+
+    def fail(self, reason: str) -> None:
+        """Writing this run failed in another process (a helper's writer): stop here too,
+        and tell ``on_error`` once, as for a failure here."""
+        if self.error is None and self._keeping:
+            self._failed_elsewhere = StoreError(reason)
+            self._wake.set()
 
     def hurry(self) -> None:
         """Commit what is waiting now, however few (a run is held back by it)."""
@@ -288,6 +296,8 @@ class RunWriter:
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
+            if self._failed_elsewhere is not None:
+                raise self._failed_elsewhere
             closing = self._closing.is_set()
             started = time.monotonic()
             pending = self._pending
@@ -476,7 +486,7 @@ class RunWriter:
     def _fail(self, exc: BaseException) -> None:
         if self.error is not None:
             return
-        self.error = _error(self._store.path, exc)
+        self.error = exc if isinstance(exc, StoreError) else _error(self._store.path, exc)
         if self._on_error is not None:
             # The caller's callback must not take the writer down with it.
             with contextlib.suppress(Exception):

@@ -41,6 +41,7 @@ RESULTS = 21  # [encoded result, ...]
 PROBLEM = 22  # (message, exception type, traceback text): something failed in the helper
 DONE = 23  # every target it was given has its result (sent after the last RESULTS)
 KEPT = 24  # [encoded result, ...], as RESULTS, already committed to the run history here
+UNKEPT = 25  # (reason): the helper's run history writer stopped (a full disk); RESULTS follow
 
 
 def frame(kind: int, payload: Any) -> bytes:

@@ -577,22 +577,6 @@ def test_starting_a_run_in_a_store_that_cannot_be_written_raises_store_error(db)
         assert store.runs() == []
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A real 2 MiB filesystem (tmpfs), so a full disk and a read-only remount are the
-    kernel's own. Needs the right to mount (root here); skipped elsewhere."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if made.returncode:
-        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
 def test_a_real_full_disk_mid_run_is_reported_and_the_run_goes_on(small_disk):
     with RunStore.open(small_disk / "runs.sqlite3") as store:
         writer = store.start_run(source="pasted", settings=Settings())

@@ -113,6 +113,34 @@ def test_kill_9_keeps_what_finished_and_resume_fetches_only_the_rest(slow_server
     assert "finished" in command(tmp_path, "runs", "--db", str(db)).stdout
 
 
+def test_a_full_disk_with_a_helper_keeps_every_row_in_the_output_and_says_so_once(
+        small_disk, tmp_path):
+    """The run history's file fills up (a real 2 MiB filesystem) while this process and a
+    helper each write their rows to it: the run goes on, every row reaches the output, and
+    the user reads one plain line about the history, not a traceback."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<title>x</title>" + "y" * 2000, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{n}", page)
+    with ThreadedServer(app) as server:
+        urls = [server.url(f"/p{n}") for n in range(12_000)]
+        listing = tmp_path / "urls.txt"
+        listing.write_text("\n".join(urls) + "\n")
+        done = command(tmp_path, "run", str(listing), "-o", str(tmp_path / "out.csv"),
+                       "--db", str(small_disk / "runs.sqlite3"), "--processes", "2",
+                       "--per-host", "0")
+        assert server.seen.count() == len(urls)  # each fetched once
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert [r["url"] for r in rows] == urls and {r["outcome"] for r in rows} == {"ok"}
+    lines = done.stderr.splitlines()
+    stopped = [line for line in lines if "run history stopped recording" in line]
+    assert len(stopped) == 1 and "disk is full" in stopped[0], done.stderr
+    assert "Traceback" not in done.stderr and "helper process" not in done.stderr, done.stderr
+
+
 def test_runs_export_and_diff_of_a_server_whose_answers_changed(tmp_path):
     state = {"moved": False}
 
