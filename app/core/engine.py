@@ -134,19 +134,18 @@ class Engine:
         use_run_gc_threshold()
         self._tell(notice)
         self.details.begin_run(total)
-        processes, notice = processes_for(settings, total)
+        graded_and_kept = self.keeper is not None and self._checker() is not None
+        processes, notice = processes_for(settings, total, graded_and_kept=graded_and_kept)
         self._tell(notice)
         run: Run | Pool
         if processes > 1:
             from app.core.pool import Pool  # noqa: PLC0415 - only runs that use helpers
 
-            # Helpers keep their own results, unless rows are graded here (a list's expected
-            # answers), after a helper would have stored them.
+            # Helpers keep their own results (see processes_for: never graded ones).
             keeper = self.keeper
-            helpers_keep = keeper is not None and self._checker() is None
             run = Pool(targets, settings, self._deliverer(), total=total, processes=processes,
                        keep_details=self.details.keep_all, keeper=keeper,
-                       kept_sink=self._deliverer(kept=True) if helpers_keep else None)
+                       kept_sink=self._deliverer(kept=True) if keeper is not None else None)
         else:
             run = Run(targets, settings, self._deliverer(), total=total, keeper=self.keeper)
         self.run = run
@@ -283,15 +282,20 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def processes_for(settings: Settings, fetchable: int) -> tuple[int, str]:
+def processes_for(settings: Settings, fetchable: int, *,
+                  graded_and_kept: bool = False) -> tuple[int, str]:
     """How many processes fetch a run of ``fetchable`` URLs, and a notice when the user asked
-    for more than one and the run cannot have them."""
+    for more than one and the run cannot have them. ``graded_and_kept``: the list's rows are
+    graded against expected answers, in this process, and kept in the run history, where a
+    helper would have kept them before they were graded."""
     asked = settings.processes
     if asked == 1:
         return 1, ""
     why = ""
     if settings.per_host or settings.rate:
         why = "a per-host limit or rate is kept by one process (use --per-host 0 --rate 0)"
+    elif graded_and_kept:
+        why = "a list with expected answers is checked and recorded by one process"
     elif sys.platform == "win32" or getattr(sys, "frozen", False):
         why = "helper processes need a Python interpreter and POSIX pipes"
     if why:

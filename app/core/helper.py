@@ -302,16 +302,18 @@ class _Helper:
     async def last_kept(self, task: asyncio.Task[None]) -> None:
         writer = self.writer
         assert writer is not None
-        writer.close()
-        await asyncio.to_thread(writer.join)
-        await asyncio.sleep(0)  # its last reports (queued before it ended) are sent first
-        self.writer = None
-        if self.store is not None:
-            self.store.close()
-        if self.unkept:  # not committed (it stopped): the parent keeps them
-            items, self.unkept = list(self.unkept.values()), {}
-            self.send_batch(wire.RESULTS, items)
-        self.run_done(task)
+        try:
+            writer.close()
+            await asyncio.to_thread(writer.join)
+            await asyncio.sleep(0)  # its last reports (queued before it ended) are sent first
+        finally:  # whatever went wrong here (reported by the loop), the parent hears DONE
+            self.writer = None
+            if self.unkept:  # not committed (it stopped): the parent keeps them
+                items, self.unkept = list(self.unkept.values()), {}
+                self.send_batch(wire.RESULTS, items)
+            self.run_done(task)
+            if self.store is not None:
+                self.store.close()
 
 
 async def _serve(read_fd: int, write_fd: int) -> None:

@@ -333,10 +333,13 @@ class Run(RunClock):
         while len(self._tasks) < concurrency:
             if keeper is not None and len(self._tasks) + keeper.unkept() >= concurrency:
                 # Results not yet kept count as in flight (see Keeper): wait for the keeper.
-                # Flagged before hurry(), so the keeper's next report sees it (see _kept).
+                # Flagged, then counted again: a report the keeper made in between (its last,
+                # if it just stopped) found no flag, and this count sees what it reported.
                 self._held = True
-                keeper.hurry()
-                return
+                if len(self._tasks) + keeper.unkept() >= concurrency:
+                    keeper.hurry()
+                    return
+                self._held = False
             target = self._next_ready() if self._ready_hosts else None
             if target is None and not self._exhausted and self._parked_count < MAX_PARKED:
                 target, self._exhausted = self._read_ahead()

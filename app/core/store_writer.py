@@ -220,7 +220,12 @@ class RunWriter:
         stopped writing."""
         if not self._keeping or self.error is not None:
             return None
-        return str(self._store.path), self.run_id, self._store._max_bytes, self._resumed
+        resumed = self._resumed
+        # From now on a row this writer is handed may be in the file already: one a helper
+        # committed and then could not report (it died, or did not stop in time), whose row
+        # its parent fails or cancels here. Its old outcome is looked up, so counts stay true.
+        self._resumed = True
+        return str(self._store.path), self.run_id, self._store._max_bytes, resumed
 
     def fail(self, reason: str) -> None:
         """Writing this run failed in another process (a helper's writer): stop here too,

@@ -8,7 +8,8 @@ answers, with its run history in a fresh database. When about half the rows are 
 process group is killed with SIGKILL. The database must then pass ``PRAGMA integrity_check``;
 ``fetchdeck resume`` fetches the rest into the same run; every row must end recorded once.
 Every request nginx answered in both runs, minus N, is the work done twice: the rows in flight
-at the kill and those finished but not yet committed. Target: at most the concurrency.
+at the kill, a row being in flight until the run history has committed it (in whichever process
+fetched it). Target: at most the concurrency.
 """
 
 from __future__ import annotations
@@ -140,5 +141,5 @@ def kill_resume(count: int, concurrency: int, log: Callable[[str], None],
     return report.render(title, ["figure"], rows_out, notes=(
         f"target (issue 12): {report.TARGET_RESUME_TEXT}",
         "rows fetched twice: every request nginx answered in both runs minus the list's "
-        "length (the rows in flight at the kill, and those finished in the run history's "
-        "last flush interval, not yet committed)."))
+        "length: the rows in flight at the kill, where a row is in flight from its request's "
+        "start until the run history has committed it, in whichever process fetched it."))

@@ -9,15 +9,17 @@ import asyncio
 import sqlite3
 import threading
 import time
+from array import array
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from app.core.engine import Engine
+from app.core.errors import Failure, Kind
 from app.core.result import Outcome, Result
 from app.core.settings import Settings
-from app.core.store import RunStore, StoreError
+from app.core.store import Ended, RunStore, StoreError
 from app.core.targets import TargetList
 from tests.core.runs import run_fresh
 
@@ -155,3 +157,59 @@ def test_helper_processes_keep_their_own_rows_and_count_them_until_committed(qui
         assert sorted(r.index for r in store.results(run_id, details=False)) == list(range(count))
         assert by_helpers > 0 and by_this + by_helpers == count  # each kept by its fetcher
     lock.close()
+
+
+def test_a_row_a_helper_kept_and_its_parent_then_gives_up_on_is_counted_once(tmp_path: Path):
+    """A helper committed a row and died before saying so: its parent fails the row and
+    writes that over it. Once the run's writer has shared the run with helpers, it looks up
+    what it replaces, so the run's counts still match its rows (found by a reviewer: 3,001
+    counted of 3,000 rows)."""
+    from app.core.store_writer import RunWriter  # noqa: PLC0415
+
+    db = tmp_path / "runs.sqlite3"
+    with RunStore.open(db) as store:
+        parent = store.start_run(source="pasted", settings=Settings())
+        keeps = parent.for_helpers()
+        assert keeps is not None
+        path, run_id, max_bytes, resumed = keeps
+        assert (path, run_id, resumed) == (str(db), parent.run_id, False)
+        helper = RunWriter(store, run_id, None, on_error=None, resumed=resumed, owner=False)
+        helper.add(Result.of(5, 6, "http://a.example/5", Outcome.OK, status=200))
+        helper.close()
+        assert helper.join(10) and helper.error is None
+        parent.add(Result.of(4, 5, "http://a.example/4", Outcome.OK, status=200))
+        parent.add(Result.of(5, 6, "http://a.example/5", Outcome.FAILED,
+                              Failure.plain(Kind.INTERNAL, "its helper process stopped")))
+        parent.close()
+        assert parent.join(10) and parent.error is None
+        info = store.run(run_id)
+        assert (info.ok, info.failed, store.count(run_id)) == (1, 1, 2)
+        assert info.ended is Ended.FINISHED  # the helper's writer left the run's end alone
+
+
+def test_a_recorded_list_with_expected_answers_is_fetched_by_one_process(quick_server,
+                                                                        tmp_path: Path):
+    """Rows are graded against expected answers in this process, after a helper would have
+    kept them: such a run, recorded, has no helpers, and says why when more were asked for."""
+    from app.core.engine import processes_for  # noqa: PLC0415
+
+    settings = Settings(per_host=0, processes=2)
+    assert processes_for(settings, 10_000)[0] == 2
+    count, notice = processes_for(settings, 10_000, graded_and_kept=True)
+    assert count == 1 and "expected answers" in notice
+    urls = [quick_server.url(f"/p{n}") for n in range(50)]
+    targets = TargetList(urls, array("L", range(1, 51)), expected_status=[200] * 50)
+
+    async def go(store: RunStore) -> Engine:
+        writer = store.start_run(source="pasted", settings=settings, inputs=targets)
+        engine = Engine(targets, settings, keeper=writer)
+        await engine.start()
+        writer.close()
+        await asyncio.to_thread(writer.join, 30)
+        return engine
+
+    with RunStore.open(tmp_path / "runs.sqlite3") as store:
+        engine = run_fresh(go(store))
+        assert type(engine.run).__name__ == "Run"
+        assert any("expected answers" in n for n in engine.notices)
+        assert engine.tally.checks_failed == 0 and engine.tally.done == 50
