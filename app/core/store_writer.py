@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.core.redact import MASK, is_secret_header
-from app.core.result import Result
+from app.core.result import Outcome, Result
 from app.core.store import (
     _COUNTED,
     _FAILURE_COLUMNS,
@@ -94,6 +94,11 @@ def _headers_json(pairs: Iterable[tuple[str, str]], mask: bool) -> str:
             break
         kept.append((name, value))
     return json.dumps(kept, ensure_ascii=False)
+
+
+# The outcomes of rows a pool gives up on for a helper (app.core.pool): the helper may have
+# committed the row before it could say so.
+_GIVEN_UP = frozenset((Outcome.FAILED, Outcome.CANCELLED))
 
 
 # NULL, as the writer binds it. SQLite stores a NaN as NULL, and Python's sqlite3 binds a float
@@ -170,6 +175,7 @@ class RunWriter:
         self._on_error = on_error
         self._on_written = on_written
         self._resumed = resumed
+        self._shared = False  # helpers write rows of this run too (for_helpers)
         self._owner = owner
         self._mine = bytearray()  # 1 at each index this writer wrote (a later one replaces)
         self._frames: dict[tuple[tuple[str, int, str], ...], int] = {}
@@ -220,12 +226,11 @@ class RunWriter:
         stopped writing."""
         if not self._keeping or self.error is not None:
             return None
-        resumed = self._resumed
-        # From now on a row this writer is handed may be in the file already: one a helper
-        # committed and then could not report (it died, or did not stop in time), whose row
-        # its parent fails or cancels here. Its old outcome is looked up, so counts stay true.
-        self._resumed = True
-        return str(self._store.path), self.run_id, self._store._max_bytes, resumed
+        # From now on a failed or cancelled row this writer is handed may be in the file
+        # already: one a helper committed and could not report (it died, or did not stop in
+        # time), which the pool gives up on here. Its old outcome is looked up (_old_outcomes).
+        self._shared = True
+        return str(self._store.path), self.run_id, self._store._max_bytes, self._resumed
 
     def fail(self, reason: str) -> None:
         """Writing this run failed in another process (a helper's writer): stop here too,
@@ -426,7 +431,9 @@ class RunWriter:
         else:
             mine = self._mine
             size = len(mine)
-            again = [r.index for r in batch if r.index < size and mine[r.index]]
+            shared = self._shared
+            again = [r.index for r in batch if (r.index < size and mine[r.index])
+                     or (shared and r.outcome in _GIVEN_UP)]
         found: dict[int, str] = {}
         for first in range(0, len(again), 500):
             part = again[first:first + 500]
