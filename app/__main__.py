@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -24,6 +25,7 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_DISPLAY_LOST = 1  # the session was cut short, as a cancelled run is
 
 
 
@@ -140,7 +142,7 @@ def batch(args: argparse.Namespace, settings: Any, warnings: list[str]) -> int:
 
 def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
             warnings: list[str]) -> int:
-    from app.gui.platform_check import exit_if_qt_cannot_start
+    from app.gui.platform_check import DisplayWatch, exit_if_qt_cannot_start
 
     # On an X display whose platform plugin cannot load, Qt aborts (SIGABRT) with a message
     # that names the wrong library: say what to install instead, and exit 3.
@@ -161,20 +163,50 @@ def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
     asyncio.set_event_loop(loop)
     router = ExceptionRouter()
     router.install(loop)
+    display = DisplayWatch().install()
+    windows: list[Any] = []
     try:
-        return loop.run_until_complete(_session(args, saved, overrides, warnings, router))
+        return loop.run_until_complete(_session(args, saved, overrides, warnings, router,
+                                                windows))
+    except RuntimeError:
+        if display.lost is None:
+            raise
+        # Not a bug: the window system went away, and Qt stopped the loop. The run going is
+        # ended as interrupted, every row it finished kept in the run history, without the
+        # screen; then whatever else is pending is cancelled.
+        for window in windows:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.wait([window.display_lost()], timeout=15))
+        _cancel_the_rest(loop)
+        print(f"fetchdeck: the window lost its display ({display.lost}). What was fetched is "
+              "kept in the run history: File > Resume, or `fetchdeck resume`, fetches the "
+              "rest.", file=sys.stderr)
+        return EXIT_DISPLAY_LOST
     finally:
+        display.uninstall()
         router.uninstall()
         loop.close()
         asyncio.set_event_loop(None)
 
 
+def _cancel_the_rest(loop: asyncio.AbstractEventLoop, timeout: float = 5.0) -> None:
+    """Cancel every task still pending and run the loop (without the window system) until
+    they have finished, or ``timeout``: their rows end as cancelled, nothing left half-done."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+
+
 async def _session(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
-                   warnings: list[str], router: object) -> int:
+                   warnings: list[str], router: object, windows: list[Any]) -> int:
     from app.gui.main_window import MainWindow
     from app.gui.signals import SignalCancel
 
     window = MainWindow(saved, warnings, overrides=overrides)
+    windows.append(window)
     window.attach_router(router)  # type: ignore[arg-type]
     closed = asyncio.Event()
     window.closed.connect(closed.set)

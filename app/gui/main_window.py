@@ -715,6 +715,22 @@ class MainWindow(QMainWindow):
 
     # -- closing -------------------------------------------------------------------------------
 
+    def display_lost(self) -> asyncio.Future[None]:
+        """The window system went away (Qt stopped the loop): end the run going as
+        interrupted, every row it finished written to the run history, without touching the
+        screen (no layout is saved from a display that is gone). Done when the history is."""
+        self.history.interrupt()
+        self.controller.cancel()
+        engine = self.controller.engine
+        task = engine.task if engine is not None else None
+
+        async def wind_down() -> None:
+            if task is not None and not task.done():
+                await asyncio.wait([task], timeout=5)
+            await self.history.shutdown()
+
+        return asyncio.ensure_future(wind_down())
+
     def cancel_and_close(self) -> None:
         """Cancel the run (if any) and close once every row has its result."""
         self._closing = True

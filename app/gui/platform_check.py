@@ -19,10 +19,11 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["EXIT_CANNOT_START", "PACKAGES", "exit_if_qt_cannot_start", "missing_from_ldd",
-           "missing_libraries", "needed_libraries", "problem_message", "uses_xcb",
-           "xcb_problem"]
+__all__ = ["EXIT_CANNOT_START", "PACKAGES", "DisplayWatch", "exit_if_qt_cannot_start",
+           "missing_from_ldd", "missing_libraries", "needed_libraries", "problem_message",
+           "uses_xcb", "xcb_problem"]
 
 EXIT_CANNOT_START = 3
 
@@ -238,3 +239,33 @@ def exit_if_qt_cannot_start(environ: Mapping[str, str] | None = None) -> None:
     if message:
         print(message, file=sys.stderr)
         raise SystemExit(EXIT_CANNOT_START)
+
+
+class DisplayWatch:
+    """Hears Qt's messages for as long as the window lives, to tell a lost display from a
+    bug. When the X server (or the Wayland compositor) goes away, Qt says "The X11 connection
+    broke" and stops the application's event loop under Fetchdeck's feet; :attr:`lost` then
+    holds what Qt said. Every message still reaches standard error as Qt would print it."""
+
+    def __init__(self) -> None:
+        self.lost: str | None = None
+        self._previous: Any = None
+
+    def install(self) -> DisplayWatch:
+        from PySide6.QtCore import qInstallMessageHandler  # noqa: PLC0415
+
+        self._previous = qInstallMessageHandler(self._heard)
+        return self
+
+    def uninstall(self) -> None:
+        from PySide6.QtCore import qInstallMessageHandler  # noqa: PLC0415
+
+        qInstallMessageHandler(self._previous)
+
+    def _heard(self, kind: Any, context: Any, message: str) -> None:
+        if self.lost is None and "connection broke" in message:
+            self.lost = message.strip()
+        if self._previous is not None:
+            self._previous(kind, context, message)
+        else:
+            print(message, file=sys.stderr)

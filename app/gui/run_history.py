@@ -67,7 +67,7 @@ class _Recording:
         if self.ended is None:
             self.ended = ended
         if self.writer is not None:
-            self.writer.close(ended)
+            self.writer.close(self.ended)  # the first end said counts (see interrupt)
 
     def drop(self) -> None:
         """No writer will come: keep nothing."""
@@ -173,6 +173,12 @@ class RunHistory(QObject):
     def end(self, ended: Ended) -> None:
         """The current run ended: what arrived is written, then how it ended."""
         self._end_recording(ended)
+
+    def interrupt(self) -> None:
+        """The current run will end cut short (the window lost its display), however it
+        then ends: it is recorded as interrupted, to resume, once what arrived is written."""
+        if self._recording is not None and self._recording.ended is None:
+            self._recording.ended = Ended.INTERRUPTED
 
     def _end_recording(self, ended: Ended) -> None:
         recording, self._recording = self._recording, None

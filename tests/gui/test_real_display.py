@@ -45,8 +45,9 @@ PROBE = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def display(tmp_path_factory):
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """An X server of its own at 1366x768, and its display name (the test is skipped when
+    Qt's xcb plugin cannot load, or the server does not start)."""
     if xcb_problem():
         pytest.skip("Qt's xcb plugin cannot load here")
     # -displayfd: the server picks a free display number and writes it here when it is ready.
@@ -60,7 +61,13 @@ def display(tmp_path_factory):
     if not number.isdigit():
         server.kill()
         pytest.skip("Xvfb did not start")
-    yield f":{number}"
+    return server, f":{number}"
+
+
+@pytest.fixture(scope="module")
+def display(tmp_path_factory):
+    server, name = start_xvfb()
+    yield name
     server.terminate()
     server.wait(10)
 
@@ -145,3 +152,53 @@ def test_at_1366x768_the_settings_dialog_and_its_buttons_are_on_screen(display, 
     sx, sy, sw, sh = seen["screen"]
     assert seen["visible"] and sx <= x < sx + sw and sy <= y < sy + sh, seen
     assert seen["scrolls"]  # the fields scroll instead of pushing the buttons off screen
+
+
+def test_a_lost_display_is_said_plainly_and_the_run_is_kept_to_resume(tmp_path):
+    """The X server dies mid-run: Qt stops the loop under the window. That is not a bug: the
+    window says its display went away, exits 1, and the run history keeps what was fetched,
+    as an interrupted run that can be resumed."""
+    import asyncio  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from aiohttp import web  # noqa: PLC0415
+
+    from tests.servers import ThreadedServer  # noqa: PLC0415
+
+    async def page(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.2)
+        return web.Response(text=f"<title>{request.path}</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/page/{n}", page)
+    server, name = start_xvfb()
+    try:
+        with ThreadedServer(app) as site:
+            listing = tmp_path / "urls.txt"
+            listing.write_text("\n".join(site.url(f"/page/{n}") for n in range(400)) + "\n")
+            env = dict(os.environ, QT_QPA_PLATFORM="xcb", DISPLAY=name,
+                       FETCHDECK_CONFIG_DIR=str(tmp_path / "config"),
+                       FETCHDECK_DATA_DIR=str(tmp_path / "data"))
+            window = subprocess.Popen(
+                [sys.executable, "-m", "app", str(listing), "--run", "--concurrency", "4"],
+                env=env, cwd=Path(__file__).parents[2], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 60
+            while site.seen.count() < 30 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert site.seen.count() >= 30, "the run did not start"
+            time.sleep(1.0)  # rows finished a second before are in the file
+            server.kill()
+            server.wait(10)
+            out, err = window.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert window.returncode == 1, err
+    assert "lost its display" in err and "X11 connection broke" in err, err
+    assert "bug" not in err and "Traceback" not in err, err
+    with sqlite3.connect(tmp_path / "data" / "runs.sqlite3") as conn:
+        (ended, kept), = conn.execute(
+            "SELECT ended, ok FROM runs ORDER BY id DESC LIMIT 1").fetchall()
+    assert ended == "interrupted" and kept >= 20, (ended, kept)
