@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
+import logging
 import os
 import signal
 import sys
@@ -165,39 +165,33 @@ def run_gui(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],
     router.install(loop)
     display = DisplayWatch().install()
     windows: list[Any] = []
+    session = asyncio.ensure_future(
+        _session(args, saved, overrides, warnings, router, windows), loop=loop)
     try:
-        return loop.run_until_complete(_session(args, saved, overrides, warnings, router,
-                                                windows))
+        return loop.run_until_complete(session)
     except RuntimeError:
-        if display.lost is None:
+        if display.lost is None or session.done():
             raise
-        # Not a bug: the window system went away, and Qt stopped the loop. The run going is
-        # ended as interrupted, every row it finished kept in the run history, without the
-        # screen; then whatever else is pending is cancelled.
+        # Not a bug: the window system went away, and Qt stopped the loop (and stops it again
+        # at every turn: nothing more runs on it). Every result that arrived is written, and
+        # the run going ends as interrupted, here, without the loop or the screen.
         for window in windows:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.wait([window.display_lost()], timeout=15))
-        _cancel_the_rest(loop)
-        print(f"fetchdeck: the window lost its display ({display.lost}). What was fetched is "
-              "kept in the run history: File > Resume, or `fetchdeck resume`, fetches the "
-              "rest.", file=sys.stderr)
-        return EXIT_DISPLAY_LOST
+            window.display_lost()
+        print(f"fetchdeck: the window lost its display ({display.lost}). A run that was going "
+              "is kept in the run history as interrupted: File > Resume, or `fetchdeck "
+              "resume`, fetches the rest.", file=sys.stderr)
+        # What is still pending (the run's requests, the session) was left with a loop that
+        # can no longer run it: finalising those coroutines would run their clean-up against
+        # Qt objects already gone. What had to be kept is written: leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_DISPLAY_LOST)
     finally:
         display.uninstall()
         router.uninstall()
         loop.close()
         asyncio.set_event_loop(None)
-
-
-def _cancel_the_rest(loop: asyncio.AbstractEventLoop, timeout: float = 5.0) -> None:
-    """Cancel every task still pending and run the loop (without the window system) until
-    they have finished, or ``timeout``: their rows end as cancelled, nothing left half-done."""
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
 
 
 async def _session(args: argparse.Namespace, saved: Any, overrides: dict[str, Any],

@@ -38,7 +38,7 @@ from app.core.errors import Failure, Kind
 from app.core.redact import Redactor
 from app.core.result import FAILURES, Outcome, Result
 from app.core.settings import Settings, overrides_after_edit
-from app.core.store import RunInfo
+from app.core.store import Ended, RunInfo
 from app.core.tally import Progress, status_text
 from app.gui.demo import Demo
 from app.gui.error_panel import ErrorPanel
@@ -715,21 +715,12 @@ class MainWindow(QMainWindow):
 
     # -- closing -------------------------------------------------------------------------------
 
-    def display_lost(self) -> asyncio.Future[None]:
-        """The window system went away (Qt stopped the loop): end the run going as
-        interrupted, every row it finished written to the run history, without touching the
-        screen (no layout is saved from a display that is gone). Done when the history is."""
-        self.history.interrupt()
-        self.controller.cancel()
-        engine = self.controller.engine
-        task = engine.task if engine is not None else None
-
-        async def wind_down() -> None:
-            if task is not None and not task.done():
-                await asyncio.wait([task], timeout=5)
-            await self.history.shutdown()
-
-        return asyncio.ensure_future(wind_down())
+    def display_lost(self) -> None:
+        """The window system went away, and the loop with it: write every result that
+        arrived and end the run going as interrupted, on this thread, without the loop or the
+        screen (no layout is saved from a display that is gone)."""
+        self.controller.hand_over()
+        self.history.close_now(Ended.INTERRUPTED)
 
     def cancel_and_close(self) -> None:
         """Cancel the run (if any) and close once every row has its result."""

@@ -243,9 +243,10 @@ def exit_if_qt_cannot_start(environ: Mapping[str, str] | None = None) -> None:
 
 class DisplayWatch:
     """Hears Qt's messages for as long as the window lives, to tell a lost display from a
-    bug. When the X server (or the Wayland compositor) goes away, Qt says "The X11 connection
-    broke" and stops the application's event loop under Fetchdeck's feet; :attr:`lost` then
-    holds what Qt said. Every message still reaches standard error as Qt would print it."""
+    bug. When the X server goes away, Qt says "The X11 connection broke" and stops the
+    application's event loop under Fetchdeck's feet; :attr:`lost` then holds what Qt said.
+    Every message still reaches standard error as Qt would print it. (Qt's Wayland plugin
+    exits the process at once when its compositor goes: nothing can be said then.)"""
 
     def __init__(self) -> None:
         self.lost: str | None = None
@@ -267,5 +268,7 @@ class DisplayWatch:
             self.lost = message.strip()
         if self._previous is not None:
             self._previous(kind, context, message)
-        else:
-            print(message, file=sys.stderr)
+        else:  # as Qt's own handler prints it (QT_MESSAGE_PATTERN, categories)
+            from PySide6.QtCore import qFormatLogMessage  # noqa: PLC0415
+
+            print(qFormatLogMessage(kind, context, message), file=sys.stderr)

@@ -189,6 +189,13 @@ class RunController(QObject):
         self.started.emit()
         self._tick()
 
+    def hand_over(self) -> None:
+        """Give the history every result that arrived since the last tick, now (the window
+        is going without another tick: its display went away)."""
+        if self._arrived and self.history is not None:
+            self.history.add(self._arrived[:])
+            self._arrived.clear()
+
     def _store(self, results: list[Result]) -> None:
         """Put results in the model and in this tick's batch."""
         stored = self.model.store_all(results, on_error=self._store_failed)

@@ -67,7 +67,7 @@ class _Recording:
         if self.ended is None:
             self.ended = ended
         if self.writer is not None:
-            self.writer.close(self.ended)  # the first end said counts (see interrupt)
+            self.writer.close(ended)
 
     def drop(self) -> None:
         """No writer will come: keep nothing."""
@@ -173,12 +173,6 @@ class RunHistory(QObject):
     def end(self, ended: Ended) -> None:
         """The current run ended: what arrived is written, then how it ended."""
         self._end_recording(ended)
-
-    def interrupt(self) -> None:
-        """The current run will end cut short (the window lost its display), however it
-        then ends: it is recorded as interrupted, to resume, once what arrived is written."""
-        if self._recording is not None and self._recording.ended is None:
-            self._recording.ended = Ended.INTERRUPTED
 
     def _end_recording(self, ended: Ended) -> None:
         recording, self._recording = self._recording, None
@@ -298,6 +292,15 @@ class RunHistory(QObject):
         self._end_recording(Ended.CANCELLED)
         self._closed = True
         return self._own(self._shutdown())
+
+    def close_now(self, ended: Ended) -> None:
+        """Without the loop (the window system went away): end the run going as ``ended``,
+        close every writer and wait for them on this thread (at most ``JOIN_SECONDS``)."""
+        self._end_recording(ended)
+        self._closed = True
+        for writer in self._writers:
+            writer.close(Ended.CANCELLED)  # a no-op for one already closed
+        _join_all(list(self._writers), JOIN_SECONDS)
 
     async def _shutdown(self) -> None:
         if self._chain is not None:
