@@ -181,6 +181,10 @@ class _Helper:
         if self.writer is not None:
             self.writer.close()  # its thread ends; nothing more is written
             self.writer = None
+        self.send_unkept()
+
+    def send_unkept(self) -> None:
+        """The rows the writer was handed and did not commit: the parent keeps them."""
         items, self.unkept = list(self.unkept.values()), {}
         if items:
             self.send_batch(wire.RESULTS, items)
@@ -308,9 +312,7 @@ class _Helper:
             await asyncio.sleep(0)  # its last reports (queued before it ended) are sent first
         finally:  # whatever went wrong here (reported by the loop), the parent hears DONE
             self.writer = None
-            if self.unkept:  # not committed (it stopped): the parent keeps them
-                items, self.unkept = list(self.unkept.values()), {}
-                self.send_batch(wire.RESULTS, items)
+            self.send_unkept()  # any it did not commit (it stopped)
             self.run_done(task)
             if self.store is not None:
                 self.store.close()

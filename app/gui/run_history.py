@@ -298,16 +298,18 @@ class RunHistory(QObject):
         close every writer and wait for them on this thread (at most ``JOIN_SECONDS``)."""
         self._end_recording(ended)
         self._closed = True
+        _join_all(self._close_writers(), JOIN_SECONDS)
+
+    def _close_writers(self) -> list[RunWriter]:
+        """Close every writer (a no-op for one already closed); the writers."""
         for writer in self._writers:
-            writer.close(Ended.CANCELLED)  # a no-op for one already closed
-        _join_all(list(self._writers), JOIN_SECONDS)
+            writer.close(Ended.CANCELLED)
+        return list(self._writers)
 
     async def _shutdown(self) -> None:
         if self._chain is not None:
             await asyncio.wait([self._chain], timeout=JOIN_SECONDS)
-        for writer in self._writers:
-            writer.close(Ended.CANCELLED)  # a no-op for one already closed
-        await self._join(self._writers)
+        await self._join(self._close_writers())
         if self.store is not None:
             store, self.store = self.store, None
             await run_in_thread(store.close)

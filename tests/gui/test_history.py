@@ -271,21 +271,6 @@ def test_an_unusable_history_is_a_notice_and_the_run_completes(make_window, qtbo
     assert window.notice_bar.isVisible()
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A real 2 MiB filesystem (tmpfs); skipped where mounting is not allowed."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if made.returncode:
-        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
 def test_a_history_that_fills_the_disk_mid_run_is_a_notice_and_the_run_completes(
         make_window, qtbot, site, small_disk):
     window = make_window(db_path=str(small_disk / "runs.sqlite3"))
